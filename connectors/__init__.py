@@ -1,0 +1,1 @@
+"""Connectors: one folder per platform, each exporting a MANIFEST."""

@@ -1,0 +1,1 @@
+"""Relay core: carries messages between messengers and CRMs without storing content."""

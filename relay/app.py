@@ -1,0 +1,149 @@
+"""The relay process: one web app, one client session, connectors started and closed in order."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from relay.config import Loaded
+from relay.connector import Connector, Context, Result
+from relay.engine import Engine, EngineSettings
+from relay.http import error_middleware
+from relay.media import MediaService
+from relay.metrics import Metrics
+from relay.model import Message
+from relay.router import Router
+from relay.seal import Sealer, WorkspaceKey
+from relay.state import MemoryStateStore, StateStore
+
+log = logging.getLogger("relay.app")
+
+RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
+
+
+async def make_store(loaded: Loaded) -> StateStore:
+    """The configured StateStore; Redis is checked for persistence before use."""
+    cfg = loaded.relay.state
+    if cfg.backend == "redis":
+        from relay.state_redis import RedisStateStore
+
+        assert cfg.url is not None
+        return await RedisStateStore.connect(cfg.url.reveal(), prefix=f"relay:{loaded.relay.workspace.id}:")
+    return MemoryStateStore()
+
+
+class Relay:
+    """Everything one workspace runs: connectors, engine, media, metrics."""
+
+    def __init__(self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore) -> None:
+        cfg = loaded.relay
+        self.loaded = loaded
+        self.session = session
+        self.store = store
+        self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
+        keys = [WorkspaceKey(k.id, k.secret.reveal().encode()) for k in cfg.workspace.keys]
+        self.sealer = Sealer(cfg.workspace.id, keys)
+        self.metrics = Metrics()
+        self.connectors: dict[str, Connector] = {}
+        self.media = MediaService(self.sealer, session, self.public_url, cfg.media.allowlist,
+                                  cfg.media.max_bytes, cfg.media.link_ttl, self.connectors.get)
+        for name, inst in loaded.instances.items():
+            ctx = Context(
+                instance=name, workspace=cfg.workspace.id, public_url=self.public_url, session=session,
+                deliver=self.deliver, sealer=self.sealer, media=self.media, state=store,
+                log=logging.getLogger(f"relay.connector.{name}"), max_body_bytes=cfg.server.max_body_bytes,
+            )
+            self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
+        router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
+        settings = EngineSettings(max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl)
+        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
+        self.started: dict[str, bool] = {}
+
+    async def deliver(self, message: Message) -> Result:
+        return await self.engine.deliver(message)
+
+    @property
+    def ready(self) -> bool:
+        return self.engine.accepting and all(self.started.get(n) for n in self.connectors)
+
+    async def start_connectors(self) -> None:
+        for name, conn in self.connectors.items():
+            try:
+                await conn.start()
+                self.started[name] = True
+            except Exception as exc:
+                self.started[name] = False
+                log.error("connector failed to start", extra={"connector": name, "error": type(exc).__name__})
+
+    async def close_connectors(self) -> None:
+        for name, conn in reversed(list(self.connectors.items())):
+            try:
+                await conn.close()
+            except Exception as exc:
+                log.warning("connector close failed", extra={"connector": name, "error": type(exc).__name__})
+
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    relay = request.app[RELAY_KEY]
+    body = {"ready": relay.ready, "accepting": relay.engine.accepting, "connectors": relay.started}
+    return web.json_response(body, status=200 if relay.ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = request.app[RELAY_KEY].metrics.render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    relay = request.app[RELAY_KEY]
+    links = []
+    for name, conn in relay.connectors.items():
+        for route in conn.routes():
+            if route.public and route.method == "GET" and route.path == "/":
+                label = html.escape(f"{conn.manifest.summary} ({name})")
+                links.append(f'<li><a href="/hooks/{html.escape(name)}/">{label}</a></li>')
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Relay</title>"
+        "<style>body{font:16px system-ui;margin:3em auto;max-width:40em}</style>"
+        f"<h1>Relay is running</h1><p>Workspace <b>{html.escape(relay.loaded.relay.workspace.id)}</b>.</p>"
+        f"<ul>{''.join(links) or '<li>No pages: this workspace has only webhook connectors.</li>'}</ul>"
+        "<p><a href=/healthz>/healthz</a> · <a href=/readyz>/readyz</a> · <a href=/metrics>/metrics</a></p>"
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
+    """Build the web app for a validated workspace; connectors start with the app and close with it."""
+    app = web.Application(client_max_size=loaded.relay.server.max_body_bytes, middlewares=[error_middleware])
+    timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
+    session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
+    relay = Relay(loaded, session, store or await make_store(loaded))
+    app[RELAY_KEY] = relay
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{token}", relay.media.handle)
+    for name, conn in relay.connectors.items():
+        for route in conn.routes():
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", route.handler)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await relay.start_connectors()
+        yield
+        await relay.engine.drain(loaded.relay.server.shutdown_grace)
+        await relay.close_connectors()
+        await session.close()
+        await relay.store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,177 @@
+"""The `relay` command: run, config check, check, secrets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from relay import config as config_mod
+from relay.app import RELAY_KEY, Relay, create_app
+from relay.errors import ConfigError
+from relay.logs import setup_logging
+from relay.safety import disable_core_dumps
+from relay.sandbox import sandbox_config
+from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
+from relay.state import MemoryStateStore
+
+log = logging.getLogger("relay.cli")
+
+
+def _load(path: str | None, host: str | None = None, port: int | None = None) -> config_mod.Loaded:
+    if path:
+        return config_mod.load(Path(path))
+    raw = sandbox_config(host or "127.0.0.1", port if port is not None else 8080)
+    return config_mod.parse(raw, "<sandbox>")
+
+
+async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
+    app = await create_app(loaded)
+    relay = app[RELAY_KEY]
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=loaded.relay.server.shutdown_grace)
+    await site.start()
+    log.info("relay listening on http://%s:%s (workspace %s)", host, port, loaded.relay.workspace.id)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: intake closed, draining in-flight work")
+    left = await relay.engine.drain(loaded.relay.server.shutdown_grace)
+    if left:
+        log.warning("grace period over with work in flight; sources will redeliver", extra={"count": left})
+    await runner.cleanup()
+    log.info("stopped")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    disable_core_dumps()
+    path = args.config or os.environ.get("RELAY_CONFIG")
+    loaded = _load(path, args.host, args.port)
+    cfg = loaded.relay
+    setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets())
+    host = args.host or cfg.server.host
+    port = args.port if args.port is not None else cfg.server.port
+    if not path:
+        print(f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.",
+              file=sys.stderr)
+    asyncio.run(_serve(loaded, host, port))
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    loaded = config_mod.load(Path(args.file))
+    names = ", ".join(f"{n} ({i.manifest.type})" for n, i in loaded.instances.items())
+    print(f"{args.file}: valid. Connectors: {names}. Routes: {len(loaded.relay.routes)}.")
+    return 0
+
+
+async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool, str]]:
+    rows: list[tuple[str, str, bool, str]] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        relay = Relay(loaded, session, MemoryStateStore())
+        for name, conn in relay.connectors.items():
+            try:
+                checks = await asyncio.wait_for(conn.check(), 20)
+            except Exception as exc:
+                rows.append((name, "check", False, f"failed: {type(exc).__name__}"))
+                continue
+            rows += [(name, c.what, c.ok, c.detail) for c in checks]
+    return rows
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = config_mod.load(Path(args.file))
+    setup_logging("warning", "text", loaded.secrets())
+    rows = asyncio.run(_check(loaded))
+    width = max((len(r[0]) for r in rows), default=9)
+    what_w = max((len(r[1]) for r in rows), default=5)
+    print(f"{'connector':<{width}}  {'check':<{what_w}}  result  detail")
+    for name, what, ok, detail in rows:
+        print(f"{name:<{width}}  {what:<{what_w}}  {'ok' if ok else 'FAIL':<6}  {detail}")
+    return 0 if all(r[2] for r in rows) else 1
+
+
+def _secrets_path(args: argparse.Namespace) -> Path:
+    return Path(args.file or os.environ.get("RELAY_SECRETS_FILE") or "relay-secrets.json")
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    path, master = _secrets_path(args), master_key()
+    values = load_secrets(path, master) if path.exists() else {}
+    value = getpass.getpass(f"Value for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not value:
+        print("relay secrets set: empty value; nothing stored", file=sys.stderr)
+        return 2
+    values[args.name] = value
+    save_secrets(path, master, values)
+    print(f"{path}: {args.name} stored (value ***). Reference it in the config as ${{{args.name}}}.")
+    return 0
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    path = _secrets_path(args)
+    values = load_secrets(path, master_key()) if path.exists() else {}
+    for name in sorted(values):
+        print(f"{name} = ***")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relay", description="Messenger <-> CRM relay that stores no content.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a workspace (no config: the built-in sandbox)")
+    run.add_argument("--config", help="workspace TOML file (default: $RELAY_CONFIG, else the sandbox)")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.set_defaults(func=cmd_run)
+    cfg = sub.add_parser("config", help="configuration tools").add_subparsers(dest="sub", required=True)
+    chk = cfg.add_parser("check", help="validate a config file offline")
+    chk.add_argument("file")
+    chk.set_defaults(func=cmd_config_check)
+    live = sub.add_parser("check", help="validate, then reach each connector's platform with its credentials")
+    live.add_argument("file")
+    live.set_defaults(func=cmd_check)
+    sec = sub.add_parser("secrets", help="the encrypted secrets file").add_subparsers(dest="sub", required=True)
+    sset = sec.add_parser("set", help="store a secret (value read from the terminal or stdin)")
+    sset.add_argument("name")
+    sset.add_argument("--file", help="secrets file (default: $RELAY_SECRETS_FILE or relay-secrets.json)")
+    sset.set_defaults(func=cmd_secrets_set)
+    slist = sec.add_parser("list", help="list secret names")
+    slist.add_argument("--file")
+    slist.set_defaults(func=cmd_secrets_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        print(f"relay: configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except SecretsFileError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"relay: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""Workspace configuration: one TOML file, ${ENV} and secrets-file references, every error at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from relay import registry
+from relay.connector import ConnectorConfig, ConnectorKind, Manifest
+from relay.errors import ConfigError
+from relay.secret import Secret, SecretsFileError, load_secrets, master_key
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_inflight: int = Field(default=1024, ge=1)
+    shutdown_grace: float = Field(default=10.0, ge=0)
+
+
+class KeyConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    secret: Secret
+
+
+class WorkspaceConfig(_Strict):
+    id: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    keys: list[KeyConfig] = Field(min_length=1)
+    secrets_file: Path | None = None
+
+
+class StateConfig(_Strict):
+    backend: Literal["memory", "redis"] = "memory"
+    url: Secret | None = None
+    dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
+
+
+class MediaConfig(_Strict):
+    max_bytes: int = Field(default=25 << 20, ge=1)
+    link_ttl: int = Field(default=24 * 3600, ge=60)
+    allowlist: list[str] = []
+
+
+class LoggingConfig(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class RouteConfig(_Strict):
+    from_: list[str] = Field(alias="from", min_length=1)
+    to: str
+
+
+class RelayConfig(_Strict):
+    server: ServerConfig = ServerConfig()
+    workspace: WorkspaceConfig
+    state: StateConfig = StateConfig()
+    media: MediaConfig = MediaConfig()
+    logging: LoggingConfig = LoggingConfig()
+    connectors: dict[str, dict[str, Any]] = Field(min_length=1)
+    routes: list[RouteConfig] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    name: str
+    manifest: Manifest
+    config: ConnectorConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A validated workspace: the core settings and each connector instance with its config."""
+
+    relay: RelayConfig
+    instances: dict[str, Instance]
+    source: str
+
+    def crm_of(self) -> dict[str, str]:
+        return {m: r.to for r in self.relay.routes for m in r.from_}
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so the log redactor can mask it."""
+        found = [k.secret.reveal() for k in self.relay.workspace.keys]
+        for inst in self.instances.values():
+            found += [v.reveal() for v in _walk_secrets(inst.config)]
+        if self.relay.state.url:
+            found.append(self.relay.state.url.reveal())
+        return found
+
+
+def _walk_secrets(model: BaseModel) -> Iterator[Secret]:
+    for value in model.__dict__.values():
+        if isinstance(value, Secret):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _walk_secrets(value)
+
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_INSTANCE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _resolve(node: Any, path: str, lookup: dict[str, str], problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _resolve(v, f"{path}.{k}" if path else k, lookup, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, f"{path}[{i}]", lookup, problems) for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name in os.environ:
+                return os.environ[name]
+            if name in lookup:
+                return lookup[name]
+            problems.append(f"{path}: ${{{name}}} is not set; export {name} or run `relay secrets set {name}`")
+            return ""
+
+        return _REF.sub(sub, node)
+    return node
+
+
+def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel] | None = None) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        path = f"{prefix}{loc}" if loc else prefix.rstrip(".")
+        if err["type"] == "extra_forbidden":
+            known = list(model.model_fields) if model else []
+            hint = registry.did_you_mean(str(err["loc"][-1]), known)
+            out.append(f"{path}: unknown key{hint}; remove it or fix the spelling")
+        elif err["type"] == "missing":
+            out.append(f"{path}: required key is missing; add it")
+        else:
+            out.append(f"{path}: {err['msg']}")
+    return out
+
+
+def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str]) -> dict[str, str]:
+    name = raw.get("workspace", {}).get("secrets_file") or os.environ.get("RELAY_SECRETS_FILE")
+    if not name:
+        return {}
+    path = Path(name) if base is None or Path(name).is_absolute() else base / name
+    if not path.exists():
+        return {}
+    try:
+        return load_secrets(path, master_key())
+    except SecretsFileError as exc:
+        problems.append(f"workspace.secrets_file: {exc}")
+        return {}
+
+
+def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> Loaded:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    resolved = _resolve(raw, "", _secrets_lookup(raw, base, problems), problems)
+    try:
+        relay = RelayConfig.model_validate(resolved)
+    except ValidationError as exc:
+        top = [p for p in _pydantic_problems(exc, "") if not p.startswith("connectors.")]
+        problems += top
+        relay = None
+    instances: dict[str, Instance] = {}
+    for name, body in (resolved.get("connectors") or {}).items():
+        prefix = f"connectors.{name}"
+        if not _INSTANCE.match(name):
+            problems.append(f"{prefix}: instance names are lowercase letters, digits, '-' and '_' (max 32)")
+        if not isinstance(body, dict) or "type" not in body:
+            problems.append(f"{prefix}.type: required key is missing; add type = \"<connector>\"")
+            continue
+        try:
+            manifest = registry.load(str(body["type"]))
+        except KeyError as exc:
+            problems.append(f"{prefix}.type: {exc.args[0]}")
+            continue
+        try:
+            instances[name] = Instance(name, manifest, manifest.config.model_validate(body))
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, prefix + ".", manifest.config)
+    if relay is not None:
+        problems += _check_routes(relay, instances)
+    if problems:
+        raise ConfigError([f"{source}: {p}" for p in problems])
+    assert relay is not None
+    return Loaded(relay, instances, source)
+
+
+def _check_routes(relay: RelayConfig, instances: dict[str, Instance]) -> list[str]:
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, route in enumerate(relay.routes):
+        dest = instances.get(route.to)
+        if route.to not in relay.connectors:
+            problems.append(f"routes[{i}].to: no connector named '{route.to}'{registry.did_you_mean(route.to, list(relay.connectors))}")
+        elif dest is not None and dest.manifest.kind is not ConnectorKind.CRM:
+            problems.append(f"routes[{i}].to: '{route.to}' is a messenger; routes go to a CRM connector")
+        for name in route.from_:
+            src = instances.get(name)
+            if name not in relay.connectors:
+                problems.append(f"routes[{i}].from: no connector named '{name}'{registry.did_you_mean(name, list(relay.connectors))}")
+            elif src is not None and src.manifest.kind is not ConnectorKind.MESSENGER:
+                problems.append(f"routes[{i}].from: '{name}' is a CRM; routes come from messenger connectors")
+            if name in seen:
+                problems.append(f"routes[{i}].from: '{name}' is already routed by routes[{seen[name]}]; a messenger goes to one CRM")
+            seen[name] = i
+    for name, inst in instances.items():
+        if inst.manifest.kind is ConnectorKind.MESSENGER and name not in seen:
+            problems.append(f"connectors.{name}: messenger has no route; add it to a [[routes]] from list")
+    return problems
+
+
+def load(path: Path) -> Loaded:
+    """Read and validate a workspace config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config file ({exc.strerror})"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse(raw, str(path), path.parent)

@@ -1,0 +1,200 @@
+"""The connector contract: manifest, config base, context from the core, and the four methods."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from relay.errors import MediaError
+from relay.model import Address, Message
+
+if TYPE_CHECKING:
+    from relay.media import MediaService
+    from relay.seal import Sealer
+    from relay.state import StateStore
+
+
+class ConnectorKind(StrEnum):
+    MESSENGER = "messenger"
+    CRM = "crm"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A token bucket: `rate` sends per `per` seconds with `burst` capacity, per chat or per instance."""
+
+    scope: Literal["chat", "connector"]
+    rate: float
+    per: float = 1.0
+    burst: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform supports, as data; the core degrades messages to fit."""
+
+    max_text: int = 4096
+    text_unit: Literal["chars", "utf16"] = "chars"
+    threads: bool = False
+    replies: bool = False
+    edits: bool = False
+    deletes: bool = False
+    reactions: bool = False
+    files: bool = False
+    max_file_bytes: int = 0
+    receipts: bool = False
+    limits: tuple[Limit, ...] = ()
+    ack_deadline: float = 10.0
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"
+    FAILED = "failed"
+    OVERLOADED = "overloaded"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of a message handed to the core."""
+
+    outcome: Outcome
+    reason: str | None = None
+    platform_id: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """True when the source may forget the message (delivered, duplicate, or failed for good)."""
+        return self.outcome in (Outcome.DELIVERED, Outcome.DUPLICATE, Outcome.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of `relay check`: what was tried, whether it worked, and a content-free detail."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An aiohttp route mounted under /hooks/<instance>; `public` routes are pages that need no auth."""
+
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    public: bool = False
+
+
+@dataclass(slots=True)
+class MediaStream:
+    """A file being streamed from a platform."""
+
+    mime: str
+    chunks: AsyncIterator[bytes]
+    size: int | None = None
+    name: str = field(default="file", repr=False)
+
+
+@dataclass(slots=True)
+class Context:
+    """What the core hands a connector: shared client session, delivery, sealing, media, state."""
+
+    instance: str
+    workspace: str
+    public_url: str
+    session: aiohttp.ClientSession
+    deliver: Callable[[Message], Awaitable[Result]]
+    sealer: Sealer
+    media: MediaService
+    state: StateStore
+    log: logging.Logger
+    max_body_bytes: int = 1 << 20
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def hook_url(self, path: str = "") -> str:
+        """The public URL of one of this instance's routes."""
+        return f"{self.public_url.rstrip('/')}/hooks/{self.instance}{path}"
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a background loop owned by this connector; cancelled at close."""
+        task = asyncio.create_task(coro, name=f"{self.instance}:{name}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+class Connector(ABC):
+    """A platform adapter: inbound routes or a receive loop, `send`, `check`, `close`."""
+
+    manifest: ClassVar[Manifest]
+
+    def __init__(self, name: str, config: Any, ctx: Context) -> None:
+        self.name = name
+        self.config = config
+        self.ctx = ctx
+
+    def routes(self) -> Sequence[Route]:
+        """Routes mounted under /hooks/<instance>; none for loop-only connectors."""
+        return ()
+
+    async def start(self) -> None:
+        """Begin receiving (register webhooks, start loops). Called once the web server listens."""
+
+    @abstractmethod
+    async def send(self, message: Message) -> str:
+        """Deliver one message; return the platform's id; raise DeliveryError if not accepted."""
+
+    async def close(self) -> None:
+        """Stop loops and release resources."""
+        for task in list(self.ctx.tasks):
+            task.cancel()
+        if self.ctx.tasks:
+            await asyncio.gather(*self.ctx.tasks, return_exceptions=True)
+
+    async def check(self) -> list[Check]:
+        """Reach the platform with the configured credentials; never raise."""
+        return [Check("configuration", True, "nothing to reach")]
+
+    async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
+        """Stream a platform file held by this instance, refusing more than `limit` bytes."""
+        raise MediaError("this connector holds no media")
+
+    def limits(self, address: Address) -> Sequence[Limit]:
+        """The rate limits that apply to sending to `address`."""
+        return self.manifest.capabilities.limits
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """How a connector declares itself; exported as `MANIFEST` and registered as an entry point."""
+
+    type: str
+    kind: ConnectorKind
+    summary: str
+    config: type[ConnectorConfig]
+    factory: type[Connector]
+    capabilities: Capabilities = Capabilities()
+
+    def __post_init__(self) -> None:
+        self.factory.manifest = self

@@ -1,0 +1,55 @@
+"""Fit a message to what the target platform can show, once, from its capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from relay.connector import Capabilities
+from relay.model import Attachment, Kind, Message
+from relay.richtext import RichText, Span, Style, utf16_len
+
+
+def _file_line(att: Attachment, link: str | None) -> RichText:
+    label = f"📎 {att.name}"
+    if link:
+        return RichText((Span("\n"), Span(label, Style.NONE, link)))
+    return RichText.of(f"\n{label} (file could not be relayed)")
+
+
+def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], str | None]) -> list[Message]:
+    """Return the parts to send: edits, reactions and files turned into text where unsupported,
+    long text split at the target's limit. An empty list means there is nothing to send."""
+    m = message
+    if m.kind is Kind.STATUS and not caps.receipts:
+        return []
+    if m.kind is Kind.EDIT and not caps.edits:
+        m = m.with_(kind=Kind.TEXT, text=RichText.of("(edited) ") + m.text, ref=None)
+    elif m.kind is Kind.DELETE and not caps.deletes:
+        m = m.with_(kind=Kind.NOTICE, text=RichText.of("(a message was deleted)"), ref=None)
+    elif m.kind is Kind.REACTION and not caps.reactions:
+        m = m.with_(kind=Kind.TEXT, text=RichText.of(f"(reacted {m.reaction or ''})".replace(" )", ")")), ref=None)
+    if m.ref is not None and not caps.replies and m.kind in (Kind.TEXT, Kind.MEDIA):
+        m = m.with_(ref=None)
+
+    keep: list[Attachment] = []
+    text = m.text
+    for att in m.attachments:
+        fits = caps.files and (att.size is None or att.size <= caps.max_file_bytes)
+        if fits:
+            keep.append(att)
+        else:
+            text = text + att.caption + _file_line(att, link(att) or att.url)
+    if len(keep) != len(m.attachments):
+        m = m.with_(text=text, attachments=tuple(keep), kind=Kind.MEDIA if keep else _text_kind(m.kind))
+
+    measure = utf16_len if caps.text_unit == "utf16" else len
+    chunks = m.text.split(caps.max_text, measure) if m.text else [m.text]
+    if len(chunks) == 1:
+        return [m]
+    first = m.with_(text=chunks[0])
+    rest = [m.with_(text=c, attachments=(), kind=_text_kind(m.kind), ref=None) for c in chunks[1:]]
+    return [first, *rest]
+
+
+def _text_kind(kind: Kind) -> Kind:
+    return Kind.TEXT if kind is Kind.MEDIA else kind

@@ -1,0 +1,259 @@
+"""The delivery engine: dedup, route, degrade, rate-limit, send with bounded retries, acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from relay.connector import Connector, ConnectorKind, Limit, Outcome, Result
+from relay.dedup import Dedup
+from relay.degrade import degrade
+from relay.errors import DeliveryError, MediaError
+from relay.media import MediaService
+from relay.metrics import Metrics
+from relay.model import Address, Kind, Message, Status
+from relay.richtext import RichText
+from relay.router import Router
+from relay.seal import Sealer
+from relay.state import StateStore
+
+log = logging.getLogger("relay.engine")
+
+NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    max_inflight: int = 1024
+    max_inflight_per_destination: int = 512
+    dedup_ttl: float = 7 * 24 * 3600.0
+    id_map_ttl: float = 7 * 24 * 3600.0
+    backoff_base: float = 0.2
+    backoff_max: float = 5.0
+    deadline_margin: float = 0.25
+
+
+class Engine:
+    """Carries messages from a source connector to their destination; never stores content."""
+
+    def __init__(
+        self,
+        connectors: Mapping[str, Connector],
+        router: Router,
+        store: StateStore,
+        sealer: Sealer,
+        media: MediaService,
+        metrics: Metrics,
+        settings: EngineSettings = EngineSettings(),
+    ) -> None:
+        self.connectors = connectors
+        self.router = router
+        self.store = store
+        self.sealer = sealer
+        self.media = media
+        self.metrics = metrics
+        self.settings = settings
+        self.dedup = Dedup(store, settings.dedup_ttl, inflight_ttl=120.0)
+        self.accepting = True
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._per_dest: Counter[str] = Counter()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._tasks)
+
+    def deadline_for(self, instance: str) -> float:
+        conn = self.connectors.get(instance)
+        base = conn.manifest.capabilities.ack_deadline if conn else 10.0
+        override = getattr(conn.config, "ack_deadline", None) if conn else None
+        return max(0.05, (override or base) - self.settings.deadline_margin)
+
+    async def deliver(self, message: Message, deadline: float | None = None) -> Result:
+        """Hand a message over; returns once the destination accepted it, or when the source's
+        deadline passes (RETRY: the source should redeliver; the attempt goes on in the background)."""
+        budget = deadline if deadline is not None else self.deadline_for(message.origin)
+        direction = self._direction(message.origin)
+        if not self.accepting:
+            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="shutting_down")
+            return Result(Outcome.RETRY, "shutting_down", retry_after=5)
+        if self.inflight >= self.settings.max_inflight:
+            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="overloaded")
+            return Result(Outcome.OVERLOADED, "overloaded", retry_after=1)
+        key = "d:" + self.sealer.digest(message.dedup_id)
+        earlier = await self.dedup.begin(key, budget)
+        if earlier is not None:
+            if earlier.outcome is Outcome.DUPLICATE:
+                self.metrics.inc("relay_dedup_hits_total", connector=message.origin, direction=direction)
+            return earlier
+        started = time.monotonic()
+        task = asyncio.create_task(self._run(message, key, started + budget, started))
+        self._tasks.add(task)
+        self.metrics.gauges["relay_inflight"] = self.inflight
+        task.add_done_callback(self._done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), budget)
+        except TimeoutError:
+            self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
+            return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self.metrics.gauges["relay_inflight"] = self.inflight
+
+    def _direction(self, instance: str) -> str:
+        kind = self.router.kinds.get(instance)
+        return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
+
+    async def _run(self, message: Message, key: str, end: float, started: float) -> Result:
+        direction = self._direction(message.origin)
+        result = Result(Outcome.RETRY, "internal_error")
+        try:
+            result = await self._route_and_send(message, end)
+        except DeliveryError as exc:
+            result = Result(Outcome.RETRY if exc.retryable else Outcome.FAILED, exc.reason, retry_after=exc.retry_after)
+        except Exception as exc:
+            log.error("delivery crashed", extra={"msg_id": message.id, "error": type(exc).__name__})
+            result = Result(Outcome.RETRY, "internal_error", retry_after=5)
+        finally:
+            await self.dedup.finish(key, result)
+        labels = {"connector": message.origin, "direction": direction}
+        self.metrics.inc("relay_messages_total", kind=message.kind.value, outcome=result.outcome.value, **labels)
+        if result.outcome is Outcome.DELIVERED:
+            self.metrics.observe(time.monotonic() - started, **labels)
+        else:
+            self.metrics.inc("relay_failures_total", reason=result.reason or "unknown", **labels)
+        log.info(
+            "message %s",
+            result.outcome.value,
+            extra={"msg_id": message.id, "connector": message.origin, "kind": message.kind.value,
+                   "reason": result.reason, "latency_ms": round((time.monotonic() - started) * 1000, 1)},
+        )
+        if result.outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
+            self._spawn(self._notify(message, result.reason or "failed"))
+        return result
+
+    async def _route_and_send(self, message: Message, end: float) -> Result:
+        dest_name = self.router.destination(message)
+        dest = self.connectors[dest_name]
+        if self._per_dest[dest_name] >= self.settings.max_inflight_per_destination:
+            raise DeliveryError("destination_busy", retryable=True, retry_after=1)
+        self._per_dest[dest_name] += 1
+        try:
+            message = await self._translate_ref(message, dest_name)
+            parts = degrade(message, dest.manifest.capabilities, self.media.link)
+            first: str | None = None
+            for index, part in enumerate(parts):
+                part_id = f"{message.dedup_id}#{index}" if len(parts) > 1 else None
+                pid = await self._send_part(dest, part, part_id, end)
+                first = first or pid
+            if first is not None:
+                await self._remember_ids(message, dest_name, first)
+            return Result(Outcome.DELIVERED, platform_id=first)
+        finally:
+            self._per_dest[dest_name] -= 1
+
+    async def _send_part(self, dest: Connector, part: Message, part_id: str | None, end: float) -> str:
+        """Send one part; parts of a split message already sent in an earlier attempt are skipped."""
+        sent_key = "p:" + self.sealer.digest(part_id) if part_id else None
+        already = await self.store.get(sent_key) if sent_key else None
+        if already is not None:
+            return already
+        target = part.conversation if dest.manifest.kind is ConnectorKind.MESSENGER else Address(dest.name, "")
+        limits = dest.limits(target)
+        attempt = 0
+        while True:
+            await self._wait_for_buckets(dest, target, limits, end)
+            try:
+                pid = await dest.send(part)
+            except DeliveryError as exc:
+                if exc.retry_after:
+                    await self._block(dest, target, limits, exc)
+                attempt += 1
+                pause = exc.retry_after or min(self.settings.backoff_max, self.settings.backoff_base * 2**attempt)
+                pause *= random.uniform(1.0, 1.25)
+                if not exc.retryable or time.monotonic() + pause >= end:
+                    raise
+                await asyncio.sleep(pause)
+                continue
+            except MediaError as exc:
+                raise DeliveryError(f"media: {exc}") from None
+            if sent_key:
+                await self.store.set(sent_key, pid, self.settings.dedup_ttl)
+            return pid
+
+    def _bucket(self, dest: Connector, target: Address, limit: Limit) -> str:
+        scope = f"{dest.name}:{target.chat}" if limit.scope == "chat" else dest.name
+        return "r:" + self.sealer.digest(f"{scope}:{limit.rate}/{limit.per}")
+
+    async def _wait_for_buckets(self, dest: Connector, target: Address, limits: Sequence[Limit], end: float) -> None:
+        wait = 0.0
+        for limit in limits:
+            wait = max(wait, await self.store.reserve(self._bucket(dest, target, limit), limit.per / limit.rate, limit.burst))
+        if wait <= 0:
+            return
+        self.metrics.inc("relay_ratelimit_waits_total", connector=dest.name)
+        if time.monotonic() + wait >= end:
+            raise DeliveryError("rate_limited", retryable=True, retry_after=wait)
+        await asyncio.sleep(wait)
+
+    async def _block(self, dest: Connector, target: Address, limits: Sequence[Limit], exc: DeliveryError) -> None:
+        assert exc.retry_after is not None
+        for limit in limits:
+            if exc.scope is None or limit.scope == exc.scope:
+                await self.store.block(self._bucket(dest, target, limit), exc.retry_after)
+
+    def _id_key(self, instance: str, platform_id: str) -> str:
+        return "i:" + self.sealer.digest(f"{instance}:{platform_id}")
+
+    async def _remember_ids(self, message: Message, dest: str, platform_id: str) -> None:
+        if message.kind in (Kind.STATUS, Kind.NOTICE):
+            return
+        ttl = self.settings.id_map_ttl
+        await self.store.set(self._id_key(message.origin, message.id), platform_id, ttl)
+        await self.store.set(self._id_key(dest, platform_id), message.id, ttl)
+
+    async def _translate_ref(self, message: Message, dest: str) -> Message:
+        if message.ref is None:
+            return message
+        mapped = await self.store.get(self._id_key(message.origin, message.ref))
+        if mapped is None and message.kind in (Kind.EDIT, Kind.DELETE) and self.router.kinds.get(dest) is ConnectorKind.MESSENGER:
+            raise DeliveryError("unknown_message_to_change")
+        return message.with_(ref=mapped) if mapped is not None else message
+
+    async def _notify(self, failed: Message, reason: str) -> None:
+        """Tell the sender's side, without content, that a message could not be delivered."""
+        origin = self.connectors.get(failed.origin)
+        if origin is None:
+            return
+        if origin.manifest.kind is ConnectorKind.MESSENGER:
+            notice = Message(kind=Kind.NOTICE, id=f"notice:{failed.id}", origin=failed.origin,
+                             conversation=failed.conversation, text=RichText.of(NOTICE_TEXT), reason=reason)
+        else:
+            notice = Message(kind=Kind.STATUS, id=f"status:{failed.id}", origin=failed.origin,
+                             conversation=failed.conversation, ref=failed.id, status=Status.FAILED, reason=reason)
+        try:
+            await origin.send(notice)
+            self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason)
+        except Exception as exc:
+            log.warning("notice not sent", extra={"msg_id": failed.id, "error": type(exc).__name__})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def drain(self, grace: float) -> int:
+        """Stop accepting and wait up to `grace` seconds for in-flight work; return what was left."""
+        self.accepting = False
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        left = [t for t in self._tasks if not t.done()]
+        for task in left:
+            task.cancel()
+        return len(left)

@@ -1,0 +1,96 @@
+"""HTTP helpers shared by inbound routes: outcome responses, error middleware, signed bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from relay.connector import Outcome, Result
+from relay.errors import AuthError, BadRequest
+
+log = logging.getLogger("relay.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def respond(result: Result, failed_status: int = 200) -> web.Response:
+    """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver."""
+    body: dict[str, Any] = {"status": result.outcome.value}
+    if result.reason:
+        body["reason"] = result.reason
+    if result.platform_id:
+        body["id"] = result.platform_id
+    if result.outcome in (Outcome.RETRY, Outcome.OVERLOADED):
+        body["detail"] = "not delivered yet; redeliver this request"
+        retry = str(max(1, round(result.retry_after or 1)))
+        return web.json_response(body, status=503, headers={"Retry-After": retry})
+    if result.outcome is Outcome.FAILED:
+        return web.json_response(body, status=failed_status)
+    return web.json_response(body)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn known errors into 4xx with a reason, anything else into a bare 500; never a traceback."""
+    try:
+        return await handler(request)
+    except AuthError as exc:
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except BadRequest as exc:
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        log.error("request failed", extra={"route": request.match_info.route.resource.canonical
+                                           if request.match_info.route.resource else "?",
+                                           "error": type(exc).__name__})
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, or 413 with a reason when it is over the limit."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequest("request body too large", 413) from None
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse an authenticated body; 400 with a reason if it is not JSON."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+
+
+def sign(secret: bytes, body: bytes, now: int | None = None) -> str:
+    """The `t=<unix>,v1=<hex>` signature header for a body (HMAC-SHA256 of "<t>.<body>")."""
+    t = int(time.time()) if now is None else now
+    mac = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300) -> None:
+    """Check a `t=,v1=` signature in constant time with a replay window; AuthError if it fails."""
+    if not header:
+        raise AuthError("missing signature header", 401)
+    parts: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        parts.setdefault(key, []).append(value)
+    try:
+        t = int(parts["t"][0])
+    except (KeyError, ValueError, IndexError):
+        raise AuthError("malformed signature header", 401) from None
+    if abs(time.time() - t) > tolerance:
+        raise AuthError("signature timestamp outside the 5-minute window", 401)
+    expected = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+        raise AuthError("signature does not match", 401)

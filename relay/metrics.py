@@ -1,0 +1,70 @@
+"""Prometheus text metrics; labels are connector names, directions, kinds and reason codes only."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+Labels = tuple[tuple[str, str], ...]
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+_HELP = {
+    "relay_messages_total": "Messages handled, by connector, direction, kind and outcome.",
+    "relay_failures_total": "Messages not delivered, by connector, direction and reason.",
+    "relay_dedup_hits_total": "Redeliveries recognised and not forwarded again.",
+    "relay_ratelimit_waits_total": "Sends that waited for a rate-limit bucket.",
+    "relay_notices_total": "Content-free could-not-deliver notices sent to the sender's side.",
+    "relay_rejected_total": "Inbound requests refused before delivery, by reason.",
+    "relay_latency_seconds": "Time from receipt to acceptance by the destination.",
+    "relay_inflight": "Messages being delivered now.",
+}
+
+
+def _fmt(labels: Labels) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{v}"' for k, v in labels)
+    return "{" + inner + "}"
+
+
+class Metrics:
+    """Counters, one histogram family and gauges, rendered in the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
+        self._hist: dict[Labels, list[float]] = {}
+        self._hist_sum: dict[Labels, float] = defaultdict(float)
+        self.gauges: dict[str, float] = {"relay_inflight": 0}
+
+    def inc(self, name: str, value: float = 1, **labels: str) -> None:
+        self._counters[name][tuple(sorted(labels.items()))] += value
+
+    def observe(self, seconds: float, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        counts = self._hist.setdefault(key, [0.0] * (len(_BUCKETS) + 1))
+        counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
+        self._hist_sum[key] += seconds
+
+    def value(self, name: str, **labels: str) -> float:
+        """A counter's current value (for tests and reports)."""
+        want = set(labels.items())
+        return sum(v for k, v in self._counters[name].items() if want <= set(k))
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for name in sorted(self._counters):
+            lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} counter"]
+            lines += [f"{name}{_fmt(k)} {v:g}" for k, v in sorted(self._counters[name].items())]
+        name = "relay_latency_seconds"
+        lines += [f"# HELP {name} {_HELP[name]}", f"# TYPE {name} histogram"]
+        for key, counts in sorted(self._hist.items()):
+            total = 0.0
+            for le, c in zip((*map(str, _BUCKETS), "+Inf"), counts, strict=True):
+                total += c
+                lines.append(f"{name}_bucket{_fmt((*key, ('le', le)))} {total:g}")
+            lines.append(f"{name}_sum{_fmt(key)} {self._hist_sum[key]:g}")
+            lines.append(f"{name}_count{_fmt(key)} {total:g}")
+        for name, value in sorted(self.gauges.items()):
+            lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""The one message type that flows through the core, and its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from relay.richtext import RichText
+
+
+class Kind(StrEnum):
+    """What a message is."""
+
+    TEXT = "text"
+    MEDIA = "media"
+    EDIT = "edit"
+    DELETE = "delete"
+    REACTION = "reaction"
+    STATUS = "status"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    NOTICE = "notice"
+
+
+class Status(StrEnum):
+    """Delivery state carried by a STATUS message."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a conversation lives: a connector instance, a chat, and what replying there needs."""
+
+    instance: str
+    chat: str
+    thread: str | None = None
+    service_url: str | None = None
+    tenant: str | None = None
+    chat_type: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Address({self.instance!r}, chat=<{len(self.chat)}>, thread={self.thread is not None})"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who sent a message, as the platform identifies them. Personal fields are hidden from repr."""
+
+    id: str
+    name: str | None = field(default=None, repr=False)
+    username: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
+    language: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A file held by a platform, fetchable through the connector instance that knows it."""
+
+    instance: str
+    file_id: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file in a message: inline bytes, a platform file, or an allowlisted URL."""
+
+    name: str = field(repr=False)
+    mime: str = "application/octet-stream"
+    size: int | None = None
+    data: bytes | None = field(default=None, repr=False)
+    ref: MediaRef | None = None
+    url: str | None = field(default=None, repr=False)
+    caption: RichText = field(default_factory=RichText, repr=False)
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One relayed event. Content fields never appear in repr."""
+
+    kind: Kind
+    id: str
+    origin: str
+    conversation: Address
+    sender: Party | None = None
+    text: RichText = field(default_factory=RichText, repr=False)
+    attachments: tuple[Attachment, ...] = ()
+    ref: str | None = None
+    reaction: str | None = field(default=None, repr=False)
+    status: Status | None = None
+    reason: str | None = None
+    sent_at: datetime = field(default_factory=_now)
+    event_id: str | None = None
+
+    def with_(self, **changes: object) -> Message:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def dedup_id(self) -> str:
+        """What identifies this event for deduplication: the platform's event id (update_id, event_id,
+        activity id) when it has one, else kind + message id (+ status for receipts), per origin."""
+        if self.event_id is not None:
+            return f"{self.origin}:e:{self.event_id}"
+        suffix = f":{self.status}" if self.kind is Kind.STATUS else ""
+        return f"{self.origin}:{self.kind}:{self.id}{suffix}"

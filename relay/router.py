@@ -1,0 +1,36 @@
+"""Which instance a message goes to: messengers to their CRM, CRM answers back to the conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from relay.connector import ConnectorKind
+from relay.errors import DeliveryError
+from relay.model import Kind, Message
+
+
+class Router:
+    """Hub and spoke: every messenger instance has one CRM; a CRM answers only its own conversations."""
+
+    def __init__(self, crm_of: Mapping[str, str], kinds: Mapping[str, ConnectorKind]) -> None:
+        self.crm_of = dict(crm_of)
+        self.kinds = dict(kinds)
+
+    def destination(self, message: Message) -> str:
+        """The instance that should receive `message`; DeliveryError if it has nowhere to go."""
+        origin_kind = self.kinds.get(message.origin)
+        if origin_kind is None:
+            raise DeliveryError("unknown_origin")
+        if message.kind is Kind.NOTICE and message.conversation.instance == message.origin:
+            raise DeliveryError("no_route")
+        if origin_kind is ConnectorKind.MESSENGER:
+            crm = self.crm_of.get(message.origin)
+            if crm is None:
+                raise DeliveryError("no_route")
+            return crm
+        target = message.conversation.instance
+        if self.crm_of.get(target) != message.origin:
+            raise DeliveryError("conversation_not_routed_to_this_crm")
+        if target == message.origin:
+            raise DeliveryError("loop")
+        return target

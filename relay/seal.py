@@ -1,0 +1,119 @@
+"""Sealed references: deterministic authenticated encryption (AES-SIV) with key ids for rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from relay.errors import AuthError
+from relay.model import Address, MediaRef
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceKey:
+    """One key of the workspace: an id (kept in sealed strings) and its secret."""
+
+    id: str
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"WorkspaceKey({self.id!r}, ***)"
+
+
+def _derive(secret: bytes, workspace: str, purpose: str, length: int) -> bytes:
+    info = f"relay/{workspace}/{purpose}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(secret)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class SealedMedia:
+    """What a media token opens to."""
+
+    ref: MediaRef
+    name: str
+    mime: str
+    size: int | None
+    expires: int
+
+
+class Sealer:
+    """Seals addresses and media references under the workspace keys; the first key seals."""
+
+    def __init__(self, workspace: str, keys: Sequence[WorkspaceKey]) -> None:
+        if not keys:
+            raise ValueError("at least one workspace key is needed")
+        self.workspace = workspace
+        self._current = keys[0].id
+        self._siv = {k.id: AESSIV(_derive(k.secret, workspace, "seal", 64)) for k in keys}
+        self._digest_key = _derive(keys[0].secret, workspace, "digest", 32)
+
+    def _seal(self, purpose: str, payload: Any) -> str:
+        plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        aad = [self.workspace.encode(), purpose.encode()]
+        blob = self._siv[self._current].encrypt(plain, aad)
+        return f"{purpose}.{self._current}.{_b64(blob)}"
+
+    def _open(self, purpose: str, token: str) -> Any:
+        try:
+            prefix, kid, body = token.split(".", 2)
+            if prefix != purpose or kid not in self._siv:
+                raise ValueError
+            plain = self._siv[kid].decrypt(_unb64(body), [self.workspace.encode(), purpose.encode()])
+            return json.loads(plain)
+        except (ValueError, InvalidTag, UnicodeDecodeError, json.JSONDecodeError):
+            raise AuthError("conversation reference is not valid for this workspace", 403) from None
+
+    def seal(self, address: Address) -> str:
+        """The opaque conversation string for an address; the same address gives the same string."""
+        a = address
+        return self._seal("c1", [a.instance, a.chat, a.thread, a.service_url, a.tenant, a.chat_type])
+
+    def open(self, token: str) -> Address:
+        """The address inside a conversation string; AuthError(403) if forged or tampered."""
+        data = self._open("c1", token)
+        if not (isinstance(data, list) and len(data) == 6 and all(isinstance(x, str | None) for x in data)):
+            raise AuthError("conversation reference is not valid for this workspace", 403)
+        instance, chat = data[0], data[1]
+        if not instance or chat is None:
+            raise AuthError("conversation reference is not valid for this workspace", 403)
+        return Address(instance, chat, data[2], data[3], data[4], data[5])
+
+    def seal_media(self, ref: MediaRef, name: str, mime: str, size: int | None, ttl: int) -> str:
+        """A media token valid for `ttl` seconds."""
+        expires = int(time.time()) + ttl
+        return self._seal("m1", [ref.instance, ref.file_id, name, mime, size, expires])
+
+    def open_media(self, token: str) -> SealedMedia:
+        """Open a media token; AuthError(403) if forged, tampered or expired."""
+        data = self._open("m1", token)
+        try:
+            instance, file_id, name, mime, size, expires = data
+            sealed = SealedMedia(MediaRef(str(instance), str(file_id)), str(name), str(mime), size, int(expires))
+        except (TypeError, ValueError):
+            raise AuthError("media reference is not valid for this workspace", 403) from None
+        if sealed.expires < time.time():
+            raise AuthError("media link expired; ask for the message again", 403)
+        return sealed
+
+    def digest(self, value: str) -> str:
+        """A keyed digest for state keys: reveals nothing of the value."""
+        return hmac.new(self._digest_key, value.encode(), hashlib.sha256).hexdigest()[:32]

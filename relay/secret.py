@@ -1,0 +1,116 @@
+"""Secret values that never print, and the encrypted secrets file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from relay.errors import RelayError
+
+
+class Secret:
+    """A secret string: `repr` and `str` are `***`; `reveal()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        def validate(value: Any) -> Secret:
+            if isinstance(value, Secret):
+                return value
+            if not isinstance(value, str):
+                raise ValueError("must be a string (or a ${ENV} reference)")
+            return cls(value)
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: "***"),
+        )
+
+
+class SecretsFileError(RelayError):
+    """The secrets file cannot be read or written."""
+
+
+_MAGIC = "relay-secrets-v1"
+
+
+def _key(master: str, salt: bytes) -> bytes:
+    return Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(master.encode())
+
+
+def master_key() -> str:
+    """The master key from RELAY_MASTER_KEY, or a clear error."""
+    value = os.environ.get("RELAY_MASTER_KEY", "")
+    if len(value) < 16:
+        raise SecretsFileError(
+            "RELAY_MASTER_KEY is not set or shorter than 16 characters: "
+            "export a long random value (e.g. `openssl rand -base64 32`) to use the secrets file"
+        )
+    return value
+
+
+def load_secrets(path: Path, master: str) -> dict[str, str]:
+    """Decrypt the secrets file into a name -> value map."""
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("format") != _MAGIC:
+            raise ValueError("not a relay secrets file")
+        salt = base64.b64decode(doc["salt"])
+        nonce = base64.b64decode(doc["nonce"])
+        blob = base64.b64decode(doc["data"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise SecretsFileError(f"{path}: cannot read the secrets file ({type(exc).__name__})") from None
+    try:
+        plain = AESGCM(_key(master, salt)).decrypt(nonce, blob, _MAGIC.encode())
+    except Exception:
+        raise SecretsFileError(f"{path}: RELAY_MASTER_KEY does not open this secrets file") from None
+    values = json.loads(plain)
+    if not isinstance(values, dict):
+        raise SecretsFileError(f"{path}: malformed secrets file")
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
+    """Encrypt and write the secrets file (mode 0600), replacing it atomically."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    blob = AESGCM(_key(master, salt)).encrypt(nonce, json.dumps(values).encode(), _MAGIC.encode())
+    doc = {
+        "format": _MAGIC,
+        "salt": base64.b64encode(salt).decode(),
+        "nonce": base64.b64encode(nonce).decode(),
+        "data": base64.b64encode(blob).decode(),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+    os.replace(tmp, path)

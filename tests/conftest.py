@@ -1,0 +1,57 @@
+"""Shared fixtures: build a workspace from a dict, start it on an ephemeral port, talk to it."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from relay import config
+from relay.app import RELAY_KEY, Relay, create_app
+
+WORKSPACE_KEY = "test-workspace-key-0123456789abcdef"
+
+
+def workspace(connectors: dict[str, Any], routes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A workspace config dict with a fixed test key."""
+    raw: dict[str, Any] = {
+        "workspace": {"id": "test", "keys": [{"id": "k1", "secret": WORKSPACE_KEY}]},
+        "connectors": copy.deepcopy(connectors),
+        "routes": routes,
+    }
+    raw.update(extra)
+    return raw
+
+
+def sandbox_workspace() -> dict[str, Any]:
+    return workspace(
+        {"webchat": {"type": "webchat"}, "inbox": {"type": "inbox", "access_key": "inbox-test-key-123456"}},
+        [{"from": ["webchat"], "to": "inbox"}],
+    )
+
+
+RelayFactory = Callable[..., Awaitable[tuple[TestClient[Any, Any], Relay]]]
+
+
+@pytest.fixture
+def start_relay(aiohttp_client: Any) -> RelayFactory:
+    """Start a relay for a workspace dict; returns (client, relay)."""
+
+    async def start(raw: dict[str, Any], **server: Any) -> tuple[TestClient[Any, Any], Relay]:
+        loaded = config.parse(raw, "<test>")
+        app: web.Application = await create_app(loaded)
+        client = await aiohttp_client(app, server_kwargs=server)
+        return client, app[RELAY_KEY]
+
+    return start
+
+
+@pytest.fixture
+def canary() -> str:
+    """A unique string that must never reach a log, file or error."""
+    return "CANARY" + secrets.token_hex(8)

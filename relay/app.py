@@ -49,13 +49,27 @@ class Relay:
         self.sealer = Sealer(cfg.workspace.id, keys)
         self.metrics = Metrics()
         self.connectors: dict[str, Connector] = {}
-        self.media = MediaService(self.sealer, session, self.public_url, cfg.media.allowlist,
-                                  cfg.media.max_bytes, cfg.media.link_ttl, self.connectors.get)
+        self.media = MediaService(
+            self.sealer,
+            session,
+            self.public_url,
+            cfg.media.allowlist,
+            cfg.media.max_bytes,
+            cfg.media.link_ttl,
+            self.connectors.get,
+        )
         for name, inst in loaded.instances.items():
             ctx = Context(
-                instance=name, workspace=cfg.workspace.id, public_url=self.public_url, session=session,
-                deliver=self.deliver, sealer=self.sealer, media=self.media, state=store,
-                log=logging.getLogger(f"relay.connector.{name}"), max_body_bytes=cfg.server.max_body_bytes,
+                instance=name,
+                workspace=cfg.workspace.id,
+                public_url=self.public_url,
+                session=session,
+                deliver=self.deliver,
+                sealer=self.sealer,
+                media=self.media,
+                state=store,
+                log=logging.getLogger(f"relay.connector.{name}"),
+                max_body_bytes=cfg.server.max_body_bytes,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
@@ -85,7 +99,6 @@ class Relay:
                 await conn.close()
             except Exception as exc:
                 log.warning("connector close failed", extra={"connector": name, "error": type(exc).__name__})
-
 
 
 async def healthz(request: web.Request) -> web.Response:

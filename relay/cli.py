@@ -63,8 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
     if not path:
-        print(f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.",
-              file=sys.stderr)
+        print(
+            f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.", file=sys.stderr
+        )
     asyncio.run(_serve(loaded, host, port))
     return 0
 

@@ -180,7 +180,7 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
         if not _INSTANCE.match(name):
             problems.append(f"{prefix}: instance names are lowercase letters, digits, '-' and '_' (max 32)")
         if not isinstance(body, dict) or "type" not in body:
-            problems.append(f"{prefix}.type: required key is missing; add type = \"<connector>\"")
+            problems.append(f'{prefix}.type: required key is missing; add type = "<connector>"')
             continue
         try:
             manifest = registry.load(str(body["type"]))
@@ -202,20 +202,23 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
 def _check_routes(relay: RelayConfig, instances: dict[str, Instance]) -> list[str]:
     problems: list[str] = []
     seen: dict[str, int] = {}
+    names = list(relay.connectors)
     for i, route in enumerate(relay.routes):
         dest = instances.get(route.to)
         if route.to not in relay.connectors:
-            problems.append(f"routes[{i}].to: no connector named '{route.to}'{registry.did_you_mean(route.to, list(relay.connectors))}")
+            problems.append(f"routes[{i}].to: no connector named '{route.to}'{registry.did_you_mean(route.to, names)}")
         elif dest is not None and dest.manifest.kind is not ConnectorKind.CRM:
             problems.append(f"routes[{i}].to: '{route.to}' is a messenger; routes go to a CRM connector")
         for name in route.from_:
             src = instances.get(name)
             if name not in relay.connectors:
-                problems.append(f"routes[{i}].from: no connector named '{name}'{registry.did_you_mean(name, list(relay.connectors))}")
+                problems.append(f"routes[{i}].from: no connector named '{name}'{registry.did_you_mean(name, names)}")
             elif src is not None and src.manifest.kind is not ConnectorKind.MESSENGER:
                 problems.append(f"routes[{i}].from: '{name}' is a CRM; routes come from messenger connectors")
             if name in seen:
-                problems.append(f"routes[{i}].from: '{name}' is already routed by routes[{seen[name]}]; a messenger goes to one CRM")
+                problems.append(
+                    f"routes[{i}].from: '{name}' is already routed by routes[{seen[name]}]; a messenger goes to one CRM"
+                )
             seen[name] = i
     for name, inst in instances.items():
         if inst.manifest.kind is ConnectorKind.MESSENGER and name not in seen:

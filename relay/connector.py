@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -160,6 +161,7 @@ class Connector(ABC):
 
     async def start(self) -> None:
         """Begin receiving (register webhooks, start loops). Called once the web server listens."""
+        return None
 
     @abstractmethod
     async def send(self, message: Message) -> str:
@@ -192,8 +194,8 @@ class Manifest:
     type: str
     kind: ConnectorKind
     summary: str
-    config: type[ConnectorConfig]
-    factory: type[Connector]
+    config: builtins.type[ConnectorConfig]
+    factory: builtins.type[Connector]
     capabilities: Capabilities = Capabilities()
 
     def __post_init__(self) -> None:

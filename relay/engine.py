@@ -131,8 +131,13 @@ class Engine:
         log.info(
             "message %s",
             result.outcome.value,
-            extra={"msg_id": message.id, "connector": message.origin, "kind": message.kind.value,
-                   "reason": result.reason, "latency_ms": round((time.monotonic() - started) * 1000, 1)},
+            extra={
+                "msg_id": message.id,
+                "connector": message.origin,
+                "kind": message.kind.value,
+                "reason": result.reason,
+                "latency_ms": round((time.monotonic() - started) * 1000, 1),
+            },
         )
         if result.outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
             self._spawn(self._notify(message, result.reason or "failed"))
@@ -194,7 +199,9 @@ class Engine:
     async def _wait_for_buckets(self, dest: Connector, target: Address, limits: Sequence[Limit], end: float) -> None:
         wait = 0.0
         for limit in limits:
-            wait = max(wait, await self.store.reserve(self._bucket(dest, target, limit), limit.per / limit.rate, limit.burst))
+            wait = max(
+                wait, await self.store.reserve(self._bucket(dest, target, limit), limit.per / limit.rate, limit.burst)
+            )
         if wait <= 0:
             return
         self.metrics.inc("relay_ratelimit_waits_total", connector=dest.name)
@@ -222,7 +229,11 @@ class Engine:
         if message.ref is None:
             return message
         mapped = await self.store.get(self._id_key(message.origin, message.ref))
-        if mapped is None and message.kind in (Kind.EDIT, Kind.DELETE) and self.router.kinds.get(dest) is ConnectorKind.MESSENGER:
+        if (
+            mapped is None
+            and message.kind in (Kind.EDIT, Kind.DELETE)
+            and self.router.kinds.get(dest) is ConnectorKind.MESSENGER
+        ):
             raise DeliveryError("unknown_message_to_change")
         return message.with_(ref=mapped) if mapped is not None else message
 
@@ -232,11 +243,24 @@ class Engine:
         if origin is None:
             return
         if origin.manifest.kind is ConnectorKind.MESSENGER:
-            notice = Message(kind=Kind.NOTICE, id=f"notice:{failed.id}", origin=failed.origin,
-                             conversation=failed.conversation, text=RichText.of(NOTICE_TEXT), reason=reason)
+            notice = Message(
+                kind=Kind.NOTICE,
+                id=f"notice:{failed.id}",
+                origin=failed.origin,
+                conversation=failed.conversation,
+                text=RichText.of(NOTICE_TEXT),
+                reason=reason,
+            )
         else:
-            notice = Message(kind=Kind.STATUS, id=f"status:{failed.id}", origin=failed.origin,
-                             conversation=failed.conversation, ref=failed.id, status=Status.FAILED, reason=reason)
+            notice = Message(
+                kind=Kind.STATUS,
+                id=f"status:{failed.id}",
+                origin=failed.origin,
+                conversation=failed.conversation,
+                ref=failed.id,
+                status=Status.FAILED,
+                reason=reason,
+            )
         try:
             await origin.send(notice)
             self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason)

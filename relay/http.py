@@ -48,9 +48,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException:
         raise
     except Exception as exc:
-        log.error("request failed", extra={"route": request.match_info.route.resource.canonical
-                                           if request.match_info.route.resource else "?",
-                                           "error": type(exc).__name__})
+        log.error(
+            "request failed",
+            extra={
+                "route": request.match_info.route.resource.canonical if request.match_info.route.resource else "?",
+                "error": type(exc).__name__,
+            },
+        )
         return web.json_response({"error": "internal error"}, status=500)
 
 

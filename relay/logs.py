@@ -23,8 +23,22 @@ _PATTERNS = (
 )
 
 # Loggers of libraries that print URLs with tokens or request bodies at INFO/DEBUG.
-NOISY = ("httpx", "httpcore", "telegram", "telegram.ext", "slack_bolt", "slack_sdk", "msal", "urllib3",
-         "aiohttp.access", "aiohttp.client", "aiohttp.server", "aiohttp.web", "asyncio", "redis")
+NOISY = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "telegram.ext",
+    "slack_bolt",
+    "slack_sdk",
+    "msal",
+    "urllib3",
+    "aiohttp.access",
+    "aiohttp.client",
+    "aiohttp.server",
+    "aiohttp.web",
+    "asyncio",
+    "redis",
+)
 
 
 class Redactor(logging.Filter):
@@ -87,8 +101,9 @@ class TextFormatter(logging.Formatter):
         return f"{ts} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
 
 
-def setup_logging(level: str = "info", fmt: str = "text", secrets: Iterable[str] = (),
-                  stream: TextIO | None = None) -> Redactor:
+def setup_logging(
+    level: str = "info", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> Redactor:
     """Install one handler on the root logger, with the redactor, and quiet the noisy libraries."""
     redactor = Redactor(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)

@@ -135,7 +135,8 @@ class MediaService:
             async for chunk in capped(found.chunks, self.max_bytes):
                 await resp.write(chunk)
         except MediaError:
-            request.transport and request.transport.close()
+            if request.transport is not None:
+                request.transport.close()
             return resp
         await resp.write_eof()
         return resp

@@ -37,8 +37,8 @@ class Metrics:
         self._hist_sum: dict[Labels, float] = defaultdict(float)
         self.gauges: dict[str, float] = {"relay_inflight": 0}
 
-    def inc(self, name: str, value: float = 1, **labels: str) -> None:
-        self._counters[name][tuple(sorted(labels.items()))] += value
+    def inc(self, name: str, /, **labels: str) -> None:
+        self._counters[name][tuple(sorted(labels.items()))] += 1
 
     def observe(self, seconds: float, **labels: str) -> None:
         key = tuple(sorted(labels.items()))

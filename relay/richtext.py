@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class RichText:
             return [self]
         text = self.plain
         cuts = _cut_points(text, limit, measure)
-        return [self.slice(a, b) for a, b in zip(cuts, cuts[1:], strict=False)]
+        return [self.slice(a, b) for a, b in itertools.pairwise(cuts)]
 
     def slice(self, start: int, end: int) -> RichText:
         """The spans covering code points [start, end), styles kept."""
@@ -121,7 +122,7 @@ _MD_TOKEN = re.compile(
     r"(?P<pre>```(?:[a-zA-Z0-9_+-]*\n)?(?P<pre_body>.*?)```)"
     r"|(?P<code>`(?P<code_body>[^`\n]+)`)"
     r"|(?P<link>\[(?P<link_text>[^\]\n]+)\]\((?P<link_url>https?://[^)\s]+)\))"
-    r"|(?P<bold>\*\*(?P<bold_body>.+?)\*\*)"
+    r"|(?P<bold>\*\*(?P<bold_body>.+?)\*\*(?!\*))"
     r"|(?P<strike>~~(?P<strike_body>.+?)~~)"
     r"|(?P<italic>(?<![\w*])[*_](?P<italic_body>[^*_\n]+?)[*_](?![\w*]))",
     re.DOTALL,
@@ -157,21 +158,44 @@ def _parse_md(source: str, outer: Style) -> Iterator[Span]:
         yield Span(source[pos:], outer)
 
 
+_MARKS = ((Style.BOLD, "**"), (Style.ITALIC, "*"), (Style.STRIKE, "~~"))
+
+
 def to_markdown(text: RichText) -> str:
-    """Render to CommonMark-style Markdown (the canonical form CRMs receive)."""
+    """Render to CommonMark-style Markdown (the canonical form CRMs receive), nesting styles properly."""
     out: list[str] = []
+    stack: list[tuple[Style, str]] = []
+
+    def close_to(depth: int) -> None:
+        while len(stack) > depth:
+            out.append(stack.pop()[1])
+
     for s in text.spans:
-        if Style.PRE in s.style:
-            out.append(f"```\n{s.text}\n```")
+        if s.href or Style.CODE in s.style or Style.PRE in s.style:
+            close_to(0)
+            out.append(_md_atom(s))
             continue
-        body = f"`{s.text}`" if Style.CODE in s.style else _md_escape(s.text)
-        for flag, mark in ((Style.ITALIC, "*"), (Style.BOLD, "**"), (Style.STRIKE, "~~")):
-            if flag in s.style:
-                body = f"{mark}{body}{mark}"
-        if s.href:
-            body = f"[{body}]({s.href})"
-        out.append(body)
+        want = [m for m in _MARKS if m[0] in s.style]
+        keep = 0
+        while keep < len(stack) and keep < len(want) and stack[keep] == want[keep]:
+            keep += 1
+        close_to(keep)
+        for mark in want[keep:]:
+            out.append(mark[1])
+            stack.append(mark)
+        out.append(_md_escape(s.text))
+    close_to(0)
     return "".join(out)
+
+
+def _md_atom(s: Span) -> str:
+    if Style.PRE in s.style:
+        return f"```\n{s.text}\n```"
+    body = f"`{s.text}`" if Style.CODE in s.style else _md_escape(s.text)
+    for flag, mark in _MARKS:
+        if flag in s.style and Style.CODE not in s.style:
+            body = f"{mark}{body}{mark}"
+    return f"[{body}]({s.href})" if s.href else body
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_~\[\]])")

@@ -55,3 +55,29 @@ def start_relay(aiohttp_client: Any) -> RelayFactory:
 def canary() -> str:
     """A unique string that must never reach a log, file or error."""
     return "CANARY" + secrets.token_hex(8)
+
+
+@pytest.fixture
+async def crm_sink(aiohttp_server: Any) -> tuple[Any, str]:
+    """A fake CRM webhook endpoint: (sink, url)."""
+    from tests.support.crm_sink import CrmSink
+
+    sink = CrmSink()
+    server = await aiohttp_server(sink.app())
+    return sink, str(server.make_url("/crm"))
+
+
+def webhook_workspace(crm_url: str, **crm: Any) -> dict[str, Any]:
+    """webchat -> webhook CRM at crm_url."""
+    from tests.support.crm_sink import SINK_SECRET
+
+    return workspace(
+        {"webchat": {"type": "webchat"}, "crm": {"type": "webhook", "url": crm_url, "secret": SINK_SECRET, **crm}},
+        [{"from": ["webchat"], "to": "crm"}],
+    )
+
+
+async def chat_token(client: Any, instance: str = "webchat") -> dict[str, str]:
+    """Headers for a new webchat visitor."""
+    resp = await client.post(f"/hooks/{instance}/api/session")
+    return {"X-Webchat-Token": (await resp.json())["token"]}

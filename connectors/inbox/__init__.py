@@ -1,5 +1,9 @@
 """Agent inbox: a CRM stand-in served by the relay, holding conversations in memory only."""
 
+from typing import Any
+
 from connectors.inbox.connector import MANIFEST, InboxConfig, InboxConnector
 
-__all__ = ["MANIFEST", "InboxConfig", "InboxConnector"]
+EXAMPLE_CONFIG: dict[str, Any] = {"type": "inbox", "access_key": "example-access-key-0123"}
+
+__all__ = ["EXAMPLE_CONFIG", "MANIFEST", "InboxConfig", "InboxConnector"]

@@ -6,16 +6,17 @@ import asyncio
 import hmac
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
 from connectors.inbox import convert, inbound
 from relay.connector import Capabilities, Connector, ConnectorConfig, ConnectorKind, Context, Manifest, Route
-from relay.errors import AuthError
+from relay.errors import AuthError, ConfigError
 from relay.model import Kind, Message
 from relay.secret import Secret
 
@@ -47,6 +48,14 @@ class InboxConnector(Connector):
 
     def __init__(self, name: str, config: InboxConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
+        host = urlsplit(ctx.public_url).hostname or ""
+        if config.access_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(
+                [
+                    f"connectors.{name}.access_key: required when the relay is reachable beyond "
+                    'localhost (server.public_url); set access_key = "${INBOX_ACCESS_KEY}"'
+                ]
+            )
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.version = 0
         self.changed = asyncio.Event()
@@ -55,9 +64,9 @@ class InboxConnector(Connector):
     def routes(self) -> Sequence[Route]:
         return inbound.routes(self)
 
-    def authenticate(self, headers: dict[str, str] | object) -> None:
+    def authenticate(self, headers: Mapping[str, str]) -> None:
         """Bearer access key when configured; otherwise the page's session token (same-origin check)."""
-        get = getattr(headers, "get")
+        get = headers.get
         if self.config.access_key is not None:
             expected = f"Bearer {self.config.access_key.reveal()}"
             if not hmac.compare_digest(get("Authorization", ""), expected):
@@ -100,8 +109,10 @@ class InboxConnector(Connector):
         elif message.kind is Kind.REACTION and target is not None:
             target.reaction = message.reaction
         elif message.kind in (Kind.OPT_OUT, Kind.OPT_IN, Kind.NOTICE, Kind.STATUS):
-            text = {Kind.OPT_OUT: "The customer opted out of messages.",
-                    Kind.OPT_IN: "The customer opted in again."}.get(message.kind, f"Notice: {message.reason or 'info'}")
+            text = {
+                Kind.OPT_OUT: "The customer opted out of messages.",
+                Kind.OPT_IN: "The customer opted in again.",
+            }.get(message.kind, f"Notice: {message.reason or 'info'}")
             item = convert.notice_item(text)
             conv.items.append(item)
             item_id = item.id
@@ -122,7 +133,14 @@ MANIFEST = Manifest(
     config=InboxConfig,
     factory=InboxConnector,
     capabilities=Capabilities(
-        max_text=100_000, replies=True, edits=True, deletes=True, reactions=True, files=True,
-        max_file_bytes=1 << 40, receipts=True, ack_deadline=15.0,
+        max_text=100_000,
+        replies=True,
+        edits=True,
+        deletes=True,
+        reactions=True,
+        files=True,
+        max_file_bytes=1 << 40,
+        receipts=True,
+        ack_deadline=15.0,
     ),
 )

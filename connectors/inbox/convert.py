@@ -30,10 +30,18 @@ class Item:
 
     def view(self) -> dict[str, Any]:
         return {
-            "id": self.id, "direction": self.direction, "kind": self.kind, "html": self.html,
-            "sent_at": self.sent_at.isoformat(), "sender": self.sender, "attachments": self.attachments,
-            "status": self.status, "reason": self.reason, "reaction": self.reaction,
-            "edited": self.edited, "deleted": self.deleted,
+            "id": self.id,
+            "direction": self.direction,
+            "kind": self.kind,
+            "html": self.html,
+            "sent_at": self.sent_at.isoformat(),
+            "sender": self.sender,
+            "attachments": self.attachments,
+            "status": self.status,
+            "reason": self.reason,
+            "reaction": self.reaction,
+            "edited": self.edited,
+            "deleted": self.deleted,
         }
 
 
@@ -47,8 +55,13 @@ def sender_label(message: Message) -> str:
 def inbound_item(message: Message, links: list[dict[str, Any]]) -> Item:
     """An item for a customer message arriving at the inbox."""
     return Item(
-        id=uuid.uuid4().hex, direction="in", kind=message.kind.value, html=to_html(message.text),
-        sent_at=message.sent_at, sender=sender_label(message), attachments=links,
+        id=uuid.uuid4().hex,
+        direction="in",
+        kind=message.kind.value,
+        html=to_html(message.text),
+        sent_at=message.sent_at,
+        sender=sender_label(message),
+        attachments=links,
     )
 
 
@@ -58,13 +71,19 @@ def notice_item(text: str) -> Item:
 
 def agent_message(text: str, instance: str, conversation: Any, item_id: str) -> Message:
     """The Message an agent's reply becomes."""
-    return Message(kind=Kind.TEXT, id=item_id, origin=instance, conversation=conversation,
-                   text=from_markdown(text))
+    return Message(kind=Kind.TEXT, id=item_id, origin=instance, conversation=conversation, text=from_markdown(text))
 
 
 def agent_item(text: str) -> Item:
-    return Item(id=uuid.uuid4().hex, direction="out", kind=Kind.TEXT.value, html=to_html(from_markdown(text)),
-                sent_at=datetime.now(UTC), sender="Agent", status="sending")
+    return Item(
+        id=uuid.uuid4().hex,
+        direction="out",
+        kind=Kind.TEXT.value,
+        html=to_html(from_markdown(text)),
+        sent_at=datetime.now(UTC),
+        sender="Agent",
+        status="sending",
+    )
 
 
 def attachment_view(att: Attachment, url: str | None) -> dict[str, Any]:

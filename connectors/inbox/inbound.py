@@ -27,14 +27,23 @@ def _page(conn: InboxConnector) -> str:
 
 def routes(conn: InboxConnector) -> Sequence[Route]:
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=_page(conn), content_type="text/html",
-                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        return web.Response(
+            text=_page(conn), content_type="text/html", headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+        )
 
     async def list_conversations(request: web.Request) -> web.Response:
         conn.authenticate(request.headers)
-        convs = [{"conversation": c.ref, "channel": c.channel, "title": c.title, "unread": c.unread,
-                  "updated": c.updated.isoformat(), "last": c.items[-1].view() if c.items else None}
-                 for c in reversed(conn.conversations.values())]
+        convs = [
+            {
+                "conversation": c.ref,
+                "channel": c.channel,
+                "title": c.title,
+                "unread": c.unread,
+                "updated": c.updated.isoformat(),
+                "last": c.items[-1].view() if c.items else None,
+            }
+            for c in reversed(conn.conversations.values())
+        ]
         return web.json_response({"version": conn.version, "conversations": convs})
 
     async def thread(request: web.Request) -> web.Response:
@@ -43,8 +52,15 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
         if conv is None:
             raise web.HTTPNotFound(text="no such conversation")
         conv.unread = 0
-        return web.json_response({"conversation": conv.ref, "channel": conv.channel, "title": conv.title,
-                                  "version": conn.version, "messages": [i.view() for i in conv.items]})
+        return web.json_response(
+            {
+                "conversation": conv.ref,
+                "channel": conv.channel,
+                "title": conv.title,
+                "version": conn.version,
+                "messages": [i.view() for i in conv.items],
+            }
+        )
 
     async def reply(request: web.Request) -> web.Response:
         conn.authenticate(request.headers)
@@ -54,30 +70,37 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise BadRequest("text is required")
-        conv = conn.conversation(ref, address.instance, conn.conversations[ref].title
-                                 if ref in conn.conversations else "Customer")
+        conv = conn.conversation(
+            ref, address.instance, conn.conversations[ref].title if ref in conn.conversations else "Customer"
+        )
         item = convert.agent_item(text)
         conv.items.append(item)
         conn._touch()
         result = await conn.ctx.deliver(convert.agent_message(text, conn.name, address, item.id))
-        item.status = {Outcome.DELIVERED: "sent", Outcome.DUPLICATE: "sent",
-                       Outcome.FAILED: "failed"}.get(result.outcome, "not sent, try again")
+        item.status = {Outcome.DELIVERED: "sent", Outcome.DUPLICATE: "sent", Outcome.FAILED: "failed"}.get(
+            result.outcome, "not sent, try again"
+        )
         item.reason = result.reason
         conn._touch()
-        status = 200 if result.acknowledged and result.outcome is not Outcome.FAILED else (
-            422 if result.outcome is Outcome.FAILED else 503)
-        return web.json_response({"status": result.outcome.value, "reason": result.reason, "item": item.view()},
-                                 status=status)
+        status = (
+            200
+            if result.acknowledged and result.outcome is not Outcome.FAILED
+            else (422 if result.outcome is Outcome.FAILED else 503)
+        )
+        return web.json_response(
+            {"status": result.outcome.value, "reason": result.reason, "item": item.view()}, status=status
+        )
 
     async def events(request: web.Request) -> web.Response:
         conn.authenticate(request.headers)
         try:
             since = int(request.query.get("since", "0"))
+            wait = min(25.0, max(0.0, float(request.query.get("wait", "25"))))
         except ValueError:
-            raise BadRequest("since must be a number") from None
+            raise BadRequest("since and wait must be numbers") from None
         if conn.version <= since:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(conn.changed.wait(), 25)
+                await asyncio.wait_for(conn.changed.wait(), wait)
         return web.json_response({"version": conn.version})
 
     return (

@@ -1,5 +1,9 @@
 """Web chat: a customer-facing chat page served by the relay; replies held in memory until read."""
 
+from typing import Any
+
 from connectors.webchat.connector import MANIFEST, WebchatConfig, WebchatConnector
 
-__all__ = ["MANIFEST", "WebchatConfig", "WebchatConnector"]
+EXAMPLE_CONFIG: dict[str, Any] = {"type": "webchat"}
+
+__all__ = ["EXAMPLE_CONFIG", "MANIFEST", "WebchatConfig", "WebchatConnector"]

@@ -88,6 +88,7 @@ MANIFEST = Manifest(
     summary="Customer web chat",
     config=WebchatConfig,
     factory=WebchatConnector,
-    capabilities=Capabilities(max_text=4000, replies=False, limits=(Limit("chat", rate=5, per=1.0, burst=10),),
-                              ack_deadline=15.0),
+    capabilities=Capabilities(
+        max_text=4000, replies=False, limits=(Limit("chat", rate=5, per=1.0, burst=10),), ack_deadline=15.0
+    ),
 )

@@ -21,15 +21,23 @@ class ChatPost(BaseModel):
 
 def customer_message(post: ChatPost, instance: str, visitor: str) -> Message:
     return Message(
-        kind=Kind.TEXT, id=f"{visitor}:{post.id}", origin=instance, conversation=Address(instance, visitor),
-        sender=Party(id=visitor, name=post.name or None), text=RichText.of(post.text),
+        kind=Kind.TEXT,
+        id=f"{visitor}:{post.id}",
+        origin=instance,
+        conversation=Address(instance, visitor),
+        sender=Party(id=visitor, name=post.name or None),
+        text=RichText.of(post.text),
     )
 
 
 def reply_view(message: Message, item_id: str, links: list[dict[str, Any]]) -> dict[str, Any]:
     """A reply (or notice) as the chat page shows it."""
     return {
-        "id": item_id, "kind": message.kind.value, "html": to_html(message.text),
-        "attachments": links, "sent_at": message.sent_at.isoformat(),
-        "ref": message.ref, "reaction": message.reaction,
+        "id": item_id,
+        "kind": message.kind.value,
+        "html": to_html(message.text),
+        "attachments": links,
+        "sent_at": message.sent_at.isoformat(),
+        "ref": message.ref,
+        "reaction": message.reaction,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 from collections.abc import Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -30,9 +31,9 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
         return found
 
     async def page(request: web.Request) -> web.Response:
-        html = files("connectors.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
-        html = html.replace("{{BASE}}", f"/hooks/{conn.name}").replace("{{TITLE}}", conn.config.title)
-        return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+        text = files("connectors.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
+        text = text.replace("{{BASE}}", f"/hooks/{conn.name}").replace("{{TITLE}}", html.escape(conn.config.title))
+        return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def session(request: web.Request) -> web.Response:
         return web.json_response({"token": conn.issue_token()})
@@ -52,12 +53,13 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
         who = visitor(request)
         try:
             since = int(request.query.get("since", "0"))
+            wait = min(25.0, max(0.0, float(request.query.get("wait", "25"))))
         except ValueError:
-            raise BadRequest("since must be a number") from None
+            raise BadRequest("since and wait must be numbers") from None
         v = conn.visitor(who)
         if v.seq <= since:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(v.changed.wait(), 25)
+                await asyncio.wait_for(v.changed.wait(), wait)
         return web.json_response({"seq": v.seq, "items": [i for i in v.items if i["seq"] > since]})
 
     return (

@@ -48,8 +48,15 @@ class WebhookConfig(ConnectorConfig):
 def _party(p: Party | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    fields = {"id": p.id, "name": p.name, "username": p.username, "phone": p.phone, "email": p.email,
-              "language": p.language, "is_bot": p.is_bot}
+    fields = {
+        "id": p.id,
+        "name": p.name,
+        "username": p.username,
+        "phone": p.phone,
+        "email": p.email,
+        "language": p.language,
+        "is_bot": p.is_bot,
+    }
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -78,8 +85,12 @@ def to_payload(
         "attachments": attachments,
         "sent_at": message.sent_at.isoformat(),
     }
-    for key, value in (("reply_to", message.ref), ("reaction", message.reaction),
-                       ("status", message.status and message.status.value), ("reason", message.reason)):
+    for key, value in (
+        ("reply_to", message.ref),
+        ("reaction", message.reaction),
+        ("status", message.status and message.status.value),
+        ("reason", message.reason),
+    ):
         if value is not None:
             body[key] = value
     payload: dict[str, Any] = {
@@ -126,5 +137,13 @@ def from_body(body: InboundBody, instance: str, address: Address) -> Message:
     if kind is Kind.TEXT and attachments:
         kind = Kind.MEDIA
     ref = body.reply_to
-    return Message(kind=kind, id=body.id, origin=instance, conversation=address, text=text,
-                   attachments=attachments, ref=ref, reaction=body.reaction)
+    return Message(
+        kind=kind,
+        id=body.id,
+        origin=instance,
+        conversation=address,
+        text=text,
+        attachments=attachments,
+        ref=ref,
+        reaction=body.reaction,
+    )

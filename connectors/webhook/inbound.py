@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from connectors.webhook.convert import InboundBody, from_body
 from relay.errors import BadRequest
 from relay.http import parse_json, read_body, respond, verify
+from relay.media import host_allowed
 
 if TYPE_CHECKING:
     from connectors.webhook.connector import WebhookConnector
@@ -30,5 +31,10 @@ async def handle(conn: WebhookConnector, request: web.Request) -> web.Response:
     address = conn.ctx.sealer.open(body.conversation)
     if body.type == "message" and not body.text and not body.attachments:
         raise BadRequest("a message needs text or attachments")
+    for i, att in enumerate(body.attachments):
+        if not host_allowed(att.url, conn.ctx.media.allowlist):
+            raise BadRequest(
+                f"attachments[{i}].url: host is not in media.allowlist; ask the relay admin to add it", 422
+            )
     result = await conn.ctx.deliver(from_body(body, conn.name, address))
     return respond(result, failed_status=422)

@@ -1,0 +1,117 @@
+"""Config validation: every problem at once, with its path and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relay import config
+from relay.errors import ConfigError
+from relay.secret import save_secrets
+
+GOOD = """
+[workspace]
+id = "acme"
+keys = [{ id = "k1", secret = "${RELAY_TEST_KEY}" }]
+
+[connectors.chat]
+type = "webchat"
+
+[connectors.crm]
+type = "webhook"
+url = "https://crm.example.com/hook"
+secret = "${CRM_SECRET}"
+
+[[routes]]
+from = ["chat"]
+to = "crm"
+"""
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_TEST_KEY", "a-long-workspace-key-0123456789")
+    monkeypatch.setenv("CRM_SECRET", "crm-secret-0123456789abc")
+
+
+def test_good_config_loads_and_resolves_env(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD)
+    loaded = config.load(path)
+    assert loaded.instances["crm"].config.secret.reveal() == "crm-secret-0123456789abc"
+    assert "crm-secret" not in repr(loaded.instances["crm"].config)
+    assert loaded.crm_of() == {"chat": "crm"}
+
+
+def test_three_mistakes_are_reported_together_with_paths(tmp_path: Path) -> None:
+    bad = (
+        GOOD.replace('type = "webchat"', 'type = "webchta"')
+        .replace('url = "https://crm.example.com/hook"', 'url = "https://crm.example.com/hook"\nsecert = "x"')
+        .replace('to = "crm"', 'to = "cmr"')
+    )
+    path = tmp_path / "relay.toml"
+    path.write_text(bad)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    problems = err.value.problems
+    assert len(problems) == 3, problems
+    assert any("connectors.chat.type" in p and "did you mean 'webchat'" in p for p in problems)
+    assert any("connectors.crm.secert" in p and "did you mean 'secret'" in p for p in problems)
+    assert any("routes[0].to" in p and "did you mean 'crm'" in p for p in problems)
+
+
+def test_missing_env_reference_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_SECRET")
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert any("connectors.crm.secret" in p and "export CRM_SECRET" in p for p in err.value.problems)
+
+
+def test_secrets_file_supplies_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_SECRET")
+    monkeypatch.setenv("RELAY_MASTER_KEY", "master-key-0123456789abcdef")
+    save_secrets(tmp_path / "secrets.json", "master-key-0123456789abcdef", {"CRM_SECRET": "from-the-file-0123456789"})
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD.replace('id = "acme"', 'id = "acme"\nsecrets_file = "secrets.json"'))
+    loaded = config.load(path)
+    assert loaded.instances["crm"].config.secret.reveal() == "from-the-file-0123456789"
+    assert b"from-the-file" not in (tmp_path / "secrets.json").read_bytes()
+
+
+def test_route_kinds_and_unrouted_messengers(tmp_path: Path) -> None:
+    raw = {
+        "workspace": {"keys": [{"id": "k1", "secret": "0123456789abcdef0123"}]},
+        "connectors": {"a": {"type": "webchat"}, "b": {"type": "webchat"}, "crm": {"type": "inbox"}},
+        "routes": [{"from": ["crm"], "to": "a"}],
+    }
+    with pytest.raises(ConfigError) as err:
+        config.parse(raw)
+    text = "\n".join(err.value.problems)
+    assert "routes[0].to: 'a' is a messenger" in text
+    assert "routes[0].from: 'crm' is a CRM" in text
+    assert "connectors.b: messenger has no route" in text
+
+
+def test_bad_toml_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text("[workspace\nid=1")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert "not valid TOML" in err.value.problems[0]
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path / "missing.toml")
+    assert "cannot read" in err.value.problems[0]
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = Path(__file__).parents[2] / "config" / "relay.example.toml"
+    text = path.read_text()
+    import re
+
+    for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)):
+        monkeypatch.setenv(name, "example-value-0123456789abcdef")
+    loaded = config.load(path)
+    assert loaded.instances

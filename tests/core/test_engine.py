@@ -1,0 +1,135 @@
+"""Delivery engine: dedup under concurrent redelivery, retry-after, deadlines, back-pressure, notices, drain."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.conftest import RelayFactory, chat_token, webhook_workspace
+
+
+async def _post(client: Any, chat: dict[str, str], mid: str, text: str = "hi") -> Any:
+    return await client.post("/hooks/webchat/api/messages", json={"id": mid, "text": text}, headers=chat)
+
+
+async def test_concurrent_redeliveries_are_forwarded_once(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 0.3
+    client, relay = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    responses = await asyncio.gather(*[_post(client, chat, "dup") for _ in range(10)])
+    assert [r.status for r in responses] == [200] * 10
+    statuses = sorted([(await r.json())["status"] for r in responses])
+    assert statuses == ["delivered"] + ["duplicate"] * 9
+    assert len(sink.messages()) == 1
+    assert relay.metrics.value("relay_dedup_hits_total", connector="webchat") == 9
+
+
+async def test_retry_after_is_honoured(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.fail_status, sink.fail_times, sink.retry_after = 429, 1, 1
+    client, _relay = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    resp = await _post(client, chat, "r1")
+    assert resp.status == 200, await resp.text()
+    assert len(sink.call_times) == 2
+    assert sink.call_times[1] - sink.call_times[0] >= 1.0
+    assert len(sink.messages()) == 1
+
+
+async def test_crm_500_is_retried_with_backoff(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.fail_status, sink.fail_times = 500, 2
+    client, _ = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    resp = await _post(client, chat, "b1")
+    assert resp.status == 200
+    assert sink.calls == 3 and len(sink.messages()) == 1
+
+
+async def test_deadline_exceeded_tells_the_source_to_redeliver(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 1.0
+    raw = webhook_workspace(url)
+    raw["connectors"]["webchat"]["ack_deadline"] = 0.5
+    client, _ = await start_relay(raw)
+    chat = await chat_token(client)
+    first = await _post(client, chat, "slow")
+    assert first.status == 503
+    assert "Retry-After" in first.headers
+    assert (await first.json())["reason"] == "deadline_exceeded"
+    await asyncio.sleep(0.8)
+    again = await _post(client, chat, "slow")
+    assert again.status == 200
+    assert (await again.json())["status"] == "duplicate"
+    assert len(sink.messages()) == 1
+
+
+async def test_full_inflight_answers_503_with_retry_after(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 0.5
+    client, _ = await start_relay(
+        webhook_workspace(
+            url,
+        )
+        | {"server": {"max_inflight": 2}}
+    )
+    chat = await chat_token(client)
+    responses = await asyncio.gather(*[_post(client, chat, f"m{i}") for i in range(5)])
+    codes = sorted(r.status for r in responses)
+    assert codes.count(200) == 2 and codes.count(503) == 3
+    rejected = [r for r in responses if r.status == 503]
+    assert all(r.headers["Retry-After"] == "1" for r in rejected)
+    assert {(await r.json())["status"] for r in rejected} == {"overloaded"}
+
+
+async def test_failed_delivery_to_crm_gives_the_customer_a_notice(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.mode = "400"
+    client, relay = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    resp = await _post(client, chat, "n1", "secret text")
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "failed"
+    events = await (await client.get("/hooks/webchat/api/events?since=0&wait=2", headers=chat)).json()
+    assert "could not be delivered" in events["items"][0]["html"]
+    assert relay.metrics.value("relay_notices_total", connector="webchat") == 1
+    assert relay.metrics.value("relay_failures_total", reason="crm_rejected_400") == 1
+
+
+async def test_crm_unreachable_asks_for_redelivery(start_relay: RelayFactory) -> None:
+    raw = webhook_workspace("http://127.0.0.1:9/crm")
+    raw["connectors"]["webchat"]["ack_deadline"] = 1.0
+    client, _ = await start_relay(raw)
+    chat = await chat_token(client)
+    resp = await _post(client, chat, "u1")
+    assert resp.status == 503
+    assert (await resp.json())["reason"] in ("crm_unreachable", "deadline_exceeded")
+
+
+async def test_drain_finishes_inflight_work_and_refuses_new(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 0.5
+    client, relay = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    pending = asyncio.ensure_future(_post(client, chat, "d1"))
+    await asyncio.sleep(0.2)
+    left = await relay.engine.drain(5.0)
+    assert left == 0
+    assert (await pending).status == 200
+    late = await _post(client, chat, "d2")
+    assert late.status == 503
+    assert (await late.json())["reason"] == "shutting_down"
+    assert (await client.get("/readyz")).status == 503
+    assert len(sink.messages()) == 1
+
+
+async def test_metrics_have_no_content(start_relay: RelayFactory, crm_sink: Any, canary: str) -> None:
+    _sink, url = crm_sink
+    client, _ = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    await _post(client, chat, "x1", canary)
+    text = await (await client.get("/metrics")).text()
+    assert 'relay_messages_total{connector="webchat",direction="inbound",kind="text",outcome="delivered"} 1' in text
+    assert "relay_latency_seconds_bucket" in text
+    assert canary not in text

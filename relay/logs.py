@@ -13,7 +13,7 @@ from typing import TextIO
 _FIELDS = ("msg_id", "connector", "kind", "reason", "status", "latency_ms", "error", "route", "outcome", "count")
 
 _PATTERNS = (
-    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
+    re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack tokens
     re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),

@@ -48,7 +48,7 @@ async def test_canaries_through_webhook_crm_leave_nothing(
     start_relay: RelayFactory, crm_sink: Any, relay_logs: io.StringIO, canary: str
 ) -> None:
     sink, url = crm_sink
-    client, relay = await start_relay(webhook_workspace(url))
+    client, _relay = await start_relay(webhook_workspace(url))
     phone, email = "+49 151 23456789", f"{canary.lower()}@example.org"
     started = time.time()
     with no_file_writes() as writes:

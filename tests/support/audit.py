@@ -22,7 +22,7 @@ class _Recorder:
         if event != "open":
             self.writes.append(f"{event}:{args[0] if args else ''}")
             return
-        path, mode, flags = (list(args) + [None, None, None])[:3]
+        path, mode, flags = ([*list(args), None, None, None])[:3]
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & _WRITE_FLAGS
         )

@@ -15,14 +15,16 @@ class Dedup:
     """A redelivery of a message still in flight waits for the first attempt; one already
     delivered is answered as a duplicate. Keys are keyed digests, never content."""
 
-    def __init__(self, store: StateStore, done_ttl: float, inflight_ttl: float) -> None:
+    def __init__(self, store: StateStore, done_ttl: float, inflight_grace: float = 30.0) -> None:
         self.store = store
         self.done_ttl = done_ttl
-        self.inflight_ttl = inflight_ttl
+        self.inflight_grace = inflight_grace
         self._local: dict[str, asyncio.Future[Result]] = {}
 
     async def begin(self, key: str, timeout: float) -> Result | None:
-        """None if the caller now owns `key`; otherwise the earlier attempt's result (or RETRY)."""
+        """None if the caller now owns `key`; otherwise the earlier attempt's result (or RETRY).
+        A claim outlives the caller's deadline by `inflight_grace` (one last send) and then expires,
+        so a replica that dies mid-delivery blocks redeliveries only briefly."""
         end = time.monotonic() + timeout
         while True:
             local = self._local.get(key)
@@ -32,7 +34,7 @@ class Dedup:
                 except TimeoutError:
                     return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
                 return _as_duplicate(earlier)
-            if await self.store.claim(key, INFLIGHT, self.inflight_ttl):
+            if await self.store.claim(key, INFLIGHT, timeout + self.inflight_grace):
                 self._local[key] = asyncio.get_running_loop().create_future()
                 return None
             state = await self.store.get(key)

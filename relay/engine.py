@@ -59,7 +59,7 @@ class Engine:
         self.media = media
         self.metrics = metrics
         self.settings = settings
-        self.dedup = Dedup(store, settings.dedup_ttl, inflight_ttl=120.0)
+        self.dedup = Dedup(store, settings.dedup_ttl)
         self.accepting = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: Counter[str] = Counter()

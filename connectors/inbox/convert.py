@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,7 +67,13 @@ def inbound_item(message: Message, links: list[dict[str, Any]]) -> Item:
 
 
 def notice_item(text: str) -> Item:
-    return Item(id=uuid.uuid4().hex, direction="system", kind=Kind.NOTICE.value, html=text, sent_at=datetime.now(UTC))
+    return Item(
+        id=uuid.uuid4().hex,
+        direction="system",
+        kind=Kind.NOTICE.value,
+        html=html.escape(text),
+        sent_at=datetime.now(UTC),
+    )
 
 
 def agent_message(text: str, instance: str, conversation: Any, item_id: str) -> Message:

@@ -102,6 +102,10 @@ class Engine:
             self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
             return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
 
+    def _log_id(self, message: Message) -> str:
+        """A stable, keyed digest to correlate log lines: platform ids can embed phone numbers."""
+        return self.sealer.digest(message.dedup_id)[:16]
+
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         self.metrics.gauges["relay_inflight"] = self.inflight
@@ -118,7 +122,7 @@ class Engine:
         except DeliveryError as exc:
             result = Result(Outcome.RETRY if exc.retryable else Outcome.FAILED, exc.reason, retry_after=exc.retry_after)
         except Exception as exc:
-            log.error("delivery crashed", extra={"msg_id": message.id, "error": type(exc).__name__})
+            log.error("delivery crashed", extra={"msg_id": self._log_id(message), "error": type(exc).__name__})
             result = Result(Outcome.RETRY, "internal_error", retry_after=5)
         finally:
             await self.dedup.finish(key, result)
@@ -132,7 +136,7 @@ class Engine:
             "message %s",
             result.outcome.value,
             extra={
-                "msg_id": message.id,
+                "msg_id": self._log_id(message),
                 "connector": message.origin,
                 "kind": message.kind.value,
                 "reason": result.reason,
@@ -265,7 +269,7 @@ class Engine:
             await origin.send(notice)
             self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason)
         except Exception as exc:
-            log.warning("notice not sent", extra={"msg_id": failed.id, "error": type(exc).__name__})
+            log.warning("notice not sent", extra={"msg_id": self._log_id(failed), "error": type(exc).__name__})
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

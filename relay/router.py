@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from relay.connector import ConnectorKind
 from relay.errors import DeliveryError
-from relay.model import Kind, Message
+from relay.model import Message
 
 
 class Router:
@@ -21,8 +21,6 @@ class Router:
         origin_kind = self.kinds.get(message.origin)
         if origin_kind is None:
             raise DeliveryError("unknown_origin")
-        if message.kind is Kind.NOTICE and message.conversation.instance == message.origin:
-            raise DeliveryError("no_route")
         if origin_kind is ConnectorKind.MESSENGER:
             crm = self.crm_of.get(message.origin)
             if crm is None:

@@ -1,0 +1,90 @@
+"""Per-contact metadata in the StateStore: service window, consent, status order, pair backoff.
+
+Keys are keyed digests of (phone number id, wa_id or wamid); values are timestamps, ranks or counters,
+never content. With several replicas they are shared through the relay's Redis state backend.
+"""
+
+from __future__ import annotations
+
+import time
+
+from relay.connector import Context
+
+WINDOW = 24 * 3600.0
+STATUS_TTL = 8 * 24 * 3600.0
+PART_TTL = 24 * 3600.0
+
+
+class Policy:
+    """What the connector remembers about a contact between requests."""
+
+    def __init__(self, ctx: Context, phone_number_id: str, consent_ttl: float) -> None:
+        self.ctx = ctx
+        self.number = phone_number_id
+        self.consent_ttl = consent_ttl
+
+    def key(self, tag: str, value: str) -> str:
+        return f"wa:{tag}:" + self.ctx.sealer.digest(f"{self.number}:{value}")
+
+    async def saw_inbound(self, wa_id: str, ts: int) -> None:
+        """A customer message sent at `ts` (re)opens the 24-hour window until ts + 24 h."""
+        ts = ts or int(time.time())
+        left = ts + WINDOW - time.time()
+        stored = await self.ctx.state.get(self.key("w", wa_id))
+        if left > 0 and (stored is None or int(stored) < ts):
+            await self.ctx.state.set(self.key("w", wa_id), str(ts), left)
+
+    async def window_open(self, wa_id: str) -> bool:
+        stored = await self.ctx.state.get(self.key("w", wa_id))
+        return stored is not None and int(stored) + WINDOW > time.time()
+
+    async def close_window(self, wa_id: str) -> None:
+        """Meta said the window is closed (131047): believe it over our own clock."""
+        await self.ctx.state.delete(self.key("w", wa_id))
+
+    async def consent(self, wa_id: str) -> tuple[str, int]:
+        """("out" | "in" | "", timestamp of the keyword message that set it)."""
+        stored = await self.ctx.state.get(self.key("o", wa_id))
+        state, _, ts = (stored or ":0").partition(":")
+        return state, int(ts or 0)
+
+    async def set_consent(self, wa_id: str, state: str, ts: int) -> None:
+        """Record an opt-out/opt-in unless a later keyword message already decided."""
+        _, current = await self.consent(wa_id)
+        if ts >= current:
+            await self.ctx.state.set(self.key("o", wa_id), f"{state}:{ts}", self.consent_ttl)
+
+    async def opted_out(self, wa_id: str) -> bool:
+        return (await self.consent(wa_id))[0] == "out"
+
+    async def status_fresh(self, wamid: str, rank: int) -> bool:
+        """False for a status older than one already forwarded for this wamid (delivered after read)."""
+        key = self.key("s", wamid)
+        stored = int(await self.ctx.state.get(key) or 0)
+        if rank < stored:
+            return False
+        if rank > stored:
+            await self.ctx.state.set(key, str(rank), STATUS_TTL)
+        return True
+
+    async def pair_attempt(self, wa_id: str) -> int:
+        """Count consecutive pair-rate refusals (131056) for this contact; 1 on the first."""
+        key = self.key("b", wa_id)
+        n = int(await self.ctx.state.get(key) or 0) + 1
+        await self.ctx.state.set(key, str(n), 600.0)
+        return n
+
+    async def pair_reset(self, wa_id: str) -> None:
+        key = self.key("b", wa_id)
+        if await self.ctx.state.get(key) is not None:
+            await self.ctx.state.delete(key)
+
+    async def nudge(self, wa_id: str) -> bool:
+        """True once per day per contact: may a fixed re-engagement template be sent now?"""
+        return await self.ctx.state.claim(self.key("n", wa_id), "1", WINDOW)
+
+    async def sent_part(self, part: str) -> str | None:
+        return await self.ctx.state.get(self.key("p", part))
+
+    async def remember_part(self, part: str, wamid: str) -> None:
+        await self.ctx.state.set(self.key("p", part), wamid, PART_TTL)

@@ -1,0 +1,130 @@
+"""A local fake of the Graph API endpoints the WhatsApp connector uses, with knobs to misbehave."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PNID = "109876543210"
+TOKEN = "EAAG-test-access-token-123"
+VERSION = "v21.0"
+
+Reply = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def graph_error(code: int, status: int = 400, headers: dict[str, str] | None = None) -> Reply:
+    """A Graph error answer as Meta shapes it."""
+    body = {
+        "error": {
+            "message": f"(#{code}) error",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": "details"},
+            "fbtrace_id": "Axyz",
+        }
+    }
+    return status, body, headers or {}
+
+
+@dataclass
+class FakeGraph:
+    """Records sends and uploads; `script[to]` queues answers for one recipient before it succeeds."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    script: defaultdict[str, list[Reply]] = field(default_factory=lambda: defaultdict(list))
+    expire_first_url: set[str] = field(default_factory=set)
+    downloads: list[tuple[str, int]] = field(default_factory=list)
+    lookups: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    base: str = ""
+    verified_name: str = "Acme Support"
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {TOKEN}"
+
+    async def messages(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _reply(graph_error(190, 401))
+        if request.match_info["pnid"] != PNID:
+            return _reply(graph_error(100))
+        body = await request.json()
+        to = str(body.get("to"))
+        self.attempts[to] += 1
+        if self.script[to]:
+            return _reply(self.script[to].pop(0))
+        self.sent.append(body)
+        wamid = f"wamid.OUT{len(self.sent)}"
+        return web.json_response(
+            {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}
+        )
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _reply(graph_error(190, 401))
+        fields: dict[str, Any] = {}
+        reader = await request.multipart()
+        async for part in reader:
+            data = await part.read()  # type: ignore[union-attr]
+            if part.filename:  # type: ignore[union-attr]
+                fields.update(file=bytes(data), filename=part.filename, content_type=part.headers.get("Content-Type"))  # type: ignore[union-attr]
+            else:
+                fields[part.name or ""] = data.decode()  # type: ignore[union-attr]
+        self.uploads.append(fields)
+        media_id = f"77{len(self.uploads):08d}"
+        self.media[media_id] = (fields["type"], fields["file"])
+        return web.json_response({"id": media_id})
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _reply(graph_error(190, 401))
+        node = request.match_info["node"]
+        if node == PNID:
+            return web.json_response(
+                {"display_phone_number": "+1 555-000-1111", "verified_name": self.verified_name, "id": PNID}
+            )
+        if node not in self.media:
+            return _reply(graph_error(100))
+        self.lookups[node] += 1
+        mime, data = self.media[node]
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base}/dl/{node}/{self.lookups[node]}",
+                "mime_type": mime,
+                "sha256": "x",
+                "file_size": len(data),
+                "id": node,
+            }
+        )
+
+    async def download(self, request: web.Request) -> web.Response:
+        node, gen = request.match_info["node"], int(request.match_info["gen"])
+        self.downloads.append((node, gen))
+        if not self._authorised(request):
+            return web.Response(status=401)
+        if node in self.expire_first_url and gen == 1:
+            return web.Response(status=404)
+        mime, data = self.media[node]
+        return web.Response(body=data, content_type=mime)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=200 << 20)
+        app.router.add_post(f"/{VERSION}/{{pnid}}/messages", self.messages)
+        app.router.add_post(f"/{VERSION}/{{pnid}}/media", self.upload)
+        app.router.add_get(f"/{VERSION}/{{node}}", self.lookup)
+        app.router.add_get("/dl/{node}/{gen}", self.download)
+        return app
+
+    def texts(self, to: str | None = None) -> list[str]:
+        return [m["text"]["body"] for m in self.sent if m.get("type") == "text" and (to is None or m["to"] == to)]
+
+
+def _reply(reply: Reply) -> web.Response:
+    status, body, headers = reply
+    return web.Response(text=json.dumps(body), status=status, headers=headers, content_type="application/json")

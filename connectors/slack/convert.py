@@ -1,0 +1,218 @@
+"""Pure conversions: Slack events -> Message (mrkdwn rendering lives in mrkdwn.py). No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.slack.mrkdwn import parse_mrkdwn, to_mrkdwn
+from relay.model import Address, Attachment, Kind, MediaRef, Message, Party
+
+__all__ = ["actor", "is_relayed", "message_id", "party", "split_id", "to_message", "to_mrkdwn"]
+
+MESSAGE_SUBTYPES = frozenset(
+    {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
+)
+
+EMOJI = {
+    "+1": "👍",
+    "thumbsup": "👍",
+    "-1": "👎",
+    "thumbsdown": "👎",
+    "heart": "❤️",
+    "smile": "😄",
+    "joy": "😂",
+    "tada": "🎉",
+    "white_check_mark": "✅",
+    "eyes": "👀",
+    "pray": "🙏",
+    "fire": "🔥",
+    "ok_hand": "👌",
+    "clap": "👏",
+    "slightly_smiling_face": "🙂",
+    "rocket": "🚀",
+    "100": "💯",
+}
+
+
+def message_id(channel: str, ts: str) -> str:
+    """The relay's id of a Slack message: channel and ts together identify it."""
+    return f"{channel}:{ts}"
+
+
+def split_id(platform_id: str) -> tuple[str, str]:
+    """(channel, ts) from a message id made by message_id()."""
+    channel, _, ts = platform_id.partition(":")
+    return channel, ts
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _from_bot(msg: dict[str, Any], own_user: str | None) -> bool:
+    return bool(
+        msg.get("bot_id")
+        or msg.get("bot_profile")
+        or msg.get("subtype") == "bot_message"
+        or (own_user is not None and msg.get("user") == own_user)
+    )
+
+
+def _subject(event: dict[str, Any]) -> dict[str, Any]:
+    """The message an event is about: the new version of an edit, the old one of a delete."""
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return _dict(event.get("message"))
+    if subtype == "message_deleted":
+        return _dict(event.get("previous_message"))
+    return event
+
+
+def channel_of(event: dict[str, Any]) -> str | None:
+    """The channel an event happened in."""
+    if event.get("type") == "reaction_added":
+        return _str(_dict(event.get("item")).get("channel"))
+    return _str(event.get("channel"))
+
+
+def is_relayed(event: dict[str, Any], own_user: str | None, channels: frozenset[str]) -> bool:
+    """True for customer messages, edits, deletes and reactions in relayed channels and DMs; bots never."""
+    etype = event.get("type")
+    if etype == "message":
+        subtype = event.get("subtype")
+        if subtype not in MESSAGE_SUBTYPES:
+            return False
+        subject = _subject(event)
+        if not subject or _from_bot(subject, own_user) or _from_bot(event, own_user):
+            return False
+        if subtype == "message_changed":
+            before = _dict(event.get("previous_message"))
+            if before.get("text") == subject.get("text"):
+                return False
+    elif etype == "reaction_added":
+        item = _dict(event.get("item"))
+        if item.get("type") != "message" or not _str(item.get("ts")) or _from_bot(event, own_user):
+            return False
+    else:
+        return False
+    channel = channel_of(event)
+    if channel is None:
+        return False
+    return not channels or channel in channels or channel.startswith("D") or event.get("channel_type") == "im"
+
+
+def actor(event: dict[str, Any]) -> str | None:
+    """The Slack user id who did this (for the sender lookup)."""
+    if event.get("type") == "reaction_added":
+        return _str(event.get("user"))
+    return _str(_subject(event).get("user"))
+
+
+def _thread(msg: dict[str, Any]) -> str | None:
+    thread_ts, ts = _str(msg.get("thread_ts")), _str(msg.get("ts"))
+    return thread_ts if thread_ts and thread_ts != ts else None
+
+
+def _sent_at(ts: str | None) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(ts or ""), UTC)
+    except (ValueError, OverflowError, OSError):
+        return datetime.now(UTC)
+
+
+def attachments(msg: dict[str, Any], instance: str) -> tuple[Attachment, ...]:
+    """Slack files as attachments held by this instance (fetched later by file id)."""
+    out = []
+    for f in msg.get("files") or ():
+        if not isinstance(f, dict) or not _str(f.get("id")) or f.get("mode") in ("tombstone", "hidden_by_limit"):
+            continue
+        size = f.get("size")
+        out.append(
+            Attachment(
+                name=_str(f.get("name")) or _str(f.get("title")) or "file",
+                mime=_str(f.get("mimetype")) or "application/octet-stream",
+                size=size if isinstance(size, int) and size >= 0 else None,
+                ref=MediaRef(instance, f["id"]),
+            )
+        )
+    return tuple(out)
+
+
+def reaction_text(name: str) -> str:
+    """A Slack reaction name as an emoji character where known, else :name:."""
+    base = name.split("::", 1)[0]
+    return EMOJI.get(base, f":{base}:")
+
+
+def to_message(body: dict[str, Any], instance: str, sender: Party | None) -> Message | None:
+    """One Events API envelope (already checked with is_relayed) as a Message, or None if empty."""
+    event = _dict(body.get("event"))
+    channel = channel_of(event)
+    if channel is None:
+        return None
+    event_id = _str(body.get("event_id"))
+    event_ts = _str(event.get("event_ts")) or _str(event.get("ts")) or ""
+    common: dict[str, Any] = {"origin": instance, "sender": sender, "event_id": event_id, "sent_at": _sent_at(event_ts)}
+    if event.get("type") == "reaction_added":
+        item_ts = str(_dict(event.get("item")).get("ts"))
+        return Message(
+            kind=Kind.REACTION,
+            id=message_id(channel, f"{event_ts}:r"),
+            ref=message_id(channel, item_ts),
+            conversation=Address(instance, channel),
+            reaction=reaction_text(str(event.get("reaction"))),
+            **common,
+        )
+    subject = _subject(event)
+    address = Address(instance, channel, _thread(subject))
+    target = _str(event.get("deleted_ts")) or _str(subject.get("ts"))
+    if event.get("subtype") == "message_deleted":
+        return Message(
+            kind=Kind.DELETE,
+            id=message_id(channel, f"{event_ts}:d"),
+            conversation=address,
+            ref=message_id(channel, target or ""),
+            **common,
+        )
+    text = parse_mrkdwn(_str(subject.get("text")) or "")
+    if event.get("subtype") == "message_changed":
+        return Message(
+            kind=Kind.EDIT,
+            id=message_id(channel, f"{event_ts}:e"),
+            conversation=address,
+            text=text,
+            ref=message_id(channel, target or ""),
+            **common,
+        )
+    files = attachments(subject, instance)
+    if not text and not files:
+        return None
+    return Message(
+        kind=Kind.MEDIA if files else Kind.TEXT,
+        id=message_id(channel, target or event_ts),
+        conversation=address,
+        text=text,
+        attachments=files,
+        **common,
+    )
+
+
+def party(user_id: str, info: dict[str, Any] | None, include_email: bool) -> Party:
+    """A sender from a users.info `user` object (or just the id when it is unknown)."""
+    user = _dict(info)
+    profile = _dict(user.get("profile"))
+    name = _str(profile.get("display_name")) or _str(profile.get("real_name")) or _str(user.get("real_name"))
+    email = _str(profile.get("email")) if include_email else None
+    return Party(
+        id=user_id,
+        name=name,
+        username=_str(user.get("name")),
+        email=email,
+        language=_str(user.get("locale")),
+        is_bot=bool(user.get("is_bot")),
+    )

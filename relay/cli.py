@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import aiohttp
@@ -77,8 +78,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool, str]]:
-    rows: list[tuple[str, str, bool, str]] = []
+async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool | None, str]]:
+    rows: list[tuple[str, str, bool | None, str]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
         relay = Relay(loaded, session, MemoryStateStore())
         for name, conn in relay.connectors.items():
@@ -99,8 +100,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     what_w = max((len(r[1]) for r in rows), default=5)
     print(f"{'connector':<{width}}  {'check':<{what_w}}  result  detail")
     for name, what, ok, detail in rows:
-        print(f"{name:<{width}}  {what:<{what_w}}  {'ok' if ok else 'FAIL':<6}  {detail}")
-    return 0 if all(r[2] for r in rows) else 1
+        result = "ok" if ok else "?" if ok is None else "FAIL"
+        print(f"{name:<{width}}  {what:<{what_w}}  {result:<6}  {detail}")
+    return 1 if any(r[2] is False for r in rows) else 0
 
 
 def _secrets_path(args: argparse.Namespace) -> Path:
@@ -151,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
     slist = sec.add_parser("list", help="list secret names")
     slist.add_argument("--file")
     slist.set_defaults(func=cmd_secrets_list)
+    for ep in entry_points(group="relay.cli"):
+        ep.load()(sub)
     return p
 
 

@@ -90,10 +90,11 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One line of `relay check`: what was tried, whether it worked, and a content-free detail."""
+    """One line of `relay check`: what was tried, whether it worked (None: could not tell), and a
+    content-free detail."""
 
     what: str
-    ok: bool
+    ok: bool | None
     detail: str = ""
 
 

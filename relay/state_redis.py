@@ -86,7 +86,7 @@ def describe(url: str) -> str:
 def _masker(url: str) -> Callable[[str], str]:
     try:
         parts = urlsplit(url)
-        secrets = [s for s in (parts.password, parts.username) if s]
+        secrets = [parts.password] if parts.password and len(parts.password) >= 3 else []
     except ValueError:
         secrets = []
     secrets += [unquote(s) for s in secrets]
@@ -125,7 +125,7 @@ class RedisStateStore:
             problems = await _persistence_problems(client, where)
         except RedisError as exc:
             await client.aclose()
-            detail = mask(str(exc)) or type(exc).__name__
+            detail = mask(str(exc)).rstrip(". ") or type(exc).__name__
             raise ConfigError(
                 [f"state.url: cannot use Redis at {where}: {detail}; check the URL, password and that Redis runs"]
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -76,6 +77,10 @@ class Relay:
         settings = EngineSettings(max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl)
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         self.started: dict[str, bool] = {}
+        self.closing = asyncio.Event()
+        self._retry: asyncio.Task[None] | None = None
+        for conn in self.connectors.values():
+            conn.ctx.closing = self.closing
 
     async def deliver(self, message: Message) -> Result:
         return await self.engine.deliver(message)
@@ -85,15 +90,37 @@ class Relay:
         return self.engine.accepting and all(self.started.get(n) for n in self.connectors)
 
     async def start_connectors(self) -> None:
-        for name, conn in self.connectors.items():
-            try:
-                await conn.start()
-                self.started[name] = True
-            except Exception as exc:
-                self.started[name] = False
-                log.error("connector failed to start", extra={"connector": name, "error": type(exc).__name__})
+        """Start every connector in order; ones that fail are retried in the background (readyz says which)."""
+        for name in self.connectors:
+            await self._start(name)
+        if not all(self.started.values()):
+            self._retry = asyncio.create_task(self._retry_failed())
+
+    async def _start(self, name: str) -> None:
+        try:
+            await self.connectors[name].start()
+            self.started[name] = True
+            log.info("connector started", extra={"connector": name})
+        except Exception as exc:
+            self.started[name] = False
+            log.error("connector failed to start; retrying", extra={"connector": name, "error": type(exc).__name__})
+
+    async def _retry_failed(self, first: float = 2.0, longest: float = 60.0) -> None:
+        pause = first
+        while not all(self.started.values()):
+            await asyncio.sleep(pause)
+            for name in [n for n, ok in self.started.items() if not ok]:
+                await self._start(name)
+            pause = min(longest, pause * 2)
+
+    def stop_intake(self) -> None:
+        """Refuse new messages and wake long-polling pages so shutdown is not held up."""
+        self.engine.accepting = False
+        self.closing.set()
 
     async def close_connectors(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
         for name, conn in reversed(list(self.connectors.items())):
             try:
                 await conn.close()
@@ -149,6 +176,11 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             app.router.add_route(route.method, f"/hooks/{name}{route.path}", route.handler)
+
+    async def on_shutdown(app: web.Application) -> None:
+        relay.stop_intake()
+
+    app.on_shutdown.append(on_shutdown)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await relay.start_connectors()

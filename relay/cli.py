@@ -48,6 +48,7 @@ async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping: intake closed, draining in-flight work")
+    relay.stop_intake()
     left = await relay.engine.drain(loaded.relay.server.shutdown_grace)
     if left:
         log.warning("grace period over with work in flight; sources will redeliver", extra={"count": left})

@@ -133,6 +133,7 @@ class Context:
     log: logging.Logger
     max_body_bytes: int = 1 << 20
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     def hook_url(self, path: str = "") -> str:
         """The public URL of one of this instance's routes."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -98,3 +99,15 @@ def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300)
     expected = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
         raise AuthError("signature does not match", 401)
+
+
+async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:
+    """Return when any event is set (e.g. new data, or shutdown) or after `timeout` seconds."""
+    if timeout <= 0 or any(e.is_set() for e in events):
+        return
+    tasks = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

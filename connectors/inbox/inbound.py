@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -13,7 +11,7 @@ from aiohttp import web
 from connectors.inbox import convert
 from relay.connector import Outcome, Route
 from relay.errors import BadRequest
-from relay.http import parse_json, read_body
+from relay.http import parse_json, read_body, wait_any
 
 if TYPE_CHECKING:
     from connectors.inbox.connector import InboxConnector
@@ -99,8 +97,7 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
         except ValueError:
             raise BadRequest("since and wait must be numbers") from None
         if conn.version <= since:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(conn.changed.wait(), wait)
+            await wait_any([conn.ctx.closing, conn.changed], wait)
         return web.json_response({"version": conn.version})
 
     return (

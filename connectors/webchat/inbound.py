@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 from collections.abc import Sequence
 from importlib.resources import files
@@ -15,7 +13,7 @@ from pydantic import ValidationError
 from connectors.webchat.convert import ChatPost, customer_message
 from relay.connector import Route
 from relay.errors import AuthError, BadRequest
-from relay.http import parse_json, read_body, respond
+from relay.http import parse_json, read_body, respond, wait_any
 
 if TYPE_CHECKING:
     from connectors.webchat.connector import WebchatConnector
@@ -58,8 +56,7 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
             raise BadRequest("since and wait must be numbers") from None
         v = conn.visitor(who)
         if v.seq <= since:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(v.changed.wait(), wait)
+            await wait_any([conn.ctx.closing, v.changed], wait)
         return web.json_response({"seq": v.seq, "items": [i for i in v.items if i["seq"] > since]})
 
     return (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -121,8 +123,17 @@ def test_run_without_config_serves_the_sandbox_and_stops_on_sigterm() -> None:
         assert status == 200 and "/hooks/webchat/" in page and "/hooks/inbox/" in page
         assert _get(f"{base}/hooks/webchat/")[0] == 200
         assert _get(f"{base}/hooks/inbox/")[0] == 200
+        token = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(f"{base}/hooks/webchat/api/session", method="POST"), timeout=2
+            ).read()
+        )["token"]
+        poll = urllib.request.Request(f"{base}/hooks/webchat/api/events?since=0", headers={"X-Webchat-Token": token})
+        waiting = threading.Thread(target=lambda: urllib.request.urlopen(poll, timeout=30).read(), daemon=True)
+        waiting.start()
+        time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=8) == 0, "an open long-poll must not hold shutdown for the whole grace period"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -86,10 +86,10 @@ async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool | None,
         for name, conn in relay.connectors.items():
             try:
                 checks = await asyncio.wait_for(conn.check(), 20)
+                rows += [(name, c.what, c.ok, c.detail) for c in checks]
             except Exception as exc:
                 rows.append((name, "check", False, f"failed: {type(exc).__name__}"))
-                continue
-            rows += [(name, c.what, c.ok, c.detail) for c in checks]
+        await relay.close_connectors()
     return rows
 
 

@@ -86,7 +86,12 @@ class Engine:
             self.metrics.inc("relay_rejected_total", connector=message.origin, reason="overloaded")
             return Result(Outcome.OVERLOADED, "overloaded", retry_after=1)
         key = "d:" + self.sealer.digest(message.dedup_id)
-        earlier = await self.dedup.begin(key, budget)
+        try:
+            earlier = await self.dedup.begin(key, budget)
+        except Exception as exc:
+            log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
+            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="state_unavailable")
+            return Result(Outcome.RETRY, "state_unavailable", retry_after=5)
         if earlier is not None:
             if earlier.outcome is Outcome.DUPLICATE:
                 self.metrics.inc("relay_dedup_hits_total", connector=message.origin, direction=direction)

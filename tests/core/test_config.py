@@ -111,7 +111,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     text = path.read_text()
     import re
 
-    prefixes = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-"}
+    prefixes = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-", "TELEGRAM_BOT_TOKEN": "123456789:"}
     for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)):
         monkeypatch.setenv(name, prefixes.get(name, "") + "example-value-0123456789abcdef")
     loaded = config.load(path)

@@ -133,3 +133,18 @@ async def test_metrics_have_no_content(start_relay: RelayFactory, crm_sink: Any,
     assert 'relay_messages_total{connector="webchat",direction="inbound",kind="text",outcome="delivered"} 1' in text
     assert "relay_latency_seconds_bucket" in text
     assert canary not in text
+
+
+async def test_state_store_outage_asks_for_redelivery(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    client, relay = await start_relay(webhook_workspace(url))
+
+    async def down(*args: Any) -> bool:
+        raise ConnectionError("state store down")
+
+    relay.engine.dedup.store.claim = down  # type: ignore[method-assign]
+    chat = await chat_token(client)
+    resp = await _post(client, chat, "s1")
+    assert resp.status == 503
+    assert (await resp.json())["reason"] == "state_unavailable"
+    assert sink.messages() == []

@@ -107,6 +107,7 @@ def test_redactor_masks_tokens_and_personal_data() -> None:
             logging.getLogger("x").exception("failed")
     finally:
         logging.getLogger().handlers.clear()
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     out = stream.getvalue()
     for leaked in (
         "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",

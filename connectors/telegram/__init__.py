@@ -1,0 +1,15 @@
+"""Telegram connector: a bot receives customers' messages (webhook or long polling) and sends answers."""
+
+from typing import Any
+
+from connectors.telegram.config import TelegramConfig
+from connectors.telegram.connector import MANIFEST, TelegramConnector
+
+EXAMPLE_CONFIG: dict[str, Any] = {
+    "type": "telegram",
+    "token": "123456789:EXAMPLE-not-a-real-token-abcdefghij",
+    "mode": "webhook",
+    "secret_token": "example-secret-token-0123456789",
+}
+
+__all__ = ["EXAMPLE_CONFIG", "MANIFEST", "TelegramConfig", "TelegramConnector"]

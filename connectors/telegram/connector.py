@@ -1,0 +1,282 @@
+"""Telegram connector: Bot API through python-telegram-bot; webhook or long polling in, sends out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+from telegram import Bot, InputFile, MessageEntity, ReplyParameters, Update
+from telegram import Message as TgMessage
+from telegram.error import BadRequest, ChatMigrated, InvalidToken, TelegramError
+from telegram.request import HTTPXRequest
+
+from connectors.telegram import inbound
+from connectors.telegram.config import TelegramConfig
+from connectors.telegram.convert import (
+    ALLOWED_UPDATES,
+    GROUP_TYPES,
+    Accept,
+    parse_platform_id,
+    platform_id,
+    to_message,
+)
+from connectors.telegram.errors import delivery_error, is_no_text, is_not_modified
+from connectors.telegram.files import download
+from connectors.telegram.markup import Entity, fits, render
+from relay.connector import (
+    Capabilities,
+    Check,
+    Connector,
+    ConnectorKind,
+    Context,
+    Limit,
+    Manifest,
+    MediaStream,
+    Result,
+    Route,
+)
+from relay.errors import DeliveryError, MediaError, RelayError
+from relay.model import Address, Attachment, Kind, Message
+from relay.richtext import RichText
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+for _noisy in ("httpx", "httpcore", "telegram"):
+    if logging.getLogger(_noisy).level < logging.WARNING:
+        logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+CAPTION_MAX = 1024
+PHOTO_MAX = 10 * 1024 * 1024
+UPLOAD_MAX = 50 * 1024 * 1024
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+BOT_LIMIT = Limit("connector", rate=30, per=1.0, burst=30)
+PRIVATE_LIMIT = Limit("chat", rate=1, per=1.0, burst=3)
+GROUP_LIMIT = Limit("chat", rate=20, per=60.0, burst=5)
+
+
+def _entities(items: list[Entity]) -> list[MessageEntity] | None:
+    return [MessageEntity(e.type, e.offset, e.length, url=e.url) for e in items] or None
+
+
+def _sent_id(sent: TgMessage | bool) -> str:
+    if isinstance(sent, TgMessage):
+        return platform_id(sent.chat.id, sent.message_id)
+    raise DeliveryError("platform_error")
+
+
+class RelayBot(Bot):
+    """PTB's Bot plus raw getUpdates: updates are parsed one by one, so one odd update cannot stall
+    polling and PTB's batch-parse error log (which prints the updates) never runs."""
+
+    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> list[Any]:
+        result = await self._post("getUpdates", params, read_timeout=read_timeout)
+        return result if isinstance(result, list) else []
+
+
+class TelegramConnector(Connector):
+    """A Telegram bot: customers write to it; CRM answers go back through it."""
+
+    config: TelegramConfig
+
+    def __init__(self, name: str, config: TelegramConfig, ctx: Context) -> None:
+        super().__init__(name, config, ctx)
+        connect = min(10.0, config.timeout)
+        request = HTTPXRequest(
+            connection_pool_size=64,
+            read_timeout=config.timeout,
+            write_timeout=config.timeout,
+            connect_timeout=connect,
+            pool_timeout=config.timeout,
+            media_write_timeout=60.0,
+        )
+        polling = HTTPXRequest(connection_pool_size=1, read_timeout=config.timeout, connect_timeout=connect)
+        self.bot = RelayBot(
+            config.token.reveal(),
+            base_url=config.api_base_url,
+            base_file_url=config.file_base_url,
+            request=request,
+            get_updates_request=polling,
+        )
+        self._requests = (request, polling)
+        self.secret = config.secret_token.reveal().encode() if config.secret_token else b""
+        self.accept = Accept(config.accept_private, config.accept_groups)
+        self.poller: inbound.Poller | None = None
+
+    def routes(self) -> Sequence[Route]:
+        if self.config.mode != "webhook":
+            return ()
+
+        async def post(request: web.Request) -> web.Response:
+            return await inbound.handle_webhook(self, request)
+
+        return (Route("POST", "/", post), Route("POST", "", post))
+
+    async def start(self) -> None:
+        if self.config.mode == "polling":
+            self.poller = inbound.Poller(self)
+            self.ctx.spawn(self.poller.run(), "poll")
+            return
+        try:
+            await self.bot.set_webhook(
+                url=self.ctx.hook_url("/"), secret_token=self.secret.decode(), allowed_updates=list(ALLOWED_UPDATES)
+            )
+        except TelegramError as exc:
+            raise RelayError(f"setWebhook failed ({type(exc).__name__})") from None
+
+    async def close(self) -> None:
+        await super().close()
+        if self.poller is not None:
+            await self.poller.confirm()
+        for request in self._requests:
+            await request.shutdown()
+
+    async def handle_update(self, data: dict[str, Any]) -> Result | None:
+        """Parse an authenticated update and deliver it; None when there is nothing to relay."""
+        try:
+            update = Update.de_json(data, self.bot)
+            message = to_message(update, self.name, self.accept) if update is not None else None
+        except Exception as exc:
+            self.ctx.log.warning("update not understood", extra={"connector": self.name, "error": type(exc).__name__})
+            return None
+        if message is None:
+            return None
+        return await self.ctx.deliver(message)
+
+    def limits(self, address: Address) -> Sequence[Limit]:
+        grouped = address.chat_type in (*GROUP_TYPES, "channel") or (
+            address.chat_type is None and address.chat.startswith("-")
+        )
+        return (GROUP_LIMIT if grouped else PRIVATE_LIMIT, BOT_LIMIT)
+
+    async def send(self, message: Message) -> str:
+        try:
+            chat = int(message.conversation.chat)
+        except ValueError:
+            raise DeliveryError("invalid_chat") from None
+        try:
+            try:
+                return await self._send(message, chat)
+            except ChatMigrated as moved:
+                return await self._send(message, int(moved.new_chat_id))
+        except TelegramError as exc:
+            raise delivery_error(exc) from None
+
+    async def _send(self, message: Message, chat: int) -> str:
+        if message.kind is Kind.EDIT:
+            return await self._edit(message)
+        if message.kind is Kind.DELETE:
+            target = parse_platform_id(message.ref)
+            if target is None:
+                raise DeliveryError("unknown_message_to_change")
+            await self.bot.delete_message(chat_id=target[0], message_id=target[1])
+            return message.ref or ""
+        common: dict[str, Any] = {"chat_id": chat, "reply_parameters": self._reply(message, chat)}
+        if message.conversation.thread:
+            common["message_thread_id"] = int(message.conversation.thread)
+        if message.attachments:
+            return await self._send_files(message, common)
+        if not message.text.plain.strip():
+            raise DeliveryError("empty_message")
+        return await self._send_text(message.text, common)
+
+    def _reply(self, message: Message, chat: int) -> ReplyParameters | None:
+        target = parse_platform_id(message.ref)
+        if target is None or target[0] != chat:
+            return None
+        return ReplyParameters(message_id=target[1], allow_sending_without_reply=True)
+
+    async def _send_text(self, text: RichText, common: dict[str, Any]) -> str:
+        plain, entities = render(text)
+        return _sent_id(await self.bot.send_message(text=plain, entities=_entities(entities), **common))
+
+    async def _send_files(self, message: Message, common: dict[str, Any]) -> str:
+        as_caption = bool(message.text) and fits(message.text, CAPTION_MAX)
+        first: str | None = None
+        for i, att in enumerate(message.attachments):
+            caption = message.text if i == 0 and as_caption else att.caption if fits(att.caption, CAPTION_MAX) else None
+            sent = await self._upload(att, caption, common if i == 0 else common | {"reply_parameters": None})
+            first = first or sent
+        if message.text and not as_caption:
+            await self._send_text(message.text, common | {"reply_parameters": None})
+        return first or ""
+
+    async def _upload(self, att: Attachment, caption: RichText | None, common: dict[str, Any]) -> str:
+        data = await self.ctx.media.read(att, UPLOAD_MAX)
+        file = InputFile(data, filename=att.name or "file")
+        plain, entities = render(caption) if caption else (None, [])
+        extra: dict[str, Any] = {"caption": plain or None, "caption_entities": _entities(entities)}
+        if att.mime in PHOTO_TYPES and len(data) <= PHOTO_MAX:
+            return _sent_id(await self.bot.send_photo(photo=file, **extra, **common))
+        return _sent_id(await self.bot.send_document(document=file, **extra, **common))
+
+    async def _edit(self, message: Message) -> str:
+        target = parse_platform_id(message.ref)
+        if target is None:
+            raise DeliveryError("unknown_message_to_change")
+        plain, entities = render(message.text)
+        where: dict[str, Any] = {"chat_id": target[0], "message_id": target[1]}
+        try:
+            try:
+                await self.bot.edit_message_text(text=plain, entities=_entities(entities), **where)
+            except BadRequest as exc:
+                if not is_no_text(exc):
+                    raise
+                await self.bot.edit_message_caption(caption=plain, caption_entities=_entities(entities), **where)
+        except BadRequest as exc:
+            if not is_not_modified(exc):
+                raise
+        return platform_id(*target)
+
+    async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
+        try:
+            found = await self.bot.get_file(file_id)
+        except BadRequest:
+            raise MediaError("Telegram refused the file (too big for bots, or expired)") from None
+        except TelegramError as exc:
+            raise MediaError(f"Telegram getFile failed ({type(exc).__name__})") from None
+        return await download(self.ctx.session, found.file_path or "", limit, found.file_size)
+
+    async def check(self) -> list[Check]:
+        try:
+            me = await self.bot.get_me()
+        except InvalidToken:
+            return [Check("getMe", False, "token rejected by Telegram")]
+        except TelegramError as exc:
+            return [Check("getMe", False, f"Telegram not reachable ({type(exc).__name__})")]
+        checks = [Check("getMe", True, f"@{me.username}")]
+        try:
+            info = await self.bot.get_webhook_info()
+        except TelegramError as exc:
+            return [*checks, Check("getWebhookInfo", False, type(exc).__name__)]
+        pending = f"{info.pending_update_count} pending"
+        if self.config.mode == "polling":
+            detail = "a webhook is set; starting the relay removes it" if info.url else "no webhook; long polling"
+            return [*checks, Check("getWebhookInfo", True, f"{detail}, {pending}")]
+        if not info.url:
+            return [*checks, Check("getWebhookInfo", True, f"not set yet; set when the relay starts, {pending}")]
+        ours = info.url == self.ctx.hook_url("/")
+        detail = "set to this relay" if ours else "set to another URL (another deployment uses this bot?)"
+        error = f", last error: {info.last_error_message[:120]}" if info.last_error_message else ""
+        return [*checks, Check("getWebhookInfo", ours, f"{detail}, {pending}{error}")]
+
+
+MANIFEST = Manifest(
+    type="telegram",
+    kind=ConnectorKind.MESSENGER,
+    summary="Telegram bot",
+    config=TelegramConfig,
+    factory=TelegramConnector,
+    capabilities=Capabilities(
+        max_text=4096,
+        text_unit="utf16",
+        replies=True,
+        edits=True,
+        deletes=True,
+        files=True,
+        max_file_bytes=UPLOAD_MAX,
+        limits=(BOT_LIMIT,),
+        ack_deadline=50.0,
+    ),
+)

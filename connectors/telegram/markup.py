@@ -1,0 +1,117 @@
+"""Rich text <-> Telegram's plain text plus entities (offsets and lengths in UTF-16 code units)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from relay.richtext import RichText, Span, Style, utf16_len
+
+_FLAG_TYPES = ((Style.BOLD, "bold"), (Style.ITALIC, "italic"), (Style.STRIKE, "strikethrough"))
+_INBOUND = {
+    "bold": Style.BOLD,
+    "italic": Style.ITALIC,
+    "strikethrough": Style.STRIKE,
+    "code": Style.CODE,
+    "pre": Style.PRE,
+}
+_LINK_SCHEMES = ("https://", "http://", "tg://")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One Telegram message entity; `url` only for text_link."""
+
+    type: str
+    offset: int
+    length: int
+    url: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"type": self.type, "offset": self.offset, "length": self.length}
+        if self.url is not None:
+            out["url"] = self.url
+        return out
+
+
+def _span_entities(span: Span, offset: int, length: int) -> list[Entity]:
+    """Entities for one span, all covering the same range so they nest by construction."""
+    if Style.PRE in span.style:
+        return [Entity("pre", offset, length)]
+    href = span.href if span.href and span.href.startswith(_LINK_SCHEMES) else None
+    out = [Entity("text_link", offset, length, href)] if href else []
+    if Style.CODE in span.style and not href:
+        return [Entity("code", offset, length)]
+    out += [Entity(kind, offset, length) for flag, kind in _FLAG_TYPES if flag in span.style]
+    return out
+
+
+def render(text: RichText) -> tuple[str, list[Entity]]:
+    """The plain text and the entities that style it; nothing to escape, any input is valid."""
+    plain: list[str] = []
+    entities: list[Entity] = []
+    offset = 0
+    for span in text.spans:
+        if not span.text:
+            continue
+        length = utf16_len(span.text)
+        if span.text.strip():
+            entities += _span_entities(span, offset, length)
+        plain.append(span.text)
+        offset += length
+    return "".join(plain), entities
+
+
+def _utf16_to_index(text: str) -> list[int]:
+    """For every UTF-16 offset 0..len, the code point index it falls on (or just after)."""
+    table: list[int] = []
+    for i, ch in enumerate(text):
+        table.extend([i] * utf16_len(ch))
+    table.append(len(text))
+    return table
+
+
+def parse(text: str, entities: Iterable[tuple[str, int, int, str | None]]) -> RichText:
+    """Telegram text + (type, offset, length, url) entities as rich text; unknown entity types are plain."""
+    if not text:
+        return RichText()
+    table = _utf16_to_index(text)
+    last = len(table) - 1
+    styles = [Style.NONE] * len(text)
+    links: list[str | None] = [None] * len(text)
+    for kind, offset, length, url in entities:
+        if offset < 0 or length <= 0:
+            continue
+        start, end = table[min(offset, last)], table[min(offset + length, last)]
+        for i in range(start, end):
+            if kind in _INBOUND:
+                styles[i] |= _INBOUND[kind]
+            elif kind == "text_link" and url:
+                links[i] = url
+    spans: list[Span] = []
+    begin = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or styles[i] != styles[begin] or links[i] != links[begin]:
+            spans.append(Span(text[begin:i], styles[begin], links[begin]))
+            begin = i
+    return RichText(tuple(spans))
+
+
+def fits(text: RichText, limit: int) -> bool:
+    """True if the text is at most `limit` UTF-16 units (Telegram's caption and message limits)."""
+    return utf16_len(text.plain) <= limit
+
+
+def entity_tuples(items: Sequence[object] | None) -> list[tuple[str, int, int, str | None]]:
+    """(type, offset, length, url) from PTB MessageEntity objects."""
+    out: list[tuple[str, int, int, str | None]] = []
+    for e in items or ():
+        out.append(
+            (
+                str(getattr(e, "type", "")),
+                int(getattr(e, "offset", 0)),
+                int(getattr(e, "length", 0)),
+                getattr(e, "url", None),
+            )
+        )
+    return out

@@ -39,6 +39,34 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+async def response_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body of an HTTP response in 64 KiB chunks; the response is released at the end."""
+    try:
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            yield chunk
+    finally:
+        resp.release()
+
+
+def stream_response(
+    resp: aiohttp.ClientResponse,
+    limit: int,
+    *,
+    mime: str,
+    name: str = "file",
+    size: int | None = None,
+    source: str = "file host",
+) -> MediaStream:
+    """An open response as a capped MediaStream; a non-200 or oversized answer is released and refused."""
+    if resp.status != 200:
+        resp.release()
+        raise MediaError(f"{source} answered HTTP {resp.status}")
+    if resp.content_length is not None and resp.content_length > limit:
+        resp.release()
+        raise MediaError(f"file is larger than the {limit}-byte cap")
+    return MediaStream(mime, capped(response_chunks(resp), limit), resp.content_length or size, name)
+
+
 class MediaService:
     """Makes relay media links and reads attachments into memory, never to disk."""
 
@@ -96,23 +124,9 @@ class MediaService:
             raise MediaError("attachment URL host is not in media.allowlist")
         try:
             resp = await self.session.get(url, allow_redirects=False)
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaError(f"attachment URL could not be fetched ({type(exc).__name__})") from None
-        if resp.status != 200:
-            resp.release()
-            raise MediaError(f"attachment URL answered {resp.status}")
-        if resp.content_length is not None and resp.content_length > limit:
-            resp.release()
-            raise MediaError(f"file is larger than the {limit}-byte cap")
-
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    yield chunk
-            finally:
-                resp.release()
-
-        return MediaStream(resp.content_type or mime, capped(chunks(), limit), resp.content_length, name)
+        return stream_response(resp, limit, mime=resp.content_type or mime, name=name, source="attachment URL")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """GET /media/{token}: authenticate the sealed token, then stream the file from its platform."""

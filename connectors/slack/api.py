@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from yarl import URL
 
 from relay.connector import MediaStream
 from relay.errors import DeliveryError, MediaError
-from relay.media import capped, host_allowed
+from relay.media import capped, host_allowed, response_chunks
 
 UNREACHABLE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled", "cannot_dm_bot"}
@@ -144,13 +144,5 @@ async def download(
         if resp.content_length is not None and resp.content_length > limit:
             resp.release()
             raise MediaError(f"file is larger than the {limit}-byte cap")
-        return MediaStream(mime or resp.content_type, capped(_chunks(resp), limit), resp.content_length, name)
+        return MediaStream(mime or resp.content_type, capped(response_chunks(resp), limit), resp.content_length, name)
     raise MediaError("too many redirects for the Slack file")
-
-
-async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            yield chunk
-    finally:
-        resp.release()

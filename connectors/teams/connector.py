@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
@@ -27,7 +27,7 @@ from connectors.teams.convert import (
 from connectors.teams.tokens import TokenError, TokenSource
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream, Route
 from relay.errors import DeliveryError, MediaError
-from relay.media import capped
+from relay.media import stream_response
 from relay.model import Address, Kind, Message
 from relay.richtext import RichText, utf16_len
 
@@ -166,23 +166,7 @@ class TeamsConnector(Connector):
         elif not (kind == DOWNLOAD and (allowed or urlsplit(url).scheme == "https")):
             raise MediaError("file is not on a Bot Framework or download host")
         resp = await self._get(url, headers)
-        if resp.status != 200:
-            resp.release()
-            raise MediaError(f"file answered HTTP {resp.status}")
-        if resp.content_length is not None and resp.content_length > limit:
-            resp.release()
-            raise MediaError(f"file is larger than the {limit}-byte cap")
-
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    yield chunk
-            finally:
-                resp.release()
-
-        return MediaStream(
-            resp.content_type or "application/octet-stream", capped(chunks(), limit), resp.content_length
-        )
+        return stream_response(resp, limit, mime=resp.content_type or "application/octet-stream")
 
     async def _get(self, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
         """GET without following redirects with the token; one redirect is followed bare, https only."""

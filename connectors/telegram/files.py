@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import AsyncIterator
 
 import aiohttp
 
 from relay.connector import MediaStream
 from relay.errors import MediaError
-from relay.media import capped
+from relay.media import stream_response
 
 
 async def download(session: aiohttp.ClientSession, url: str, limit: int, size: int | None) -> MediaStream:
@@ -22,20 +21,6 @@ async def download(session: aiohttp.ClientSession, url: str, limit: int, size: i
         resp = await session.get(url, allow_redirects=False)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise MediaError(f"Telegram file download failed ({type(exc).__name__})") from None
-    if resp.status != 200:
-        resp.release()
-        raise MediaError(f"Telegram file download answered {resp.status}")
-    if resp.content_length is not None and resp.content_length > limit:
-        resp.release()
-        raise MediaError(f"file is larger than the {limit}-byte cap")
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                yield chunk
-        finally:
-            resp.release()
-
     name = url.rsplit("/", 1)[-1]
     mime = mimetypes.guess_type(name)[0] or ""
-    return MediaStream(mime, capped(chunks(), limit), resp.content_length or size, name)
+    return stream_response(resp, limit, mime=mime, name=name, size=size, source="Telegram file download")

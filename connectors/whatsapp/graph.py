@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,7 +11,7 @@ from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import reason_for
 from relay.connector import MediaStream
 from relay.errors import DeliveryError, MediaError
-from relay.media import capped
+from relay.media import capped, response_chunks
 
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 RETRY_SOON = {130429: 1.0, 131057: 10.0, 4: 30.0, 80007: 30.0, 1: 2.0, 2: 2.0}
@@ -153,7 +152,7 @@ class Graph:
                     raise MediaError(f"file is larger than the {limit}-byte cap")
                 mime = str(info.get("mime_type") or resp.content_type or "application/octet-stream")
                 return MediaStream(
-                    mime.split(";")[0].strip(), capped(_chunks(resp), limit), resp.content_length or size
+                    mime.split(";")[0].strip(), capped(response_chunks(resp), limit), resp.content_length or size
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaError(f"WhatsApp media could not be fetched ({type(exc).__name__})") from None
@@ -174,11 +173,3 @@ class Graph:
             except ValueError:
                 data = None
             return resp.status, data if isinstance(data, dict) else {}
-
-
-async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            yield chunk
-    finally:
-        resp.release()

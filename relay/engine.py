@@ -137,7 +137,8 @@ class Engine:
             self.metrics.observe(time.monotonic() - started, **labels)
         else:
             self.metrics.inc("relay_failures_total", reason=result.reason or "unknown", **labels)
-        log.info(
+        log.log(
+            logging.DEBUG if result.outcome is Outcome.DELIVERED else logging.INFO,
             "message %s",
             result.outcome.value,
             extra={

@@ -65,6 +65,7 @@ class Sealer:
         self._current = keys[0].id
         self._siv = {k.id: AESSIV(_derive(k.secret, workspace, "seal", 64)) for k in keys}
         self._digest_key = _derive(keys[0].secret, workspace, "digest", 32)
+        self._sealed: dict[Address, str] = {}
 
     def _seal(self, purpose: str, payload: Any) -> str:
         plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -84,8 +85,14 @@ class Sealer:
 
     def seal(self, address: Address) -> str:
         """The opaque conversation string for an address; the same address gives the same string."""
-        a = address
-        return self._seal("c1", [a.instance, a.chat, a.thread, a.service_url, a.tenant, a.chat_type])
+        found = self._sealed.get(address)
+        if found is None:
+            a = address
+            found = self._seal("c1", [a.instance, a.chat, a.thread, a.service_url, a.tenant, a.chat_type])
+            if len(self._sealed) >= 4096:
+                self._sealed.clear()
+            self._sealed[address] = found
+        return found
 
     def open(self, token: str) -> Address:
         """The address inside a conversation string; AuthError(403) if forged or tampered."""

@@ -64,17 +64,20 @@ def render(text: RichText) -> tuple[str, list[Entity]]:
 
 def _utf16_to_index(text: str) -> list[int]:
     """For every UTF-16 offset 0..len, the code point index it falls on (or just after)."""
+    if text.isascii() or max(map(ord, text)) < 0x10000:
+        return list(range(len(text) + 1))
     table: list[int] = []
     for i, ch in enumerate(text):
-        table.extend([i] * utf16_len(ch))
+        table.extend((i, i) if ord(ch) > 0xFFFF else (i,))
     table.append(len(text))
     return table
 
 
 def parse(text: str, entities: Iterable[tuple[str, int, int, str | None]]) -> RichText:
     """Telegram text + (type, offset, length, url) entities as rich text; unknown entity types are plain."""
-    if not text:
-        return RichText()
+    entities = list(entities)
+    if not text or not entities:
+        return RichText.of(text)
     table = _utf16_to_index(text)
     last = len(table) - 1
     styles = [Style.NONE] * len(text)

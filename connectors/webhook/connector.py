@@ -13,7 +13,7 @@ from connectors.webhook.convert import WebhookConfig, to_payload
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, Route
 from relay.errors import DeliveryError, MediaError
 from relay.http import sign
-from relay.model import Message
+from relay.model import Address, Message
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
@@ -81,6 +81,11 @@ class WebhookConnector(Connector):
         except TimeoutError:
             raise DeliveryError("crm_timeout", retryable=True, scope="connector") from None
 
+    def limits(self, address: Address) -> Sequence[Limit]:
+        """No cap unless `max_rate` is set: the CRM's 429 / Retry-After paces the relay."""
+        rate = self.config.max_rate
+        return (Limit("connector", rate=rate, per=1.0, burst=max(1, int(rate))),) if rate else ()
+
     async def check(self) -> list[Check]:
         probe = json.dumps({"type": "ping"}).encode()
         headers = {"Content-Type": "application/json", "X-Relay-Signature": sign(self.key, probe)}
@@ -119,7 +124,6 @@ MANIFEST = Manifest(
         files=True,
         max_file_bytes=1 << 40,
         receipts=True,
-        limits=(Limit("connector", rate=200, per=1.0, burst=200),),
         ack_deadline=10.0,
     ),
 )

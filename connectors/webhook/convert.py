@@ -36,6 +36,7 @@ class WebhookConfig(ConnectorConfig):
     timeout: float = Field(default=10.0, gt=0, le=120)
     ack_deadline: float = Field(default=10.0, gt=0, le=120)
     inline_media_max: int = Field(default=0, ge=0, le=5 << 20)
+    max_rate: float | None = Field(default=None, gt=0)
 
     @field_validator("secret", "inbound_secret")
     @classmethod

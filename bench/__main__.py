@@ -1,0 +1,227 @@
+"""`python -m bench [--quick] [--out DIR]`: the relay against a bare aiohttp forwarder, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import memory, report
+from bench.client import open_loop
+from bench.load import measured_run, wrk
+from bench.procs import PYTHON, Proc, free_port
+from bench.workload import BODY_BYTES, HOOK_PATH, SECRET_TOKEN, memfd, relay_toml
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+RELAY = str(Path(PYTHON).parent / "relay")
+TELEGRAM_DEADLINE = 50.0
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="CI mode: a few seconds per phase, timing not judged")
+    p.add_argument("--out", type=Path, help="where benchmarks.json/.png go (default: docs/)")
+    p.add_argument("--reps", type=int, help="repetitions per point (default 3, quick 1)")
+    p.add_argument("--seconds", type=int, help="seconds per wrk run (default 10, quick 1)")
+    p.add_argument("--concurrency", default="16,64,256", help="comma-separated wrk connection counts")
+    p.add_argument("--inflight", type=int, help="messages held in flight for the memory figure (default 500)")
+    p.add_argument("--overload-seconds", type=float, help="open-loop overload duration (default 10, quick 2)")
+    p.add_argument("--log-level", default="info", help="the relay's logging.level (its stderr is discarded)")
+    args = p.parse_args(argv)
+    args.reps = args.reps or (1 if args.quick else 3)
+    args.seconds = args.seconds or (1 if args.quick else 10)
+    args.inflight = args.inflight or (200 if args.quick else 500)
+    args.overload_seconds = args.overload_seconds or (2.0 if args.quick else 10.0)
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    return args
+
+
+class Bench:
+    """The processes of one run and the order of its phases."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        cores = sorted(os.sched_getaffinity(0))
+        self.target_core: int | None = cores[0] if len(cores) > 1 else None
+        self.load_core: int | None = cores[1] if len(cores) > 1 else None
+        if self.load_core is not None:
+            os.sched_setaffinity(0, {self.load_core})
+        self.procs: list[Proc] = []
+        self.fds: list[int] = []
+        self.sink_port, self.crm_port = free_port(), free_port()
+        self.sink = f"http://127.0.0.1:{self.sink_port}"
+        self.next_base = 10**12
+
+    def base(self) -> int:
+        self.next_base += 10**11
+        return self.next_base
+
+    def start(self, name: str, argv: list[str], core: int | None, ready: str, fds: tuple[int, ...] = ()) -> Proc:
+        proc = Proc(name, argv, core, fds)
+        self.procs.append(proc)
+        proc.wait_http(ready)
+        return proc
+
+    def start_relay(self, max_inflight: int) -> tuple[Proc, int]:
+        port = free_port()
+        fd, path = memfd(
+            "relay.toml", relay_toml(port, self.sink_port, self.crm_port, max_inflight, self.args.log_level)
+        )
+        self.fds.append(fd)
+        argv = [RELAY, "run", "--config", path]
+        return self.start("relay", argv, self.target_core, f"http://127.0.0.1:{port}/readyz", (fd,)), port
+
+    def stop(self, proc: Proc) -> None:
+        proc.stop()
+        self.procs.remove(proc)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            with contextlib.suppress(Exception):
+                proc.stop()
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def run(self) -> dict[str, Any]:
+        a = self.args
+        res: dict[str, Any] = {
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "mode": "quick" if a.quick else "full",
+            "reps": a.reps,
+            "seconds": a.seconds,
+            "concurrency": a.concurrency,
+            "body_bytes": BODY_BYTES,
+            "cores": {"target": self.target_core, "load_sink_driver": self.load_core},
+            "loadavg_before": os.getloadavg()[0],
+            "python": sys.version.split()[0],
+        }
+        self.start(
+            "sink",
+            [PYTHON, "-m", "bench.sink", str(self.sink_port), str(self.crm_port)],
+            self.load_core,
+            f"{self.sink}/control/stats",
+        )
+        bport = free_port()
+        baseline = self.start(
+            "baseline",
+            [PYTHON, "-m", "bench.baseline", str(bport), f"http://127.0.0.1:{self.crm_port}/crm", SECRET_TOKEN],
+            self.target_core,
+            f"http://127.0.0.1:{bport}/healthz",
+        )
+        relay, rport = self.start_relay(max(4096, 2 * a.inflight))
+        time.sleep(1.0)
+        res["idle_rss_mib"] = {"relay": relay.rss_kib() / 1024, "baseline": baseline.rss_kib() / 1024}
+        targets = {"baseline": (baseline, bport), "relay": (relay, rport)}
+        say("warm-up")
+        for _proc, port in targets.values():
+            wrk(f"http://127.0.0.1:{port}{HOOK_PATH}", 64, 1 if a.quick else 2, self.base(), self.load_core)
+        runs = []
+        for rep in range(a.reps):
+            for c in a.concurrency:
+                for name, (proc, port) in targets.items():
+                    url = f"http://127.0.0.1:{port}{HOOK_PATH}"
+                    run = measured_run(proc, url, self.sink, c, a.seconds, self.base(), self.load_core)
+                    run.update(target=name, rep=rep)
+                    runs.append(run)
+                    say(
+                        f"{name:8} c={c:<4} {run['msgs_per_s']:8.0f} msg/s  p99 {run['p99_ms']:7.1f} ms  "
+                        f"{run['cpu_us_per_msg']:6.0f} µs CPU/msg  non-2xx {run['non2xx']}  lost {run['lost']}"
+                    )
+        res["runs"] = runs
+        res["summary"] = report.summarise(runs, a.concurrency)
+        say("memory per in-flight message")
+        res["inflight"] = {
+            "relay": asyncio.run(
+                memory.inflight(relay, rport, self.sink, memory.relay_inflight(rport), a.inflight, self.base())
+            ),
+            "baseline": asyncio.run(
+                memory.inflight(baseline, bport, self.sink, memory.baseline_inflight(bport), a.inflight, self.base())
+            ),
+        }
+        say("20 MB attachment")
+        res["attachment"] = asyncio.run(memory.attachment(relay, rport, self.sink, self.base()))
+        self.stop(relay)
+        self.stop(baseline)
+        say("overload")
+        res["overload"] = self.overload(res["summary"])
+        res["loadavg_after"] = os.getloadavg()[0]
+        res["targets"] = report.targets(res)
+        return res
+
+    def overload(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """A fresh relay with the default max_inflight, offered twice its measured capacity, open loop."""
+        max_inflight = 128 if self.args.quick else 1024
+        relay, port = self.start_relay(max_inflight)
+        capacity = max(row["relay"]["msgs_per_s"] for row in summary.values())
+        rate = 2 * capacity
+        result = asyncio.run(
+            open_loop(port, rate, self.args.overload_seconds, 2 * max_inflight, self.base(), TELEGRAM_DEADLINE)
+        )
+        result.update(
+            capacity_per_s=capacity,
+            max_inflight=max_inflight,
+            deadline_s=TELEGRAM_DEADLINE,
+            rss_mib=relay.rss_kib() / 1024,
+        )
+        self.stop(relay)
+        return result
+
+
+def problems(res: dict[str, Any]) -> list[str]:
+    """Errors and lost messages: what fails the run in any mode (timing never does)."""
+    found = []
+    for run in res["runs"]:
+        where = f"{run['target']} c={run['connections']} rep {run['rep']}"
+        if run["lost"]:
+            found.append(f"{where}: {run['lost']} messages answered 200 but never reached the sink")
+        if run["non2xx"] or run["socket_errors"]:
+            found.append(f"{where}: {run['non2xx']} non-2xx answers, {run['socket_errors']} socket errors")
+    for name, inf in res["inflight"].items():
+        if inf["failed"]:
+            found.append(f"in-flight phase ({name}): {inf['failed']} requests not answered 200")
+    med = res["attachment"]
+    if med["webhook_status"] != 200 or med["fetched_bytes"] != med["file_bytes"]:
+        found.append(
+            f"attachment: webhook {med['webhook_status']}, fetched {med['fetched_bytes']} of {med['file_bytes']}"
+        )
+    ov = res["overload"]
+    others = {k: v for k, v in ov["statuses"].items() if k not in ("200", "503")}
+    if others or ov["unanswered"] or ov["shed_without_retry_after"]:
+        found.append(
+            f"overload: statuses {ov['statuses']}, unanswered {ov['unanswered']}, "
+            f"503 without Retry-After {ov['shed_without_retry_after']}"
+        )
+    return found
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    out = args.out or DOCS
+    bench = Bench(args)
+    try:
+        res = bench.run()
+    finally:
+        bench.close()
+    found = problems(res)
+    res["problems"] = found
+    docs_md = DOCS / "benchmarks.md" if out.resolve() == DOCS.resolve() else None
+    report.write(res, out, docs_md)
+    print(report.markdown(res))
+    for p in found:
+        say(f"PROBLEM: {p}")
+    say(f"results in {out / 'benchmarks.json'} and {out / 'benchmarks.png'}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

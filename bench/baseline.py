@@ -1,0 +1,57 @@
+"""The floor: the thinnest aiohttp forwarder (`python -m bench.baseline PORT SINK_URL SECRET`).
+
+Checks the secret header, parses the update, POSTs a small JSON to the sink over one shared
+ClientSession (a pool as large as the relay's) and answers 200 once the sink answered.
+stdlib json and the default asyncio loop, like the relay."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import sys
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+POOL = 256
+
+
+def app(sink_url: str, secret: bytes) -> web.Application:
+    state: dict[str, Any] = {"inflight": 0}
+
+    async def forward(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode(), secret):
+            return web.Response(status=403)
+        state["inflight"] += 1
+        try:
+            update = json.loads(await request.read())
+            msg = update["message"]
+            out = {"id": f"{msg['chat']['id']}:{msg['message_id']}", "chat": msg["chat"]["id"], "text": msg["text"]}
+            body = json.dumps(out).encode()
+            async with state["session"].post(sink_url, data=body, headers={"Content-Type": "application/json"}) as r:
+                await r.read()
+                status = 200 if r.status < 300 else 503
+        finally:
+            state["inflight"] -= 1
+        return web.Response(status=status, body=b'{"status":"delivered"}', content_type="application/json")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "inflight": state["inflight"]})
+
+    application = web.Application()
+    application.router.add_post("/hooks/tg/", forward)
+    application.router.add_get("/healthz", healthz)
+
+    async def lifecycle(_: web.Application) -> Any:
+        state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+        yield
+        await state["session"].close()
+
+    application.cleanup_ctx.append(lifecycle)
+    return application
+
+
+if __name__ == "__main__":
+    port, sink, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    web.run_app(app(sink, secret.encode()), host="127.0.0.1", port=port, access_log=None, print=None)

@@ -1,0 +1,1 @@
+"""Reliability proof: fault suite, hostile-input counts and at-rest scan (`python -m bench.reliability`)."""

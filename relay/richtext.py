@@ -44,7 +44,10 @@ class RichText:
     __str__ = __repr__
 
     def __bool__(self) -> bool:
-        return any(s.text for s in self.spans)
+        for span in self.spans:
+            if span.text:
+                return True
+        return False
 
     def __len__(self) -> int:
         return len(self.plain)

@@ -13,7 +13,7 @@ from aiohttp import web
 from relay.config import Loaded
 from relay.connector import Connector, Context, Result
 from relay.engine import Engine, EngineSettings
-from relay.http import error_middleware
+from relay.http import Handler, error_middleware
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.model import Message
@@ -128,6 +128,23 @@ class Relay:
                 log.warning("connector close failed", extra={"connector": name, "error": type(exc).__name__})
 
 
+@web.middleware
+async def shed_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under overload, refuse new hook POSTs with 503 + Retry-After before reading or parsing them."""
+    engine = request.app[RELAY_KEY].engine
+    routed = request.match_info.http_exception is None
+    if routed and request.method == "POST" and request.path.startswith("/hooks/") and engine.saturated:
+        reason = "overloaded" if engine.accepting else "shutting_down"
+        engine.metrics.inc("relay_rejected_total", connector=request.path.split("/")[2], reason=reason)
+        body = {
+            "status": "overloaded" if engine.accepting else "retry",
+            "reason": reason,
+            "detail": "not delivered yet; redeliver this request",
+        }
+        return web.json_response(body, status=503, headers={"Retry-After": "1" if engine.accepting else "5"})
+    return await handler(request)
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -163,7 +180,9 @@ async def index(request: web.Request) -> web.Response:
 
 async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
     """Build the web app for a validated workspace; connectors start with the app and close with it."""
-    app = web.Application(client_max_size=loaded.relay.server.max_body_bytes, middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=loaded.relay.server.max_body_bytes, middlewares=[shed_middleware, error_middleware]
+    )
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
     relay = Relay(loaded, session, store or await make_store(loaded))

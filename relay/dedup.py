@@ -15,15 +15,16 @@ class Dedup:
     """A redelivery of a message still in flight waits for the first attempt; one already
     delivered is answered as a duplicate. Keys are keyed digests, never content."""
 
-    def __init__(self, store: StateStore, done_ttl: float, inflight_grace: float = 30.0) -> None:
+    def __init__(self, store: StateStore, done_ttl: float, claim_ttl: float = 10.0) -> None:
         self.store = store
         self.done_ttl = done_ttl
-        self.inflight_grace = inflight_grace
+        self.claim_ttl = claim_ttl
         self._local: dict[str, asyncio.Future[Result]] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     async def begin(self, key: str, timeout: float) -> Result | None:
         """None if the caller now owns `key`; otherwise the earlier attempt's result (or RETRY).
-        A claim outlives the caller's deadline by `inflight_grace` (one last send) and then expires,
+        An owner's claim is renewed while it works and expires `claim_ttl` seconds after it stops,
         so a replica that dies mid-delivery blocks redeliveries only briefly."""
         end = time.monotonic() + timeout
         while True:
@@ -34,8 +35,10 @@ class Dedup:
                 except TimeoutError:
                     return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
                 return _as_duplicate(earlier)
-            if await self.store.claim(key, INFLIGHT, timeout + self.inflight_grace):
+            if await self.store.claim(key, INFLIGHT, self.claim_ttl):
                 self._local[key] = asyncio.get_running_loop().create_future()
+                if self._renewer is None or self._renewer.done():
+                    self._renewer = asyncio.create_task(self._renew())
                 return None
             state = await self.store.get(key)
             if state == DONE:
@@ -57,6 +60,21 @@ class Dedup:
             fut = self._local.pop(key, None)
             if fut is not None and not fut.done():
                 fut.set_result(result)
+
+    async def _renew(self) -> None:
+        """Keep this process's claims alive while it works on them; stop when it owns none."""
+        while self._local:
+            await asyncio.sleep(self.claim_ttl / 3)
+            for key, fut in list(self._local.items()):
+                if not fut.done():
+                    try:
+                        await self.store.lease(key, INFLIGHT, self.claim_ttl)
+                    except Exception:
+                        return
+
+    def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
 
 
 def _as_duplicate(earlier: Result) -> Result:

@@ -68,6 +68,11 @@ class Engine:
     def inflight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def saturated(self) -> bool:
+        """True when new messages would be refused: shed them before spending work on them."""
+        return not self.accepting or self.inflight >= self.settings.max_inflight
+
     def deadline_for(self, instance: str) -> float:
         conn = self.connectors.get(instance)
         base = conn.manifest.capabilities.ack_deadline if conn else 10.0
@@ -290,4 +295,5 @@ class Engine:
         left = [t for t in self._tasks if not t.done()]
         for task in left:
             task.cancel()
+        self.dedup.close()
         return len(left)

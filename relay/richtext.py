@@ -44,10 +44,7 @@ class RichText:
     __str__ = __repr__
 
     def __bool__(self) -> bool:
-        for span in self.spans:
-            if span.text:
-                return True
-        return False
+        return any([s.text for s in self.spans])
 
     def __len__(self) -> int:
         return len(self.plain)

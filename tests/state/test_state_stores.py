@@ -158,3 +158,17 @@ async def test_redis_keys_carry_prefix_and_expire(stores: Pair) -> None:
             assert 0 < ttl <= 60_000, key
     finally:
         await client.aclose()
+
+
+async def test_dedup_claim_is_renewed_while_working_and_expires_when_the_owner_dies(stores: Pair) -> None:
+    a, b = stores
+    owner, other = Dedup(a, done_ttl=60, claim_ttl=0.6), Dedup(b, done_ttl=60, claim_ttl=0.6)
+    assert await owner.begin("d:work", 5) is None
+    await asyncio.sleep(1.0)
+    blocked = await other.begin("d:work", 0.2)
+    assert blocked is not None and blocked.outcome is Outcome.RETRY, "a working owner keeps its claim"
+    owner.close()
+    await asyncio.sleep(0.8)
+    assert await other.begin("d:work", 1) is None, "a dead owner's claim expires and the redelivery takes over"
+    await other.finish("d:work", Result(Outcome.DELIVERED))
+    other.close()

@@ -24,8 +24,12 @@ _HELP = {
 def _fmt(labels: Labels) -> str:
     if not labels:
         return ""
-    inner = ",".join(f'{k}="{v}"' for k, v in labels)
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
     return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value[:80].replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Metrics:

@@ -148,3 +148,13 @@ async def test_state_store_outage_asks_for_redelivery(start_relay: RelayFactory,
     assert resp.status == 503
     assert (await resp.json())["reason"] == "state_unavailable"
     assert sink.messages() == []
+
+
+def test_metric_labels_are_escaped_and_bounded() -> None:
+    from relay.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.inc("relay_failures_total", reason='bad "quote"\\\nline' + "x" * 200)
+    line = metrics.render().splitlines()[2]
+    assert line.startswith('relay_failures_total{reason="bad \\"quote\\"\\\\\\nline')
+    assert len(line) < 120

@@ -106,11 +106,11 @@ class Engine:
         self._tasks.add(task)
         self.metrics.gauges["relay_inflight"] = self.inflight
         task.add_done_callback(self._done)
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), budget)
-        except TimeoutError:
-            self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
-            return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
+        done, _ = await asyncio.wait((task,), timeout=budget)
+        if done:
+            return task.result()
+        self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
+        return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
 
     def _log_id(self, message: Message) -> str:
         """A stable, keyed digest to correlate log lines: platform ids can embed phone numbers."""

@@ -194,9 +194,20 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
     if relay is not None:
         problems += _check_routes(relay, instances)
     if problems:
-        raise ConfigError([f"{source}: {p}" for p in problems])
+        raise ConfigError([f"{source}: {p}" for p in _without_echoes(problems)])
     assert relay is not None
     return Loaded(relay, instances, source)
+
+
+def _without_echoes(problems: list[str]) -> list[str]:
+    """Drop validation errors caused by an unset ${NAME} reported already (its value was empty)."""
+    unset = {p.partition(": ")[0] for p in problems if "} is not set;" in p}
+
+    def echo(problem: str) -> bool:
+        path = problem.partition(": ")[0]
+        return "} is not set;" not in problem and any(u == path or u.startswith(path + ".") for u in unset)
+
+    return [p for p in problems if not echo(p)]
 
 
 def _check_routes(relay: RelayConfig, instances: dict[str, Instance]) -> list[str]:

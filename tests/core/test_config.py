@@ -116,3 +116,15 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, prefixes.get(name, "") + "example-value-0123456789abcdef")
     loaded = config.load(path)
     assert loaded.instances
+
+
+def test_an_unset_reference_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_SECRET")
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert [p for p in err.value.problems if "connectors.crm.secret" in p] == [
+        f"{path}: connectors.crm.secret: ${{CRM_SECRET}} is not set; export CRM_SECRET or run "
+        "`relay secrets set CRM_SECRET`"
+    ]

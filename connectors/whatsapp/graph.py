@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -11,9 +12,10 @@ from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import reason_for
 from relay.connector import MediaStream
 from relay.errors import DeliveryError, MediaError
-from relay.media import capped, response_chunks
+from relay.media import capped, host_allowed, response_chunks
 
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+MEDIA_HOSTS = ("*.fbsbx.com", "*.facebook.com", "*.fbcdn.net", "*.whatsapp.net")
 RETRY_SOON = {130429: 1.0, 131057: 10.0, 4: 30.0, 80007: 30.0, 1: 2.0, 2: 2.0}
 PAIR_LIMITED = 131056
 
@@ -123,6 +125,9 @@ class Graph:
             data = await resp.json(content_type=None)
         if not isinstance(data, dict) or not isinstance(data.get("url"), str):
             raise MediaError("WhatsApp media lookup gave no URL")
+        api_host = urlsplit(self.root).netloc
+        if not (host_allowed(data["url"], MEDIA_HOSTS) or urlsplit(data["url"]).netloc == api_host):
+            raise MediaError("WhatsApp media URL is not on a Meta host; the token is not sent there")
         return data
 
     async def download(self, media_id: str, limit: int) -> MediaStream:

@@ -43,6 +43,7 @@ class FakeGraph:
     downloads: list[tuple[str, int]] = field(default_factory=list)
     lookups: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     base: str = ""
+    media_base: str | None = None
     verified_name: str = "Acme Support"
 
     def _authorised(self, request: web.Request) -> bool:
@@ -95,7 +96,7 @@ class FakeGraph:
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
-                "url": f"{self.base}/dl/{node}/{self.lookups[node]}",
+                "url": f"{self.media_base or self.base}/dl/{node}/{self.lookups[node]}",
                 "mime_type": mime,
                 "sha256": "x",
                 "file_size": len(data),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, MediaRef, Message
@@ -69,6 +70,24 @@ async def test_inbound_media_over_the_cap_is_refused(make_env: Any, no_writes: l
         await env.wa.fetch_media("1029384756", 1 << 20)
     assert env.graph.downloads == []
     assert no_writes == []
+
+
+async def test_media_url_off_meta_hosts_gets_no_token(make_env: Any, aiohttp_server: Any) -> None:
+    seen: list[str] = []
+
+    async def grab(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.Response(body=PNG)
+
+    other = web.Application()
+    other.router.add_get("/dl/{node}/{n}", grab)
+    server = await aiohttp_server(other)
+    env = await make_env()
+    env.graph.media["1029384756"] = ("image/jpeg", PNG)
+    env.graph.media_base = str(server.make_url("")).rstrip("/").replace("127.0.0.1", "localhost")
+    with pytest.raises(Exception, match="not on a Meta host"):
+        await env.wa.fetch_media("1029384756", 1 << 20)
+    assert seen == []
 
 
 async def test_outbound_media_uploads_from_memory(make_env: Any, no_writes: list[str]) -> None:

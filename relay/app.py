@@ -78,6 +78,7 @@ class Relay:
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
+        self.state_ok = True
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
@@ -87,7 +88,21 @@ class Relay:
 
     @property
     def ready(self) -> bool:
-        return self.engine.accepting and all(self.started.get(n) for n in self.connectors)
+        return self.engine.accepting and self.state_ok and all(self.started.get(n) for n in self.connectors)
+
+    async def watch_state(self, every: float = 60.0) -> None:
+        """Keep checking that a shared state store still keeps nothing on disk; not ready while it does."""
+        check = getattr(self.store, "persistence_problems", None)
+        while check is not None:
+            await asyncio.sleep(every)
+            try:
+                problems = await check()
+            except Exception as exc:
+                log.warning("state store check failed", extra={"error": type(exc).__name__})
+                continue
+            if problems and self.state_ok:
+                log.error("state store now writes to disk; readiness withdrawn", extra={"reason": "persistence_on"})
+            self.state_ok = not problems
 
     async def start_connectors(self) -> None:
         """Start every connector in order; ones that fail are retried in the background (readyz says which)."""
@@ -151,7 +166,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
-    body = {"ready": relay.ready, "accepting": relay.engine.accepting, "connectors": relay.started}
+    body = {
+        "ready": relay.ready,
+        "accepting": relay.engine.accepting,
+        "state_store_ok": relay.state_ok,
+        "connectors": relay.started,
+    }
     return web.json_response(body, status=200 if relay.ready else 503)
 
 
@@ -203,7 +223,9 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await relay.start_connectors()
+        watcher = asyncio.create_task(relay.watch_state())
         yield
+        watcher.cancel()
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()

@@ -45,3 +45,29 @@ async def test_unknown_routes_and_media_tokens_are_refused(start_relay: RelayFac
     assert (await client.get("/hooks/nope/")).status == 404
     resp = await client.get("/media/m1.k1.AAAA")
     assert resp.status == 403
+
+
+async def test_readiness_is_withdrawn_while_the_state_store_writes_to_disk(start_relay: RelayFactory) -> None:
+    client, relay = await start_relay(sandbox_workspace())
+    answers = [["state.url: Redis has AOF on"], []]
+
+    async def persistence_problems() -> list[str]:
+        return answers[0]
+
+    relay.store.persistence_problems = persistence_problems  # type: ignore[attr-defined]
+    watcher = asyncio.create_task(relay.watch_state(every=0.01))
+    try:
+        for _ in range(100):
+            if not relay.state_ok:
+                break
+            await asyncio.sleep(0.01)
+        resp = await client.get("/readyz")
+        assert resp.status == 503 and (await resp.json())["state_store_ok"] is False
+        answers.pop(0)
+        for _ in range(100):
+            if relay.state_ok:
+                break
+            await asyncio.sleep(0.01)
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        watcher.cancel()

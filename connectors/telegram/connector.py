@@ -140,6 +140,7 @@ class TelegramConnector(Connector):
         except Exception as exc:
             self.ctx.log.warning("update not understood", extra={"connector": self.name, "error": type(exc).__name__})
             return None
+        del data, update
         if message is None:
             return None
         return await self.ctx.deliver(message)

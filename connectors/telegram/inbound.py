@@ -37,7 +37,9 @@ async def handle_webhook(conn: TelegramConnector, request: web.Request) -> web.R
     data = parse_json(await read_body(request))
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadRequest("not a Telegram update")
-    result = await conn.handle_update(data)
+    pending = conn.handle_update(data)
+    del data
+    result = await pending
     if result is None:
         return web.json_response({"status": "ignored"})
     return respond(result)

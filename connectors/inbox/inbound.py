@@ -12,6 +12,7 @@ from connectors.inbox import convert
 from relay.connector import Outcome, Route
 from relay.errors import BadRequest
 from relay.http import parse_json, read_body, wait_any
+from relay.ui import render
 
 if TYPE_CHECKING:
     from connectors.inbox.connector import InboxConnector
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 def _page(conn: InboxConnector) -> str:
     page = files("connectors.inbox").joinpath("static/inbox.html").read_text(encoding="utf-8")
     token = "" if conn.config.access_key is not None else conn.session_token
-    return page.replace("{{SESSION}}", token).replace("{{BASE}}", f"/hooks/{conn.name}")
+    return render(page, SESSION=token, BASE=f"/hooks/{conn.name}")
 
 
 def routes(conn: InboxConnector) -> Sequence[Route]:

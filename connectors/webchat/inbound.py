@@ -14,6 +14,7 @@ from connectors.webchat.convert import ChatPost, customer_message
 from relay.connector import Route
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond, wait_any
+from relay.ui import render
 
 if TYPE_CHECKING:
     from connectors.webchat.connector import WebchatConnector
@@ -30,7 +31,7 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
 
     async def page(request: web.Request) -> web.Response:
         text = files("connectors.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
-        text = text.replace("{{BASE}}", f"/hooks/{conn.name}").replace("{{TITLE}}", html.escape(conn.config.title))
+        text = render(text, BASE=f"/hooks/{conn.name}", TITLE=html.escape(conn.config.title))
         return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def session(request: web.Request) -> web.Response:

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from telegram import Bot, InputFile, MessageEntity, ReplyParameters, Update
+from telegram import Bot, InputFile, MessageEntity, ReplyParameters
 from telegram import Message as TgMessage
 from telegram.error import BadRequest, ChatMigrated, InvalidToken, TelegramError
-from telegram.request import HTTPXRequest
 
 from connectors.telegram import inbound
 from connectors.telegram.config import TelegramConfig
@@ -26,6 +25,7 @@ from connectors.telegram.convert import (
 from connectors.telegram.errors import delivery_error, is_no_text, is_not_modified
 from connectors.telegram.files import download
 from connectors.telegram.markup import Entity, fits, render
+from connectors.telegram.transport import AiohttpRequest
 from relay.connector import (
     Capabilities,
     Check,
@@ -83,7 +83,8 @@ class TelegramConnector(Connector):
     def __init__(self, name: str, config: TelegramConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
         connect = min(10.0, config.timeout)
-        request = HTTPXRequest(
+        request = AiohttpRequest(
+            ctx.session,
             connection_pool_size=64,
             read_timeout=config.timeout,
             write_timeout=config.timeout,
@@ -91,7 +92,9 @@ class TelegramConnector(Connector):
             pool_timeout=config.timeout,
             media_write_timeout=60.0,
         )
-        polling = HTTPXRequest(connection_pool_size=1, read_timeout=config.timeout, connect_timeout=connect)
+        polling = AiohttpRequest(
+            ctx.session, connection_pool_size=1, read_timeout=config.timeout, connect_timeout=connect
+        )
         self.bot = RelayBot(
             config.token.reveal(),
             base_url=config.api_base_url,
@@ -135,12 +138,11 @@ class TelegramConnector(Connector):
     async def handle_update(self, data: dict[str, Any]) -> Result | None:
         """Parse an authenticated update and deliver it; None when there is nothing to relay."""
         try:
-            update = Update.de_json(data, self.bot)
-            message = to_message(update, self.name, self.accept) if update is not None else None
+            message = to_message(data, self.name, self.accept)
         except Exception as exc:
             self.ctx.log.warning("update not understood", extra={"connector": self.name, "error": type(exc).__name__})
             return None
-        del data, update
+        del data
         if message is None:
             return None
         return await self.ctx.deliver(message)

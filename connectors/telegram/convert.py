@@ -1,13 +1,13 @@
-"""Pure conversions: Telegram updates -> Message, and the platform ids the connector hands out."""
+"""Pure conversions: Telegram updates (Bot API JSON) -> Message, and the platform ids the connector hands out."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from telegram import Message as TgMessage
-from telegram import PhotoSize, Update, User
-
+from connectors.telegram import schema
 from connectors.telegram.markup import entity_tuples, parse
 from relay.model import Address, Attachment, Kind, MediaRef, Message, Party
 from relay.richtext import RichText
@@ -15,6 +15,7 @@ from relay.richtext import RichText
 DOWNLOAD_CAP = 20 * 1024 * 1024
 ALLOWED_UPDATES = ("message", "edited_message")
 GROUP_TYPES = ("group", "supergroup")
+_UNSUPPORTED = ("poll", "dice", "game", "story", "invoice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,61 +45,87 @@ def parse_platform_id(value: str | None) -> tuple[int, int] | None:
         return None
 
 
-def party(user: User | None) -> Party | None:
-    """Who wrote: id, username, name and language; nothing else of the profile."""
-    if user is None:
+def _int(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: object) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _date(value: int | None) -> datetime | None:
+    if value is None:
         return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def party(user: schema.User | None) -> Party | None:
+    """Who wrote: id, username, name and language; nothing else of the profile. None without an integer id."""
+    if not isinstance(user, dict) or (uid := _int(user.get("id"))) is None:
+        return None
+    first, last = _str(user.get("first_name")), _str(user.get("last_name"))
     return Party(
-        id=str(user.id),
-        name=user.full_name or None,
-        username=user.username,
-        language=user.language_code,
-        is_bot=bool(user.is_bot),
+        id=str(uid),
+        name=(f"{first} {last}" if last else first) if first else None,
+        username=_str(user.get("username")),
+        language=_str(user.get("language_code")),
+        is_bot=user.get("is_bot") is True,
     )
 
 
-def _largest_photo(sizes: tuple[PhotoSize, ...], cap: int) -> PhotoSize:
-    within = [p for p in sizes if (p.file_size or 0) <= cap]
-    pool = within or list(sizes)
-    return max(pool, key=lambda p: (p.width * p.height, p.file_size or 0))
+def _file(value: object) -> schema.File | None:
+    if isinstance(value, dict) and isinstance(value.get("file_id"), str):
+        return cast(schema.File, value)
+    return None
 
 
-def attachment(msg: TgMessage, instance: str) -> Attachment | None:
+def _size(item: schema.File | schema.PhotoSize) -> int | None:
+    return _int(item.get("file_size"))
+
+
+def _largest_photo(value: object, cap: int) -> schema.PhotoSize | None:
+    sizes = [cast(schema.PhotoSize, p) for p in value if _file(p)] if isinstance(value, list) else []
+    within = [p for p in sizes if (_size(p) or 0) <= cap]
+    pool = within or sizes
+    if not pool:
+        return None
+    return max(pool, key=lambda p: ((_int(p.get("width")) or 0) * (_int(p.get("height")) or 0), _size(p) or 0))
+
+
+def attachment(msg: schema.Message, instance: str) -> Attachment | None:
     """The file a message carries, as a platform reference (fetched on demand, never stored)."""
-    mid = msg.message_id
+    mid = msg.get("message_id")
 
-    def ref(file_id: str) -> MediaRef:
-        return MediaRef(instance, file_id)
+    def make(f: schema.File | schema.PhotoSize, name: str, mime: str) -> Attachment:
+        return Attachment(name, mime, _size(f), ref=MediaRef(instance, f["file_id"]))
 
-    if msg.photo:
-        p = _largest_photo(msg.photo, DOWNLOAD_CAP)
-        return Attachment(f"photo_{mid}.jpg", "image/jpeg", p.file_size, ref=ref(p.file_id))
-    if msg.animation:
-        a = msg.animation
-        return Attachment(
-            a.file_name or f"animation_{mid}.mp4", a.mime_type or "video/mp4", a.file_size, ref=ref(a.file_id)
-        )
-    if msg.document:
-        d = msg.document
-        return Attachment(
-            d.file_name or f"document_{mid}", d.mime_type or "application/octet-stream", d.file_size, ref=ref(d.file_id)
-        )
-    if msg.voice:
-        v = msg.voice
-        return Attachment(f"voice_{mid}.ogg", v.mime_type or "audio/ogg", v.file_size, ref=ref(v.file_id))
-    if msg.audio:
-        a2 = msg.audio
-        return Attachment(
-            a2.file_name or f"audio_{mid}.mp3", a2.mime_type or "audio/mpeg", a2.file_size, ref=ref(a2.file_id)
-        )
-    if msg.video:
-        v2 = msg.video
-        return Attachment(
-            v2.file_name or f"video_{mid}.mp4", v2.mime_type or "video/mp4", v2.file_size, ref=ref(v2.file_id)
-        )
-    if msg.video_note:
-        n = msg.video_note
-        return Attachment(f"video_note_{mid}.mp4", "video/mp4", n.file_size, ref=ref(n.file_id))
+    def named(f: schema.File, default: str) -> str:
+        return _str(f.get("file_name")) or default
+
+    def typed(f: schema.File, default: str) -> str:
+        return _str(f.get("mime_type")) or default
+
+    if p := _largest_photo(msg.get("photo"), DOWNLOAD_CAP):
+        return make(p, f"photo_{mid}.jpg", "image/jpeg")
+    if a := _file(msg.get("animation")):
+        return make(a, named(a, f"animation_{mid}.mp4"), typed(a, "video/mp4"))
+    if d := _file(msg.get("document")):
+        return make(d, named(d, f"document_{mid}"), typed(d, "application/octet-stream"))
+    if v := _file(msg.get("voice")):
+        return make(v, f"voice_{mid}.ogg", typed(v, "audio/ogg"))
+    if a2 := _file(msg.get("audio")):
+        return make(a2, named(a2, f"audio_{mid}.mp3"), typed(a2, "audio/mpeg"))
+    if v2 := _file(msg.get("video")):
+        return make(v2, named(v2, f"video_{mid}.mp4"), typed(v2, "video/mp4"))
+    if n := _file(msg.get("video_note")):
+        return make(n, f"video_note_{mid}.mp4", "video/mp4")
     return None
 
 
@@ -106,70 +133,99 @@ def _maps(lat: float, lon: float) -> str:
     return f"{lat:.6f}, {lon:.6f}\nhttps://maps.google.com/?q={lat:.6f},{lon:.6f}"
 
 
-def body_text(msg: TgMessage) -> RichText | None:
+def _place(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    lat, lon = _number(value.get("latitude")), _number(value.get("longitude"))
+    return _maps(lat, lon) if lat is not None and lon is not None else None
+
+
+def _venue(v: schema.Venue) -> RichText | None:
+    title, address, where = _str(v.get("title")), _str(v.get("address")), _place(v.get("location"))
+    if title is None or address is None or where is None:
+        return None
+    return RichText.of(f"📍 {title}, {address}\n{where}")
+
+
+def _contact(c: schema.Contact) -> RichText | None:
+    first, phone = _str(c.get("first_name")), _str(c.get("phone_number"))
+    if first is None or phone is None:
+        return None
+    name = " ".join(x for x in (first, _str(c.get("last_name"))) if x)
+    user_id = _int(c.get("user_id"))
+    who = f" (Telegram user {user_id})" if user_id else ""
+    return RichText.of(f"👤 Shared contact: {name}, {phone}{who}")
+
+
+def body_text(msg: schema.Message) -> RichText | None:
     """The text a message shows: text or caption with styles, or a description of a sticker, place or
     contact; None for service messages (joins, pins, ...) and kinds the relay does not carry."""
-    if msg.text is not None:
-        return parse(msg.text, entity_tuples(msg.entities))
-    if msg.caption is not None:
-        return parse(msg.caption, entity_tuples(msg.caption_entities))
-    if msg.sticker is not None:
-        return RichText.of(f"[sticker {msg.sticker.emoji}]" if msg.sticker.emoji else "[sticker]")
-    if msg.venue is not None:
-        v = msg.venue
-        return RichText.of(f"📍 {v.title}, {v.address}\n{_maps(v.location.latitude, v.location.longitude)}")
-    if msg.location is not None:
-        return RichText.of(f"📍 Location: {_maps(msg.location.latitude, msg.location.longitude)}")
-    if msg.contact is not None:
-        c = msg.contact
-        name = " ".join(x for x in (c.first_name, c.last_name) if x)
-        who = f" (Telegram user {c.user_id})" if c.user_id else ""
-        return RichText.of(f"👤 Shared contact: {name}, {c.phone_number}{who}")
-    for kind in ("poll", "dice", "game", "story", "invoice"):
-        if getattr(msg, kind, None) is not None:
+    if (text := _str(msg.get("text"))) is not None:
+        return parse(text, entity_tuples(msg.get("entities")))
+    if (caption := _str(msg.get("caption"))) is not None:
+        return parse(caption, entity_tuples(msg.get("caption_entities")))
+    if isinstance(sticker := msg.get("sticker"), dict):
+        emoji = _str(sticker.get("emoji"))
+        return RichText.of(f"[sticker {emoji}]" if emoji else "[sticker]")
+    if isinstance(venue := msg.get("venue"), dict) and (shown := _venue(venue)) is not None:
+        return shown
+    if (where := _place(msg.get("location"))) is not None:
+        return RichText.of(f"📍 Location: {where}")
+    if isinstance(contact := msg.get("contact"), dict) and (shown := _contact(contact)) is not None:
+        return shown
+    raw = cast(Mapping[str, object], msg)
+    for kind in _UNSUPPORTED:
+        if raw.get(kind) is not None:
             return RichText.of(f"[unsupported Telegram message: {kind}]")
     return None
 
 
-def _address(msg: TgMessage, instance: str) -> Address:
-    thread = str(msg.message_thread_id) if msg.is_topic_message and msg.message_thread_id else None
-    return Address(instance=instance, chat=str(msg.chat.id), thread=thread, chat_type=msg.chat.type)
+def _address(msg: schema.Message, instance: str, chat_id: int, chat_type: str) -> Address:
+    thread = _int(msg.get("message_thread_id")) if msg.get("is_topic_message") is True else None
+    return Address(instance=instance, chat=str(chat_id), thread=str(thread) if thread else None, chat_type=chat_type)
 
 
-def _reply_ref(msg: TgMessage) -> str | None:
-    target = msg.reply_to_message
-    if target is None:
+def _reply_ref(msg: schema.Message, chat_id: int) -> str | None:
+    target = msg.get("reply_to_message")
+    if not isinstance(target, dict) or (target_id := _int(target.get("message_id"))) is None:
         return None
-    if msg.is_topic_message and target.message_id == msg.message_thread_id:
+    if msg.get("is_topic_message") is True and target_id == _int(msg.get("message_thread_id")):
         return None
-    return platform_id(msg.chat.id, target.message_id)
+    return platform_id(chat_id, target_id)
 
 
-def _timestamp(value: datetime | None) -> int:
-    return int(value.timestamp()) if value is not None else 0
-
-
-def to_message(update: Update, instance: str, accept: Accept) -> Message | None:
-    """The Message for one update, or None when the relay does not carry it (other chats, service
-    messages, channel posts). `/start` arrives as the text "/start" (with its deep-link payload)."""
-    edited = update.edited_message is not None
-    msg = update.edited_message or update.message
-    if msg is None or not accept.allows(msg.chat.type):
+def to_message(update: Mapping[str, Any], instance: str, accept: Accept) -> Message | None:
+    """The Message for one update (its Bot API JSON), or None when the relay does not carry it (other
+    chats, service messages, channel posts) or its ids, chat or date are malformed. `/start` arrives as
+    the text "/start" (with its deep-link payload)."""
+    data = cast(schema.Update, update)
+    edited = data.get("edited_message") is not None
+    msg = data.get("edited_message") if edited else data.get("message")
+    if not isinstance(msg, dict) or not isinstance(chat := msg.get("chat"), dict):
+        return None
+    chat_id, chat_type = _int(chat.get("id")), _str(chat.get("type"))
+    if chat_id is None or chat_type is None or not accept.allows(chat_type):
+        return None
+    mid, event, date = _int(msg.get("message_id")), _int(data.get("update_id")), _date(_int(msg.get("date")))
+    sender = party(msg.get("from"))
+    if mid is None or event is None or date is None or (sender is None and msg.get("from") is not None):
         return None
     text = body_text(msg)
     att = attachment(msg, instance)
     if text is None and att is None:
         return None
-    pid = platform_id(msg.chat.id, msg.message_id)
+    pid = platform_id(chat_id, mid)
+    edit_date = _int(msg.get("edit_date")) if edited else None
+    edited_at = _date(edit_date)
     return Message(
         kind=Kind.EDIT if edited else Kind.MEDIA if att is not None else Kind.TEXT,
-        id=f"{pid}:edit:{_timestamp(msg.edit_date)}" if edited else pid,
+        id=f"{pid}:edit:{edit_date if edited_at else 0}" if edited else pid,
         origin=instance,
-        conversation=_address(msg, instance),
-        sender=party(msg.from_user),
+        conversation=_address(msg, instance, chat_id, chat_type),
+        sender=sender,
         text=text or RichText(),
         attachments=(att,) if att is not None else (),
-        ref=pid if edited else _reply_ref(msg),
-        sent_at=(msg.edit_date or msg.date) if edited else msg.date,
-        event_id=str(update.update_id),
+        ref=pid if edited else _reply_ref(msg, chat_id),
+        sent_at=edited_at or date,
+        event_id=str(event),
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from connectors.telegram.schema import MessageEntity
 from relay.richtext import RichText, Span, Style, utf16_len
 
 _FLAG_TYPES = ((Style.BOLD, "bold"), (Style.ITALIC, "italic"), (Style.STRIKE, "strikethrough"))
@@ -105,16 +106,13 @@ def fits(text: RichText, limit: int) -> bool:
     return utf16_len(text.plain) <= limit
 
 
-def entity_tuples(items: Sequence[object] | None) -> list[tuple[str, int, int, str | None]]:
-    """(type, offset, length, url) from PTB MessageEntity objects."""
+def entity_tuples(items: list[MessageEntity] | None) -> list[tuple[str, int, int, str | None]]:
+    """(type, offset, length, url) from the Bot API's entity objects; malformed ones are left out."""
     out: list[tuple[str, int, int, str | None]] = []
-    for e in items or ():
-        out.append(
-            (
-                str(getattr(e, "type", "")),
-                int(getattr(e, "offset", 0)),
-                int(getattr(e, "length", 0)),
-                getattr(e, "url", None),
-            )
-        )
+    for e in items if isinstance(items, list) else ():
+        if not isinstance(e, dict):
+            continue
+        kind, offset, length, url = e.get("type"), e.get("offset"), e.get("length"), e.get("url")
+        if isinstance(kind, str) and type(offset) is int and type(length) is int:
+            out.append((kind, offset, length, url if isinstance(url, str) else None))
     return out

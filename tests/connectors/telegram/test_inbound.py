@@ -68,6 +68,63 @@ async def test_not_an_update_is_400_after_authentication(
     assert crm_sink[0].calls == 0
 
 
+TEXT = payload("text")["message"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hallo",
+        TEXT | {"chat": "123456789"},
+        TEXT | {"chat": {"id": "123456789", "type": "private"}},
+        TEXT | {"message_id": "42"},
+        TEXT | {"text": 42},
+        TEXT | {"from": ["Ana"]},
+        TEXT | {"date": 10**30},
+    ],
+)
+async def test_odd_update_after_authentication_is_ignored(
+    start_relay: RelayFactory, fake_tg: Fake, crm_sink: Sink, message: Any
+) -> None:
+    sink, url = crm_sink
+    client, _ = await start_relay(to_crm(fake_tg[1], url))
+    resp = await client.post("/hooks/tg/", json={"update_id": 583920200, "message": message}, headers=HEADERS)
+    assert resp.status == 200 and await resp.json() == {"status": "ignored"}
+    assert sink.calls == 0
+
+
+async def test_junk_entities_still_deliver_the_text(start_relay: RelayFactory, fake_tg: Fake, crm_sink: Sink) -> None:
+    sink, url = crm_sink
+    client, _ = await start_relay(to_crm(fake_tg[1], url))
+    junk = [None, 3, "bold", {"type": "bold", "offset": "0", "length": 4}, {"type": "italic", "offset": 0, "length": 5}]
+    body = payload("text", message=TEXT | {"entities": junk})
+    resp = await client.post("/hooks/tg/", json=body, headers=HEADERS)
+    assert resp.status == 200 and (await resp.json())["status"] == "delivered"
+    (got,) = sink.received
+    assert got["message"]["text"] == TEXT["text"] and got["message"]["markdown"].startswith("*Hallo*")
+
+
+async def test_a_failing_conversion_is_logged_and_ignored(
+    start_relay: RelayFactory,
+    fake_tg: Fake,
+    crm_sink: Sink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*_: Any) -> None:
+        raise ValueError("odd update")
+
+    monkeypatch.setattr("connectors.telegram.connector.to_message", broken)
+    sink, url = crm_sink
+    client, _ = await start_relay(to_crm(fake_tg[1], url))
+    resp = await client.post("/hooks/tg/", json=payload("text"), headers=HEADERS)
+    assert resp.status == 200 and await resp.json() == {"status": "ignored"}
+    assert sink.calls == 0
+    assert [r.getMessage() for r in caplog.records if getattr(r, "error", None) == "ValueError"] == [
+        "update not understood"
+    ]
+
+
 async def test_every_inbound_type_reaches_the_crm(start_relay: RelayFactory, fake_tg: Fake, crm_sink: Sink) -> None:
     sink, url = crm_sink
     client, relay = await start_relay(to_crm(fake_tg[1], url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -13,7 +13,7 @@ from aiohttp import web
 from relay.config import Loaded
 from relay.connector import Connector, Context, Result
 from relay.engine import Engine, EngineSettings
-from relay.http import Handler, error_middleware
+from relay.http import guarded
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.model import Message
@@ -143,21 +143,22 @@ class Relay:
                 log.warning("connector close failed", extra={"connector": name, "error": type(exc).__name__})
 
 
-@web.middleware
-async def shed_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Under overload, refuse new hook POSTs with 503 + Retry-After before reading or parsing them."""
-    engine = request.app[RELAY_KEY].engine
-    routed = request.match_info.http_exception is None
-    if routed and request.method == "POST" and request.path.startswith("/hooks/") and engine.saturated:
+def shedder(engine: Engine, connector: str) -> Callable[[], web.Response | None]:
+    """Under overload, a 503 + Retry-After for new hook POSTs, decided before reading or parsing them."""
+
+    def refuse() -> web.Response | None:
+        if not engine.saturated:
+            return None
         reason = "overloaded" if engine.accepting else "shutting_down"
-        engine.metrics.inc("relay_rejected_total", connector=request.path.split("/")[2], reason=reason)
+        engine.metrics.inc("relay_rejected_total", connector=connector, reason=reason)
         body = {
             "status": "overloaded" if engine.accepting else "retry",
             "reason": reason,
             "detail": "not delivered yet; redeliver this request",
         }
         return web.json_response(body, status=503, headers={"Retry-After": "1" if engine.accepting else "5"})
-    return await handler(request)
+
+    return refuse
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -200,21 +201,23 @@ async def index(request: web.Request) -> web.Response:
 
 async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
     """Build the web app for a validated workspace; connectors start with the app and close with it."""
-    app = web.Application(
-        client_max_size=loaded.relay.server.max_body_bytes, middlewares=[shed_middleware, error_middleware]
-    )
+    app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
     relay = Relay(loaded, session, store or await make_store(loaded))
     app[RELAY_KEY] = relay
-    app.router.add_get("/", index)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/media/{token}", relay.media.handle)
+    for path, handler in (
+        ("/", index),
+        ("/healthz", healthz),
+        ("/readyz", readyz),
+        ("/metrics", metrics),
+        ("/media/{token}", relay.media.handle),
+    ):
+        app.router.add_get(path, guarded(handler))
     for name, conn in relay.connectors.items():
         for route in conn.routes():
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", route.handler)
+            refuse = shedder(relay.engine, name) if route.method == "POST" else None
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(route.handler, refuse))
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()

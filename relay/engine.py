@@ -63,6 +63,8 @@ class Engine:
         self.accepting = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: Counter[str] = Counter()
+        self._deadlines: dict[str, float] = {}
+        self._crm_targets: dict[str, Address] = {}
 
     @property
     def inflight(self) -> int:
@@ -74,10 +76,13 @@ class Engine:
         return not self.accepting or self.inflight >= self.settings.max_inflight
 
     def deadline_for(self, instance: str) -> float:
-        conn = self.connectors.get(instance)
-        base = conn.manifest.capabilities.ack_deadline if conn else 10.0
-        override = getattr(conn.config, "ack_deadline", None) if conn else None
-        return max(0.05, (override or base) - self.settings.deadline_margin)
+        found = self._deadlines.get(instance)
+        if found is None:
+            conn = self.connectors.get(instance)
+            base = conn.manifest.capabilities.ack_deadline if conn else 10.0
+            override = getattr(conn.config, "ack_deadline", None) if conn else None
+            found = self._deadlines[instance] = max(0.05, (override or base) - self.settings.deadline_margin)
+        return found
 
     async def deliver(self, message: Message, deadline: float | None = None) -> Result:
         """Hand a message over; returns once the destination accepted it, or when the source's
@@ -106,8 +111,7 @@ class Engine:
         self._tasks.add(task)
         self.metrics.gauges["relay_inflight"] = self.inflight
         task.add_done_callback(self._done)
-        done, _ = await asyncio.wait((task,), timeout=budget)
-        if done:
+        if await _finished_within(task, budget):
             return task.result()
         self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
         return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
@@ -142,18 +146,16 @@ class Engine:
             self.metrics.observe(time.monotonic() - started, **labels)
         else:
             self.metrics.inc("relay_failures_total", reason=result.reason or "unknown", **labels)
-        log.log(
-            logging.DEBUG if result.outcome is Outcome.DELIVERED else logging.INFO,
-            "message %s",
-            result.outcome.value,
-            extra={
+        level = logging.DEBUG if result.outcome is Outcome.DELIVERED else logging.INFO
+        if log.isEnabledFor(level):
+            extra = {
                 "msg_id": self._log_id(message),
                 "connector": message.origin,
                 "kind": message.kind.value,
                 "reason": result.reason,
                 "latency_ms": round((time.monotonic() - started) * 1000, 1),
-            },
-        )
+            }
+            log.log(level, "message %s", result.outcome.value, extra=extra)
         if result.outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
             self._spawn(self._notify(message, result.reason or "failed"))
         return result
@@ -184,11 +186,12 @@ class Engine:
         already = await self.store.get(sent_key) if sent_key else None
         if already is not None:
             return already
-        target = part.conversation if dest.manifest.kind is ConnectorKind.MESSENGER else Address(dest.name, "")
+        target = part.conversation if dest.manifest.kind is ConnectorKind.MESSENGER else self._crm_target(dest.name)
         limits = dest.limits(target)
         attempt = 0
         while True:
-            await self._wait_for_buckets(dest, target, limits, end)
+            if limits:
+                await self._wait_for_buckets(dest, target, limits, end)
             try:
                 pid = await dest.send(part)
             except DeliveryError as exc:
@@ -206,6 +209,12 @@ class Engine:
             if sent_key:
                 await self.store.set(sent_key, pid, self.settings.dedup_ttl)
             return pid
+
+    def _crm_target(self, name: str) -> Address:
+        found = self._crm_targets.get(name)
+        if found is None:
+            found = self._crm_targets[name] = Address(name, "")
+        return found
 
     def _bucket(self, dest: Connector, target: Address, limit: Limit) -> str:
         scope = f"{dest.name}:{target.chat}" if limit.scope == "chat" else dest.name
@@ -297,3 +306,23 @@ class Engine:
             task.cancel()
         self.dedup.close()
         return len(left)
+
+
+async def _finished_within(task: asyncio.Task[Any], timeout: float) -> bool:
+    """Wait for `task` at most `timeout` seconds without cancelling it; True if it finished."""
+    if task.done():
+        return True
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = waiter.get_loop().call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from relay.connector import Outcome, Result
 from relay.errors import AuthError, BadRequest
+from relay.keyed import HmacSha256
 
 log = logging.getLogger("relay.http")
 
@@ -37,26 +38,30 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
     return web.json_response(body)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn known errors into 4xx with a reason, anything else into a bare 500; never a traceback."""
-    try:
-        return await handler(request)
-    except AuthError as exc:
-        return web.json_response({"error": exc.reason}, status=exc.status)
-    except BadRequest as exc:
-        return web.json_response({"error": exc.reason}, status=exc.status)
-    except web.HTTPException:
-        raise
-    except Exception as exc:
-        log.error(
-            "request failed",
-            extra={
-                "route": request.match_info.route.resource.canonical if request.match_info.route.resource else "?",
-                "error": type(exc).__name__,
-            },
-        )
-        return web.json_response({"error": "internal error"}, status=500)
+def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None = None) -> Handler:
+    """The handler with known errors turned into 4xx with a reason and anything else into a bare 500,
+    never a traceback; `refuse` may answer first (e.g. 503 under overload) before the body is read."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        if refuse is not None:
+            refusal = refuse()
+            if refusal is not None:
+                return refusal
+        try:
+            return await handler(request)
+        except (AuthError, BadRequest) as exc:
+            return web.json_response({"error": exc.reason}, status=exc.status)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            resource = request.match_info.route.resource
+            log.error(
+                "request failed",
+                extra={"route": resource.canonical if resource else "?", "error": type(exc).__name__},
+            )
+            return web.json_response({"error": "internal error"}, status=500)
+
+    return run
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -75,11 +80,11 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest("body is not valid JSON") from None
 
 
-def sign(secret: bytes, body: bytes, now: int | None = None) -> str:
+def sign(secret: bytes | HmacSha256, body: bytes, now: int | None = None) -> str:
     """The `t=<unix>,v1=<hex>` signature header for a body (HMAC-SHA256 of "<t>.<body>")."""
     t = int(time.time()) if now is None else now
-    mac = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    mac = secret if isinstance(secret, HmacSha256) else HmacSha256(secret)
+    return f"t={t},v1={mac.hexdigest(f'{t}.'.encode(), body)}"
 
 
 def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300) -> None:

@@ -52,7 +52,9 @@ class RichText:
     @property
     def plain(self) -> str:
         """The text without styles."""
-        return "".join(s.text for s in self.spans)
+        if len(self.spans) == 1:
+            return self.spans[0].text
+        return "".join([s.text for s in self.spans])
 
     @classmethod
     def of(cls, text: str) -> RichText:
@@ -171,6 +173,10 @@ def to_markdown(text: RichText) -> str:
             out.append(stack.pop()[1])
 
     for s in text.spans:
+        if s.style is Style.NONE and not s.href:
+            close_to(0)
+            out.append(_md_escape(s.text))
+            continue
         if s.href or Style.CODE in s.style or Style.PRE in s.style:
             close_to(0)
             out.append(_md_atom(s))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Sequence
@@ -17,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from relay.errors import AuthError
+from relay.keyed import HmacSha256
 from relay.model import Address, MediaRef
 
 
@@ -64,7 +63,7 @@ class Sealer:
         self.workspace = workspace
         self._current = keys[0].id
         self._siv = {k.id: AESSIV(_derive(k.secret, workspace, "seal", 64)) for k in keys}
-        self._digest_key = _derive(keys[0].secret, workspace, "digest", 32)
+        self._digest = HmacSha256(_derive(keys[0].secret, workspace, "digest", 32))
         self._sealed: dict[Address, str] = {}
 
     def _seal(self, purpose: str, payload: Any) -> str:
@@ -123,4 +122,4 @@ class Sealer:
 
     def digest(self, value: str) -> str:
         """A keyed digest for state keys: reveals nothing of the value."""
-        return hmac.new(self._digest_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        return self._digest.hexdigest(value.encode())[:32]

@@ -13,7 +13,10 @@ from connectors.webhook.convert import WebhookConfig, to_payload
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, Route
 from relay.errors import DeliveryError, MediaError
 from relay.http import sign
+from relay.keyed import HmacSha256
 from relay.model import Address, Message
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
@@ -31,7 +34,9 @@ class WebhookConnector(Connector):
     def __init__(self, name: str, config: WebhookConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
         self.key = config.secret.reveal().encode()
+        self.mac = HmacSha256(self.key)
         self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        self.timeout = aiohttp.ClientTimeout(total=config.timeout)
 
     def routes(self) -> Sequence[Route]:
         async def post(request: web.Request) -> web.Response:
@@ -52,20 +57,17 @@ class WebhookConnector(Connector):
 
     async def send(self, message: Message) -> str:
         conversation = self.ctx.sealer.seal(message.conversation)
-        payload = to_payload(message, conversation, self.ctx.media.link, await self._inline(message))
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        inline = await self._inline(message) if message.attachments and self.config.inline_media_max else {}
+        payload = to_payload(message, conversation, self.ctx.media.link, inline)
+        body = _ENCODER.encode(payload).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Relay-Signature": sign(self.key, body),
+            "X-Relay-Signature": sign(self.mac, body),
             "X-Relay-Event-Id": self.ctx.sealer.digest(message.dedup_id),
         }
         try:
             async with self.ctx.session.post(
-                self.config.url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+                self.config.url, data=body, headers=headers, allow_redirects=False, timeout=self.timeout
             ) as resp:
                 if resp.status == 429 or (resp.status == 503 and "Retry-After" in resp.headers):
                     raise DeliveryError(

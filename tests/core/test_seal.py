@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relay.errors import AuthError
+from relay.keyed import HmacSha256
 from relay.model import Address, MediaRef
 from relay.seal import Sealer, WorkspaceKey
 
@@ -59,3 +64,10 @@ def test_media_tokens_expire() -> None:
     expired = s._seal("m1", ["tg", "file-1", "a.pdf", "application/pdf", 10, int(time.time()) - 1])
     with pytest.raises(AuthError):
         s.open_media(expired)
+
+
+@given(key=st.binary(max_size=200), parts=st.lists(st.binary(max_size=300), max_size=4))
+def test_keyed_mac_equals_stdlib_hmac(key: bytes, parts: list[bytes]) -> None:
+    expected = hmac.new(key, b"".join(parts), hashlib.sha256).hexdigest()
+    assert HmacSha256(key).hexdigest(*parts) == expected
+    assert "***" in repr(HmacSha256(key))

@@ -2,10 +2,11 @@
 
 Checks the secret header, parses the update, POSTs a small JSON to the sink over one shared
 ClientSession (a pool as large as the relay's) and answers 200 once the sink answered.
-stdlib json and the default asyncio loop, like the relay."""
+stdlib json, the default asyncio loop, and the startup heap frozen out of the collector: like the relay."""
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import sys
@@ -45,6 +46,8 @@ def app(sink_url: str, secret: bytes) -> web.Application:
 
     async def lifecycle(_: web.Application) -> Any:
         state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+        gc.collect()
+        gc.freeze()
         yield
         await state["session"].close()
 

@@ -35,7 +35,7 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
         return web.json_response(body, status=503, headers={"Retry-After": retry})
     if result.outcome is Outcome.FAILED:
         return web.json_response(body, status=failed_status)
-    return web.json_response(body)
+    return web.Response(body=json.dumps(body).encode(), content_type="application/json")
 
 
 def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None = None) -> Handler:

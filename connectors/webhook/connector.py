@@ -102,9 +102,12 @@ class WebhookConnector(Connector):
 
 
 async def _crm_id(resp: aiohttp.ClientResponse) -> str | None:
+    raw = await resp.read()
+    if not raw.lstrip().startswith(b"{"):
+        return None
     try:
-        data = await resp.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError):
+        data = json.loads(raw)
+    except ValueError:
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return str(value) if isinstance(value, str | int) and value != "" else None

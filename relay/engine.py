@@ -107,7 +107,7 @@ class Engine:
                 self.metrics.inc("relay_dedup_hits_total", connector=message.origin, direction=direction)
             return earlier
         started = time.monotonic()
-        task = asyncio.create_task(self._run(message, key, started + budget, started))
+        task = asyncio.create_task(self._run(message, key, started + budget, started, direction))
         self._tasks.add(task)
         self.metrics.gauges["relay_inflight"] = self.inflight
         task.add_done_callback(self._done)
@@ -128,8 +128,7 @@ class Engine:
         kind = self.router.kinds.get(instance)
         return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
 
-    async def _run(self, message: Message, key: str, end: float, started: float) -> Result:
-        direction = self._direction(message.origin)
+    async def _run(self, message: Message, key: str, end: float, started: float, direction: str) -> Result:
         result = Result(Outcome.RETRY, "internal_error")
         try:
             result = await self._route_and_send(message, end)
@@ -167,7 +166,8 @@ class Engine:
             raise DeliveryError("destination_busy", retryable=True, retry_after=1)
         self._per_dest[dest_name] += 1
         try:
-            message = await self._translate_ref(message, dest_name)
+            if message.ref is not None:
+                message = await self._translate_ref(message, dest_name)
             parts = degrade(message, dest.manifest.capabilities, self.media.link)
             first: str | None = None
             for index, part in enumerate(parts):

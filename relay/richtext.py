@@ -205,10 +205,14 @@ def _md_atom(s: Span) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_~\[\]])")
+_MD_CHARS = "\\`*_~[]"
 
 
 def _md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    for c in _MD_CHARS:
+        if c in text:
+            return _MD_SPECIAL.sub(r"\\\1", text)
+    return text
 
 
 def to_html(text: RichText) -> str:

@@ -16,6 +16,7 @@ DOWNLOAD_CAP = 20 * 1024 * 1024
 ALLOWED_UPDATES = ("message", "edited_message")
 GROUP_TYPES = ("group", "supergroup")
 _UNSUPPORTED = ("poll", "dice", "game", "story", "invoice")
+_MEDIA_KEYS = frozenset(("photo", "animation", "document", "voice", "audio", "video", "video_note"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ def _largest_photo(value: object, cap: int) -> schema.PhotoSize | None:
 
 def attachment(msg: schema.Message, instance: str) -> Attachment | None:
     """The file a message carries, as a platform reference (fetched on demand, never stored)."""
+    if _MEDIA_KEYS.isdisjoint(msg):
+        return None
     mid = msg.get("message_id")
 
     def make(f: schema.File | schema.PhotoSize, name: str, mime: str) -> Attachment:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from connectors.telegram.transport import NotSent
 from relay.errors import DeliveryError
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -30,7 +28,7 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
         return DeliveryError("platform_auth_failed", scope="connector")
     if isinstance(exc, BadRequest):
         return DeliveryError("platform_rejected_400")
-    if isinstance(exc, TimedOut | NetworkError) and isinstance(exc.__cause__, _NOT_SENT):
+    if isinstance(exc, TimedOut | NetworkError) and isinstance(exc.__cause__, NotSent):
         return DeliveryError("platform_unreachable", retryable=True, scope="connector")
     if isinstance(exc, TimedOut):
         return DeliveryError("platform_timeout")

@@ -7,7 +7,6 @@ import errno
 import re
 
 import aiohttp
-import httpx
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -19,6 +18,10 @@ POOL_FULL = (
 )
 _ESCAPES = {'"': "%22"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
 _ESCAPE = re.compile("|".join(map(re.escape, _ESCAPES)))
+
+
+class NotSent(Exception):
+    """The cause of a PTB error raised before the request reached Telegram (safe to retry)."""
 
 
 def _filename(name: str) -> str:
@@ -59,15 +62,15 @@ def body(data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
 
 
 def failure(exc: Exception) -> tuple[TelegramError, Exception | None]:
-    """PTB's error named by class only (aiohttp messages hold the URL), with an httpx cause when nothing was sent."""
+    """PTB's error named by class only (aiohttp messages hold the URL), caused by NotSent when nothing was sent."""
     code = errno.errorcode.get(exc.errno or 0) if isinstance(exc, OSError) else None
     detail = f"{type(exc).__name__} ({code})" if code else type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return TimedOut(f"Timed out connecting ({detail})"), httpx.ConnectTimeout(detail)
+        return TimedOut(f"Timed out connecting ({detail})"), NotSent(detail)
     if isinstance(exc, TimeoutError):
         return TimedOut(f"Timed out ({detail})"), None
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return NetworkError(detail), httpx.ConnectError(detail)
+        return NetworkError(detail), NotSent(detail)
     return NetworkError(detail), None
 
 
@@ -128,7 +131,7 @@ class AiohttpRequest(BaseRequest):
             async with asyncio.timeout(pool):
                 await self._slots.acquire()
         except TimeoutError:
-            raise TimedOut(POOL_FULL) from httpx.PoolTimeout(POOL_FULL)
+            raise TimedOut(POOL_FULL) from NotSent(POOL_FULL)
         try:
             async with self._session.request(
                 method,

@@ -7,13 +7,13 @@ import json
 import time
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp.test_utils import TestClient
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from connectors.telegram.connector import BOT_LIMIT, GROUP_LIMIT, PRIVATE_LIMIT, TelegramConnector
 from connectors.telegram.errors import delivery_error
+from connectors.telegram.transport import NotSent
 from relay.errors import DeliveryError
 from relay.http import sign
 from relay.model import Address, Kind, Message
@@ -206,9 +206,9 @@ def test_error_mapping() -> None:
     blocked = delivery_error(Forbidden("Forbidden: bot was blocked by the user"))
     assert (blocked.reason, blocked.retryable, blocked.unreachable) == ("recipient_unreachable", False, True)
     assert delivery_error(BadRequest("x")).reason == "platform_rejected_400"
-    refused = delivery_error(_network(httpx.ConnectError("refused")))
+    refused = delivery_error(_network(NotSent("refused")))
     assert refused.retryable and refused.reason == "platform_unreachable"
-    timeout = delivery_error(_network(httpx.ReadTimeout("slow"), TimedOut))
+    timeout = delivery_error(_network(TimeoutError("slow"), TimedOut))
     assert (timeout.reason, timeout.retryable) == ("platform_timeout", False)
     assert delivery_error(NetworkError("Internal Server Error (500)")).retryable is False
 

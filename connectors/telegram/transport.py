@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import urllib.request
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -74,10 +77,28 @@ def failure(exc: Exception) -> tuple[TelegramError, Exception | None]:
     return NetworkError(detail), None
 
 
+_LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
+
+
+def env_proxy(url: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy that HTTP_PROXY / HTTPS_PROXY / ALL_PROXY name for `url`, unless NO_PROXY exempts its host
+    (a local Bot API server on a loopback address never goes through one)."""
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    host = (parts.hostname or "").lower()
+    if host in _LOOPBACK:
+        return None
+    for entry in proxies.get("no", "").split(","):
+        entry = entry.strip().lower().lstrip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return None
+    return proxy or None
+
+
 class AiohttpRequest(BaseRequest):
     """PTB's request interface on a borrowed aiohttp session, with HTTPXRequest's defaults."""
 
-    __slots__ = ("_connect", "_media_write", "_pool", "_read", "_session", "_slots", "_write")
+    __slots__ = ("_connect", "_env", "_media_write", "_pool", "_proxies", "_read", "_session", "_slots", "_write")
 
     def __init__(
         self,
@@ -96,6 +117,8 @@ class AiohttpRequest(BaseRequest):
         self._connect = connect_timeout
         self._pool = pool_timeout
         self._media_write = media_write_timeout
+        self._env = urllib.request.getproxies_environment()
+        self._proxies: dict[str, str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -132,6 +155,9 @@ class AiohttpRequest(BaseRequest):
                 await self._slots.acquire()
         except TimeoutError:
             raise TimedOut(POOL_FULL) from NotSent(POOL_FULL)
+        origin = url.split("/", 3)[2]
+        if origin not in self._proxies:
+            self._proxies[origin] = env_proxy(url, self._env)
         try:
             async with self._session.request(
                 method,
@@ -140,6 +166,7 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 timeout=timeout,
                 allow_redirects=False,
+                proxy=self._proxies[origin],
             ) as response:
                 return response.status, await response.read()
         except Exception as exc:

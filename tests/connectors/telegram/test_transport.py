@@ -20,7 +20,7 @@ from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest
 
 from connectors.telegram.errors import delivery_error
-from connectors.telegram.transport import POOL_FULL, AiohttpRequest, NotSent, client_timeout
+from connectors.telegram.transport import POOL_FULL, AiohttpRequest, NotSent, client_timeout, env_proxy
 from tests.connectors.telegram.fake_api import TOKEN, FakeTelegram
 
 
@@ -195,3 +195,37 @@ def test_timeouts_map_to_aiohttp() -> None:
     )
     unbounded = client_timeout(read=None, write=5, connect=None, pool=1)
     assert (unbounded.total, unbounded.connect, unbounded.sock_connect, unbounded.sock_read) == (None, None, None, None)
+
+
+async def test_bot_api_calls_honour_the_proxy_environment(
+    session: aiohttp.ClientSession, fake: tuple[RecordingTelegram, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording, api = fake
+    proxy = api.rsplit("/", 1)[0]
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    me = await bot(session, "http://telegram.invalid/bot").get_me()
+    assert me.is_bot and recording.seen, "the unresolvable API host was reached through the proxy"
+
+
+async def test_no_proxy_exempts_the_api_host(
+    session: aiohttp.ClientSession, fake: tuple[RecordingTelegram, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording, api = fake
+    monkeypatch.setenv("HTTP_PROXY", api.rsplit("/", 1)[0])
+    monkeypatch.setenv("NO_PROXY", "telegram.invalid")
+    with pytest.raises(NetworkError) as caught:
+        await bot(session, "http://telegram.invalid/bot").get_me()
+    assert isinstance(caught.value.__cause__, NotSent) and not recording.seen
+
+
+def test_env_proxy_choice() -> None:
+    proxies = {"https": "http://p:3128", "all": "http://all:3128", "no": "internal.example"}
+    assert env_proxy("https://api.telegram.org/botX/getMe", proxies) == "http://p:3128"
+    assert env_proxy("http://api.telegram.org/botX/getMe", proxies) == "http://all:3128"
+    assert env_proxy("http://internal.example/botX/getMe", proxies) is None
+    assert env_proxy("https://api.telegram.org/botX/getMe", {}) is None
+    assert env_proxy("http://api.internal.example/botX/getMe", {**proxies, "no": ".example"}) is None
+    assert env_proxy("https://api.telegram.org/botX/getMe", {**proxies, "no": "*"}) is None
+    assert env_proxy("http://127.0.0.1:8081/botX/getMe", proxies) is None

@@ -5,7 +5,7 @@ valgrind's callgrind do not (the same code, input and environment give the same 
 runs under callgrind with counting off; after a warm-up, counting is switched on for exactly N
 messages (closed loop, 16 at a time) and the total is divided by N. The ratio relay/baseline tracks
 the CPU ratio of the full benchmark and is what to compare before and after a hot-path change.
-Needs valgrind (Debian package `valgrind`); about a minute per target.
+Needs valgrind (Debian package `valgrind`); about half a minute per target.
 """
 
 from __future__ import annotations

@@ -74,7 +74,9 @@ class Relay:
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
-        settings = EngineSettings(max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl)
+        settings = EngineSettings(
+            max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl, claim_ttl=cfg.state.claim_ttl
+        )
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()

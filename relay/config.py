@@ -46,6 +46,7 @@ class StateConfig(_Strict):
     backend: Literal["memory", "redis"] = "memory"
     url: Secret | None = None
     dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
+    claim_ttl: float = Field(default=10.0, ge=1, le=300)
 
 
 class MediaConfig(_Strict):

@@ -33,6 +33,7 @@ class EngineSettings:
     max_inflight: int = 1024
     max_inflight_per_destination: int = 512
     dedup_ttl: float = 7 * 24 * 3600.0
+    claim_ttl: float = 10.0
     id_map_ttl: float = 7 * 24 * 3600.0
     backoff_base: float = 0.2
     backoff_max: float = 5.0
@@ -59,7 +60,7 @@ class Engine:
         self.media = media
         self.metrics = metrics
         self.settings = settings
-        self.dedup = Dedup(store, settings.dedup_ttl)
+        self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: Counter[str] = Counter()

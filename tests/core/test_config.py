@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from relay import config
+from relay.app import RELAY_KEY, create_app
 from relay.errors import ConfigError
 from relay.secret import save_secrets
 
@@ -128,3 +129,16 @@ def test_an_unset_reference_is_reported_once(tmp_path: Path, monkeypatch: pytest
         f"{path}: connectors.crm.secret: ${{CRM_SECRET}} is not set; export CRM_SECRET or run "
         "`relay secrets set CRM_SECRET`"
     ]
+
+
+async def test_claim_ttl_reaches_the_engine_and_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD + "\n[state]\nclaim_ttl = 30\n")
+    loaded = config.load(path)
+    app = await create_app(loaded)
+    assert app[RELAY_KEY].engine.dedup.claim_ttl == 30
+    await app[RELAY_KEY].session.close()
+    path.write_text(GOOD + "\n[state]\nclaim_ttl = 0\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert any("state.claim_ttl" in p for p in err.value.problems)

@@ -220,3 +220,43 @@ async def test_connection_refused_is_retryable(start_relay: RelayFactory, crm_si
     with pytest.raises(DeliveryError) as err:
         await relay.connectors["tg"].send(message)
     assert err.value.retryable and err.value.reason == "platform_unreachable"
+
+
+async def test_a_group_upgraded_to_a_supergroup_gets_the_answer_at_its_new_id(
+    start_relay: RelayFactory, fake_tg: Fake, crm_sink: Sink
+) -> None:
+    fake, api = fake_tg
+    sink, url = crm_sink
+    client, _ = await start_relay(to_crm(api, url, tg={"accept_groups": True}))
+    group = payload("group_text")["message"] | {"chat": {"id": -4242, "title": "Kunden", "type": "group"}}
+    conv = await customer_wrote(client, sink, "group_text", message=group)
+    moved = {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": -1009998887776},
+    }
+    fake.fail["sendMessage"].append((400, moved))
+    status, body = await crm_post(client, {"conversation": conv, "id": "out-moved", "text": "Antwort"})
+    assert status == 200 and body["status"] == "delivered", body
+    (sent,) = fake.sent
+    assert sent["chat_id"] == -1009998887776 and sent["text"] == "Antwort"
+    assert [int(p["chat_id"]) for m, p in fake.calls if m == "sendMessage"] == [-4242, -1009998887776]
+
+
+async def test_a_forum_topic_message_is_answered_in_its_topic(
+    start_relay: RelayFactory, fake_tg: Fake, crm_sink: Sink
+) -> None:
+    fake, api = fake_tg
+    sink, url = crm_sink
+    client, _ = await start_relay(to_crm(api, url, tg={"accept_groups": True}))
+    topic = payload("group_text")["message"] | {
+        "is_topic_message": True,
+        "message_thread_id": 31,
+        "chat": {"id": -1001234567890, "title": "Support", "type": "supergroup", "is_forum": True},
+    }
+    conv = await customer_wrote(client, sink, "group_text", message=topic)
+    status, body = await crm_post(client, {"conversation": conv, "id": "out-topic", "text": "Im Thema"})
+    assert status == 200 and body["status"] == "delivered", body
+    (sent,) = fake.sent
+    assert (sent["chat_id"], sent["message_thread_id"], sent["text"]) == (-1001234567890, 31, "Im Thema")

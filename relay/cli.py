@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -45,9 +46,15 @@ async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
     # What startup built lives as long as the process: keep it out of full collections (their pauses were the p99 tail).
     gc.collect()
     gc.freeze()
-    log.info("relay listening on http://%s:%s (workspace %s)", host, port, loaded.relay.workspace.id)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log.info(
+        "relay listening on http://%s:%s (workspace %s, %s event loop)",
+        host,
+        port,
+        loaded.relay.workspace.id,
+        type(loop).__module__.split(".")[0],
+    )
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -72,8 +79,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.", file=sys.stderr
         )
-    asyncio.run(_serve(loaded, host, port))
+    with asyncio.Runner(loop_factory=loop_factory(cfg.server.event_loop)) as runner:
+        runner.run(_serve(loaded, host, port))
     return 0
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when configured and installed; None is asyncio's own."""
+    if name != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        log.warning("uvloop is not installed; running on asyncio's event loop", extra={"reason": "uvloop_missing"})
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

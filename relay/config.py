@@ -29,6 +29,7 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_inflight: int = Field(default=1024, ge=1)
     shutdown_grace: float = Field(default=10.0, ge=0)
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 class KeyConfig(_Strict):

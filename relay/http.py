@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from relay import codec
 from relay.connector import Outcome, Result
 from relay.errors import AuthError, BadRequest
 from relay.keyed import HmacSha256
@@ -35,7 +35,7 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
         return web.json_response(body, status=503, headers={"Retry-After": retry})
     if result.outcome is Outcome.FAILED:
         return web.json_response(body, status=failed_status)
-    return web.Response(body=json.dumps(body).encode(), content_type="application/json")
+    return web.Response(body=codec.dumps(body), content_type="application/json")
 
 
 def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None = None) -> Handler:
@@ -75,8 +75,8 @@ async def read_body(request: web.Request) -> bytes:
 def parse_json(raw: bytes) -> Any:
     """Parse an authenticated body; 400 with a reason if it is not JSON."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return codec.loads(raw)
+    except (ValueError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
 
 

@@ -10,13 +10,12 @@ from aiohttp import web
 
 from connectors.webhook import inbound
 from connectors.webhook.convert import WebhookConfig, to_payload
+from relay import codec
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, Route
 from relay.errors import DeliveryError, MediaError
 from relay.http import sign
 from relay.keyed import HmacSha256
 from relay.model import Address, Message
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
@@ -59,7 +58,7 @@ class WebhookConnector(Connector):
         conversation = self.ctx.sealer.seal(message.conversation)
         inline = await self._inline(message) if message.attachments and self.config.inline_media_max else {}
         payload = to_payload(message, conversation, self.ctx.media.link, inline)
-        body = _ENCODER.encode(payload).encode()
+        body = codec.dumps(payload)
         headers = {
             "Content-Type": "application/json",
             "X-Relay-Signature": sign(self.mac, body),
@@ -106,8 +105,8 @@ async def _crm_id(resp: aiohttp.ClientResponse) -> str | None:
     if not raw.lstrip().startswith(b"{"):
         return None
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = codec.loads(raw)
+    except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return str(value) if isinstance(value, str | int) and value != "" else None

@@ -139,4 +139,16 @@ def test_run_without_config_serves_the_sandbox_and_stops_on_sigterm() -> None:
             proc.kill()
         _, err = proc.communicate(timeout=10)
     assert "Traceback" not in err
+    assert "uvloop event loop" in err
     assert "stopped" in err
+
+
+def test_event_loop_is_uvloop_unless_configured_or_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    from relay.cli import loop_factory
+
+    assert loop_factory("uvloop") is uvloop.new_event_loop
+    assert loop_factory("asyncio") is None
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert loop_factory("uvloop") is None

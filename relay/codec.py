@@ -1,0 +1,26 @@
+"""JSON for the hot path: orjson, with the standard library for what orjson refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON. What orjson refuses (lone surrogates, NaN, nesting past 1024) goes to the standard
+    library, so it raises what `json.loads` raises; integers beyond 64 bits come out as floats."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON. What orjson refuses (lone surrogates, integers beyond 64 bits, non-str keys)
+    the standard library writes with non-ASCII escaped, so the result is always valid UTF-8."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()

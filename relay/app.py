@@ -11,12 +11,11 @@ import aiohttp
 from aiohttp import web
 
 from relay.config import Loaded
-from relay.connector import Connector, Context, Result
+from relay.connector import Connector, Context
 from relay.engine import Engine, EngineSettings
 from relay.http import guarded
 from relay.media import MediaService
 from relay.metrics import Metrics
-from relay.model import Message
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
@@ -59,13 +58,18 @@ class Relay:
             cfg.media.link_ttl,
             self.connectors.get,
         )
+        router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
+        settings = EngineSettings(
+            max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl, claim_ttl=cfg.state.claim_ttl
+        )
+        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         for name, inst in loaded.instances.items():
             ctx = Context(
                 instance=name,
                 workspace=cfg.workspace.id,
                 public_url=self.public_url,
                 session=session,
-                deliver=self.deliver,
+                deliver=self.engine.deliver,
                 sealer=self.sealer,
                 media=self.media,
                 state=store,
@@ -73,20 +77,12 @@ class Relay:
                 max_body_bytes=cfg.server.max_body_bytes,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
-        router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
-        settings = EngineSettings(
-            max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl, claim_ttl=cfg.state.claim_ttl
-        )
-        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
         self.state_ok = True
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
-
-    async def deliver(self, message: Message) -> Result:
-        return await self.engine.deliver(message)
 
     @property
     def ready(self) -> bool:

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from relay.errors import MediaError
+from relay.frozen import fast_init
 from relay.model import Address, Message
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Outcome(StrEnum):
     OVERLOADED = "overloaded"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Result:
     """What became of a message handed to the core."""

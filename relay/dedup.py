@@ -19,7 +19,7 @@ class Dedup:
         self.store = store
         self.done_ttl = done_ttl
         self.claim_ttl = claim_ttl
-        self._local: dict[str, asyncio.Future[Result]] = {}
+        self._local: dict[str, asyncio.Future[Result] | None] = {}
         self._renewer: asyncio.Task[None] | None = None
 
     async def begin(self, key: str, timeout: float) -> Result | None:
@@ -28,15 +28,10 @@ class Dedup:
         so a replica that dies mid-delivery blocks redeliveries only briefly."""
         end = time.monotonic() + timeout
         while True:
-            local = self._local.get(key)
-            if local is not None:
-                try:
-                    earlier = await asyncio.wait_for(asyncio.shield(local), max(0.0, end - time.monotonic()))
-                except TimeoutError:
-                    return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
-                return _as_duplicate(earlier)
+            if key in self._local:
+                return await self._wait_for_owner(key, end)
             if await self.store.claim(key, INFLIGHT, self.claim_ttl):
-                self._local[key] = asyncio.get_running_loop().create_future()
+                self._local[key] = None
                 if self._renewer is None or self._renewer.done():
                     self._renewer = asyncio.create_task(self._renew())
                 return None
@@ -48,6 +43,17 @@ class Dedup:
             if time.monotonic() >= end:
                 return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
             await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+    async def _wait_for_owner(self, key: str, end: float) -> Result:
+        """Wait for this process's own attempt at `key` (its future is made for the first waiter)."""
+        local = self._local[key]
+        if local is None:
+            local = self._local[key] = asyncio.get_running_loop().create_future()
+        try:
+            earlier = await asyncio.wait_for(asyncio.shield(local), max(0.0, end - time.monotonic()))
+        except TimeoutError:
+            return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
+        return _as_duplicate(earlier)
 
     async def finish(self, key: str, result: Result) -> None:
         """Record the owner's result: remembered if the source may forget it, released otherwise."""
@@ -65,12 +71,11 @@ class Dedup:
         """Keep this process's claims alive while it works on them; stop when it owns none."""
         while self._local:
             await asyncio.sleep(self.claim_ttl / 3)
-            for key, fut in list(self._local.items()):
-                if not fut.done():
-                    try:
-                        await self.store.lease(key, INFLIGHT, self.claim_ttl)
-                    except Exception:
-                        return
+            for key in list(self._local):
+                try:
+                    await self.store.lease(key, INFLIGHT, self.claim_ttl)
+                except Exception:
+                    return
 
     def close(self) -> None:
         if self._renewer is not None:

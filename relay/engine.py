@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from relay.dedup import Dedup
 from relay.degrade import degrade
 from relay.errors import DeliveryError, MediaError
 from relay.media import MediaService
-from relay.metrics import Metrics
+from relay.metrics import Labels, Metrics
 from relay.model import Address, Kind, Message, Status
 from relay.richtext import RichText
 from relay.router import Router
@@ -26,6 +25,15 @@ from relay.state import StateStore
 log = logging.getLogger("relay.engine")
 
 NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
+_INTERRUPTED = Result(Outcome.RETRY, "internal_error")
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """Prepared metric label sets for one (origin, kind, outcome)."""
+
+    messages: Labels
+    latency: Labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +71,11 @@ class Engine:
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._per_dest: Counter[str] = Counter()
+        self._per_dest: dict[str, int] = {}
         self._deadlines: dict[str, float] = {}
         self._crm_targets: dict[str, Address] = {}
+        self._series: dict[tuple[str, Kind, Outcome], _Series] = {}
+        metrics.gauges["relay_inflight"] = lambda: len(self._tasks)
 
     @property
     def inflight(self) -> int:
@@ -88,49 +98,57 @@ class Engine:
     async def deliver(self, message: Message, deadline: float | None = None) -> Result:
         """Hand a message over; returns once the destination accepted it, or when the source's
         deadline passes (RETRY: the source should redeliver; the attempt goes on in the background)."""
-        budget = deadline if deadline is not None else self.deadline_for(message.origin)
-        direction = self._direction(message.origin)
+        origin = message.origin
+        budget = deadline if deadline is not None else self.deadline_for(origin)
         if not self.accepting:
-            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="shutting_down")
+            self.metrics.inc("relay_rejected_total", connector=origin, reason="shutting_down")
             return Result(Outcome.RETRY, "shutting_down", retry_after=5)
-        if self.inflight >= self.settings.max_inflight:
-            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="overloaded")
+        if len(self._tasks) >= self.settings.max_inflight:
+            self.metrics.inc("relay_rejected_total", connector=origin, reason="overloaded")
             return Result(Outcome.OVERLOADED, "overloaded", retry_after=1)
         key = "d:" + self.sealer.digest(message.dedup_id)
         try:
             earlier = await self.dedup.begin(key, budget)
         except Exception as exc:
-            log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
-            self.metrics.inc("relay_rejected_total", connector=message.origin, reason="state_unavailable")
+            log.error("state store unavailable", extra={"connector": origin, "error": type(exc).__name__})
+            self.metrics.inc("relay_rejected_total", connector=origin, reason="state_unavailable")
             return Result(Outcome.RETRY, "state_unavailable", retry_after=5)
         if earlier is not None:
             if earlier.outcome is Outcome.DUPLICATE:
-                self.metrics.inc("relay_dedup_hits_total", connector=message.origin, direction=direction)
+                self.metrics.inc("relay_dedup_hits_total", connector=origin, direction=self._direction(origin))
             return earlier
         started = time.monotonic()
-        task = asyncio.create_task(self._run(message, key, started + budget, started, direction))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._run(message, key, started + budget, started))
         self._tasks.add(task)
-        self.metrics.gauges["relay_inflight"] = self.inflight
-        task.add_done_callback(self._done)
-        if await _finished_within(task, budget):
+        waiter = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(wake)
+        timer = loop.call_at(loop.time() + budget, wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+        if task.done():
             return task.result()
-        self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason="deadline")
+        self.metrics.inc("relay_failures_total", connector=origin, direction=self._direction(origin), reason="deadline")
         return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
 
     def _log_id(self, message: Message) -> str:
         """A stable, keyed digest to correlate log lines: platform ids can embed phone numbers."""
         return self.sealer.digest(message.dedup_id)[:16]
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self.metrics.gauges["relay_inflight"] = self.inflight
-
     def _direction(self, instance: str) -> str:
         kind = self.router.kinds.get(instance)
         return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
 
-    async def _run(self, message: Message, key: str, end: float, started: float, direction: str) -> Result:
-        result = Result(Outcome.RETRY, "internal_error")
+    async def _run(self, message: Message, key: str, end: float, started: float) -> Result:
+        result = _INTERRUPTED
         try:
             result = await self._route_and_send(message, end)
         except DeliveryError as exc:
@@ -140,13 +158,19 @@ class Engine:
             result = Result(Outcome.RETRY, "internal_error", retry_after=5)
         finally:
             await self.dedup.finish(key, result)
-        labels = {"connector": message.origin, "direction": direction}
-        self.metrics.inc("relay_messages_total", kind=message.kind.value, outcome=result.outcome.value, **labels)
-        if result.outcome is Outcome.DELIVERED:
-            self.metrics.observe(time.monotonic() - started, **labels)
+        outcome = result.outcome
+        series = self._series.get((message.origin, message.kind, outcome))
+        if series is None:
+            series = self._prepare_series(message.origin, message.kind, outcome)
+        self.metrics.inc_key("relay_messages_total", series.messages)
+        if outcome is Outcome.DELIVERED:
+            self.metrics.observe_key(time.monotonic() - started, series.latency)
+            level = logging.DEBUG
         else:
-            self.metrics.inc("relay_failures_total", reason=result.reason or "unknown", **labels)
-        level = logging.DEBUG if result.outcome is Outcome.DELIVERED else logging.INFO
+            direction = self._direction(message.origin)
+            reason = result.reason or "unknown"
+            self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason=reason)
+            level = logging.INFO
         if log.isEnabledFor(level):
             extra = {
                 "msg_id": self._log_id(message),
@@ -155,17 +179,27 @@ class Engine:
                 "reason": result.reason,
                 "latency_ms": round((time.monotonic() - started) * 1000, 1),
             }
-            log.log(level, "message %s", result.outcome.value, extra=extra)
-        if result.outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
+            log.log(level, "message %s", outcome.value, extra=extra)
+        if outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
             self._spawn(self._notify(message, result.reason or "failed"))
         return result
+
+    def _prepare_series(self, origin: str, kind: Kind, outcome: Outcome) -> _Series:
+        direction = self._direction(origin)
+        series = _Series(
+            messages=self.metrics.key(connector=origin, direction=direction, kind=kind.value, outcome=outcome.value),
+            latency=self.metrics.key(connector=origin, direction=direction),
+        )
+        self._series[(origin, kind, outcome)] = series
+        return series
 
     async def _route_and_send(self, message: Message, end: float) -> Result:
         dest_name = self.router.destination(message)
         dest = self.connectors[dest_name]
-        if self._per_dest[dest_name] >= self.settings.max_inflight_per_destination:
+        busy = self._per_dest.get(dest_name, 0)
+        if busy >= self.settings.max_inflight_per_destination:
             raise DeliveryError("destination_busy", retryable=True, retry_after=1)
-        self._per_dest[dest_name] += 1
+        self._per_dest[dest_name] = busy + 1
         try:
             if message.ref is not None:
                 message = await self._translate_ref(message, dest_name)
@@ -295,7 +329,7 @@ class Engine:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self, grace: float) -> int:
         """Stop accepting and wait up to `grace` seconds for in-flight work; return what was left."""
@@ -307,23 +341,3 @@ class Engine:
             task.cancel()
         self.dedup.close()
         return len(left)
-
-
-async def _finished_within(task: asyncio.Task[Any], timeout: float) -> bool:
-    """Wait for `task` at most `timeout` seconds without cancelling it; True if it finished."""
-    if task.done():
-        return True
-    waiter = asyncio.get_running_loop().create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    task.add_done_callback(wake)
-    timer = waiter.get_loop().call_later(timeout, wake)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
-        task.remove_done_callback(wake)
-    return task.done()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -33,20 +34,32 @@ def _escape(value: str) -> str:
 
 
 class Metrics:
-    """Counters, one histogram family and gauges, rendered in the Prometheus text format."""
+    """Counters, one histogram family and gauges (read when rendered), in the Prometheus text format."""
 
     def __init__(self) -> None:
         self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self._hist: dict[Labels, list[float]] = {}
         self._hist_sum: dict[Labels, float] = defaultdict(float)
-        self.gauges: dict[str, float] = {"relay_inflight": 0}
+        self.gauges: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, /, **labels: str) -> None:
         self._counters[name][tuple(sorted(labels.items()))] += 1
 
     def observe(self, seconds: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        counts = self._hist.setdefault(key, [0.0] * (len(_BUCKETS) + 1))
+        self.observe_key(seconds, tuple(sorted(labels.items())))
+
+    @staticmethod
+    def key(**labels: str) -> Labels:
+        """A label set prepared once, for `inc_key` and `observe_key` on hot paths."""
+        return tuple(sorted(labels.items()))
+
+    def inc_key(self, name: str, key: Labels) -> None:
+        self._counters[name][key] += 1
+
+    def observe_key(self, seconds: float, key: Labels) -> None:
+        counts = self._hist.get(key)
+        if counts is None:
+            counts = self._hist[key] = [0.0] * (len(_BUCKETS) + 1)
         counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
         self._hist_sum[key] += seconds
 
@@ -69,6 +82,6 @@ class Metrics:
                 lines.append(f"{name}_bucket{_fmt((*key, ('le', le)))} {total:g}")
             lines.append(f"{name}_sum{_fmt(key)} {self._hist_sum[key]:g}")
             lines.append(f"{name}_count{_fmt(key)} {total:g}")
-        for name, value in sorted(self.gauges.items()):
-            lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        for name, read in sorted(self.gauges.items()):
+            lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} gauge", f"{name} {read():g}"]
         return "\n".join(lines) + "\n"

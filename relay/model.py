@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from relay.frozen import fast_init
 from relay.richtext import RichText
 
 
@@ -32,6 +33,7 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Address:
     """Where a conversation lives: a connector instance, a chat, and what replying there needs."""
@@ -47,6 +49,7 @@ class Address:
         return f"Address({self.instance!r}, chat=<{len(self.chat)}>, thread={self.thread is not None})"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Party:
     """Who sent a message, as the platform identifies them. Personal fields are hidden from repr."""
@@ -60,6 +63,7 @@ class Party:
     is_bot: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MediaRef:
     """A file held by a platform, fetchable through the connector instance that knows it."""
@@ -68,6 +72,7 @@ class MediaRef:
     file_id: str = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A file in a message: inline bytes, a platform file, or an allowlisted URL."""
@@ -89,6 +94,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """One relayed event. Content fields never appear in repr."""

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Flag, auto
 
+from relay.frozen import fast_init
+
 
 class Style(Flag):
     """Inline styles a span can carry."""
@@ -20,6 +22,7 @@ class Style(Flag):
     PRE = auto()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Span:
     """A run of text with one style and an optional link target."""
@@ -32,6 +35,7 @@ class Span:
         return f"Span(<{len(self.text)} chars>, {self.style!r})"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RichText:
     """Styled text; its repr and str never show the content."""
@@ -44,7 +48,8 @@ class RichText:
     __str__ = __repr__
 
     def __bool__(self) -> bool:
-        return any([s.text for s in self.spans])
+        spans = self.spans
+        return bool(spans[0].text) if len(spans) == 1 else any([s.text for s in spans])
 
     def __len__(self) -> int:
         return len(self.plain)

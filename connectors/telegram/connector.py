@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import web
 from telegram import Bot, InputFile, MessageEntity, ReplyParameters
 from telegram import Message as TgMessage
 from telegram.error import BadRequest, ChatMigrated, InvalidToken, TelegramError
@@ -111,9 +111,7 @@ class TelegramConnector(Connector):
         if self.config.mode != "webhook":
             return ()
 
-        async def post(request: web.Request) -> web.Response:
-            return await inbound.handle_webhook(self, request)
-
+        post = functools.partial(inbound.handle_webhook, self)
         return (Route("POST", "/", post), Route("POST", "", post))
 
     async def start(self) -> None:

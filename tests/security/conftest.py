@@ -23,5 +23,6 @@ async def hostile(start_relay: RelayFactory, aiohttp_server: Any) -> AsyncIterat
     fake = await aiohttp_server(catch_all())
     client, relay = await start_relay(every_type_workspace(str(fake.make_url("")).rstrip("/")))
     spy = Spy()
-    relay.engine.deliver = spy.deliver  # type: ignore[method-assign]
+    for conn in relay.connectors.values():
+        conn.ctx.deliver = spy.deliver
     yield client, relay, spy

@@ -114,10 +114,25 @@ class Bench:
             self.target_core,
             f"http://127.0.0.1:{bport}/healthz",
         )
+        fport = free_port()
+        fast = self.start(
+            "baseline_fast",
+            [
+                PYTHON,
+                "-m",
+                "bench.baseline",
+                str(fport),
+                f"http://127.0.0.1:{self.crm_port}/crm",
+                SECRET_TOKEN,
+                "--fast",
+            ],
+            self.target_core,
+            f"http://127.0.0.1:{fport}/healthz",
+        )
         relay, rport = self.start_relay(max(4096, 2 * a.inflight))
         time.sleep(1.0)
         res["idle_rss_mib"] = {"relay": relay.rss_kib() / 1024, "baseline": baseline.rss_kib() / 1024}
-        targets = {"baseline": (baseline, bport), "relay": (relay, rport)}
+        targets = {"baseline": (baseline, bport), "baseline_fast": (fast, fport), "relay": (relay, rport)}
         say("warm-up")
         for _proc, port in targets.values():
             wrk(f"http://127.0.0.1:{port}{HOOK_PATH}", 64, 1 if a.quick else 2, self.base(), self.load_core)
@@ -130,7 +145,7 @@ class Bench:
                     run.update(target=name, rep=rep)
                     runs.append(run)
                     say(
-                        f"{name:8} c={c:<4} {run['msgs_per_s']:8.0f} msg/s  p99 {run['p99_ms']:7.1f} ms  "
+                        f"{name:13} c={c:<4} {run['msgs_per_s']:8.0f} msg/s  p99 {run['p99_ms']:7.1f} ms  "
                         f"{run['cpu_us_per_msg']:6.0f} µs CPU/msg  non-2xx {run['non2xx']}  lost {run['lost']}"
                     )
         res["runs"] = runs
@@ -148,6 +163,7 @@ class Bench:
         res["attachment"] = asyncio.run(memory.attachment(relay, rport, self.sink, self.base()))
         self.stop(relay)
         self.stop(baseline)
+        self.stop(fast)
         say("overload")
         res["overload"] = self.overload(res["summary"])
         res["loadavg_after"] = os.getloadavg()[0]

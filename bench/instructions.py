@@ -1,10 +1,11 @@
-"""`python -m bench.instructions`: machine instructions per relayed message, relay and baseline.
+"""`python -m bench.instructions`: machine instructions per relayed message, relay and baselines.
 
 CPU seconds per message move by 10-15 % between runs on a shared machine; instructions counted by
 valgrind's callgrind do not (the same code, input and environment give the same count). Each target
 runs under callgrind with counting off; after a warm-up, counting is switched on for exactly N
 messages (closed loop, 16 at a time) and the total is divided by N. The ratio relay/baseline tracks
-the CPU ratio of the full benchmark and is what to compare before and after a hot-path change.
+the CPU ratio of the full benchmark and is what to compare before and after a hot-path change;
+relay/baseline-fast compares against the same forwarder on uvloop with orjson.
 Needs valgrind (Debian package `valgrind`); about half a minute per target.
 """
 
@@ -30,7 +31,7 @@ from bench.workload import HOOK_PATH, SECRET_HEADER, SECRET_TOKEN, memfd, relay_
 
 RELAY = str(Path(PYTHON).parent / "relay")
 WARMUP = 300
-TARGETS = ("baseline", "relay")
+TARGETS = ("baseline", "baseline-fast", "relay")
 
 
 async def drive(port: int, first_id: int, count: int, concurrency: int = 16) -> int:
@@ -64,7 +65,7 @@ def _total(prefix: str) -> int:
 
 
 def measure(target: str, messages: int, workdir: str) -> dict[str, float]:
-    """Instructions per message for 'relay' or 'baseline', each against its own fresh sink."""
+    """Instructions per message for one of TARGETS, each against its own fresh sink."""
     sink_port, crm_port, port = free_port(), free_port(), free_port()
     sink = Proc("sink", [PYTHON, "-m", "bench.sink", str(sink_port), str(crm_port)], None)
     procs, fds = [sink], []
@@ -79,7 +80,9 @@ def measure(target: str, messages: int, workdir: str) -> dict[str, float]:
             ready = f"http://127.0.0.1:{port}/readyz"
         else:
             crm = f"http://127.0.0.1:{crm_port}/crm"
-            proc = Proc("baseline", [*valgrind, PYTHON, "-m", "bench.baseline", str(port), crm, SECRET_TOKEN], None)
+            fast = ["--fast"] if target == "baseline-fast" else []
+            argv = [*valgrind, PYTHON, "-m", "bench.baseline", str(port), crm, SECRET_TOKEN, *fast]
+            proc = Proc(target, argv, None)
             ready = f"http://127.0.0.1:{port}/healthz"
         procs.append(proc)
         proc.wait_http(ready, timeout=180)
@@ -113,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="relay-callgrind-") as workdir:
         res = {t: measure(t, args.messages, workdir) for t in TARGETS if args.only in (None, t)}
     for name, r in res.items():
-        print(f"{name:8} {r['instructions_per_msg'] / 1000:8.1f} k instructions/message  ({r['failed']} failed)")
-    ratio = None
-    if len(res) == len(TARGETS):
-        ratio = res["relay"]["instructions_per_msg"] / res["baseline"]["instructions_per_msg"]
-        print(f"ratio    {ratio:8.2f}")
+        print(f"{name:13} {r['instructions_per_msg'] / 1000:8.1f} k instructions/message  ({r['failed']} failed)")
+    ratios = {}
+    if "relay" in res:
+        for base in ("baseline", "baseline-fast"):
+            if base in res:
+                ratios[base] = res["relay"]["instructions_per_msg"] / res[base]["instructions_per_msg"]
+                print(f"relay / {base:13} {ratios[base]:6.2f}")
     if args.out:
-        args.out.write_text(json.dumps({**res, "ratio": ratio, "messages": args.messages}, indent=2) + "\n")
+        args.out.write_text(json.dumps({**res, "ratios": ratios, "messages": args.messages}, indent=2) + "\n")
     return 1 if any(r["failed"] for r in res.values()) else 0
 
 

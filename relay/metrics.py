@@ -43,10 +43,10 @@ class Metrics:
         self.gauges: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, /, **labels: str) -> None:
-        self._counters[name][tuple(sorted(labels.items()))] += 1
+        self.inc_key(name, self.key(**labels))
 
     def observe(self, seconds: float, **labels: str) -> None:
-        self.observe_key(seconds, tuple(sorted(labels.items())))
+        self.observe_key(seconds, self.key(**labels))
 
     @staticmethod
     def key(**labels: str) -> Labels:

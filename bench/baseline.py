@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 POOL = 256
-RELAY_GC_YOUNG_THRESHOLD = 5_000  # relay.cli.GC_YOUNG_THRESHOLD, without importing the relay
+RELAY_GC_YOUNG_THRESHOLD = 50_000  # relay.cli.GC_YOUNG_THRESHOLD, without importing the relay
 
 
 def app(

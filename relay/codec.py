@@ -9,12 +9,16 @@ import orjson
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON. What orjson refuses (lone surrogates, NaN, nesting past 1024) goes to the standard
-    library, so it raises what `json.loads` raises; integers beyond 64 bits come out as floats."""
+    """Parse JSON; ValueError if it is not JSON. What orjson refuses (lone surrogates, NaN, nesting
+    past 1024) goes to the standard library; integers beyond 64 bits come out as floats."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> bytes:

@@ -81,7 +81,7 @@ class Engine:
         self._deadlines: dict[str, float] = {}
         self._crm_targets: dict[str, Address] = {}
         self._series: dict[tuple[str, Kind, Outcome], _Series] = {}
-        metrics.gauges["relay_inflight"] = lambda: len(self._tasks)
+        metrics.gauges["relay_inflight"] = lambda: self.inflight
 
     @property
     def inflight(self) -> int:

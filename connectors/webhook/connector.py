@@ -106,7 +106,7 @@ async def _crm_id(resp: aiohttp.ClientResponse) -> str | None:
         return None
     try:
         data = codec.loads(raw)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return str(value) if isinstance(value, str | int) and value != "" else None

@@ -12,14 +12,15 @@ from aiohttp import web
 
 from relay.config import Loaded
 from relay.connector import Connector, Context
-from relay.engine import Engine, EngineSettings
-from relay.http import guarded
+from relay.engine import SHED, Engine, EngineSettings
+from relay.http import guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
 
+POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and media streams
 log = logging.getLogger("relay.app")
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
@@ -145,16 +146,11 @@ def shedder(engine: Engine, connector: str) -> Callable[[], web.Response | None]
     """Under overload, a 503 + Retry-After for new hook POSTs, decided before reading or parsing them."""
 
     def refuse() -> web.Response | None:
-        if not engine.saturated:
+        reason = engine.shed_reason(connector)
+        if reason is None:
             return None
-        reason = "overloaded" if engine.accepting else "shutting_down"
         engine.metrics.inc("relay_rejected_total", connector=connector, reason=reason)
-        body = {
-            "status": "overloaded" if engine.accepting else "retry",
-            "reason": reason,
-            "detail": "not delivered yet; redeliver this request",
-        }
-        return web.json_response(body, status=503, headers={"Retry-After": "1" if engine.accepting else "5"})
+        return respond(SHED[reason])
 
     return refuse
 
@@ -201,7 +197,8 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     """Build the web app for a validated workspace; connectors start with the app and close with it."""
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
-    session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
+    pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
+    session = aiohttp.ClientSession(timeout=timeout, connector=pool)
     relay = Relay(loaded, session, store or await make_store(loaded))
     app[RELAY_KEY] = relay
     for path, handler in (

@@ -27,6 +27,11 @@ log = logging.getLogger("relay.engine")
 NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
 _INTERRUPTED = Result(Outcome.RETRY, "internal_error")
 _DEADLINE = Result(Outcome.RETRY, "deadline_exceeded")
+SHED = {
+    "shutting_down": Result(Outcome.RETRY, "shutting_down", retry_after=5),
+    "overloaded": Result(Outcome.OVERLOADED, "overloaded", retry_after=1),
+    "destination_busy": Result(Outcome.OVERLOADED, "destination_busy", retry_after=1),
+}
 
 
 def _answer(answer: asyncio.Future[Result], result: Result) -> None:
@@ -87,10 +92,17 @@ class Engine:
     def inflight(self) -> int:
         return len(self._tasks)
 
-    @property
-    def saturated(self) -> bool:
-        """True when new messages would be refused: shed them before spending work on them."""
-        return not self.accepting or self.inflight >= self.settings.max_inflight
+    def shed_reason(self, origin: str, destination: str | None = None) -> str | None:
+        """Why a new message from `origin` would be refused right now, or None: checked before its
+        body is read, so shedding costs little. A messenger's destination is its CRM."""
+        if not self.accepting:
+            return "shutting_down"
+        if len(self._tasks) >= self.settings.max_inflight:
+            return "overloaded"
+        dest = destination or self.router.crm_of.get(origin)
+        if dest is not None and self._per_dest.get(dest, 0) >= self.settings.max_inflight_per_destination:
+            return "destination_busy"
+        return None
 
     def deadline_for(self, instance: str) -> float:
         found = self._deadlines.get(instance)
@@ -106,12 +118,11 @@ class Engine:
         deadline passes (RETRY: the source should redeliver; the attempt goes on in the background)."""
         origin = message.origin
         budget = deadline if deadline is not None else self.deadline_for(origin)
-        if not self.accepting:
-            self.metrics.inc("relay_rejected_total", connector=origin, reason="shutting_down")
-            return Result(Outcome.RETRY, "shutting_down", retry_after=5)
-        if len(self._tasks) >= self.settings.max_inflight:
-            self.metrics.inc("relay_rejected_total", connector=origin, reason="overloaded")
-            return Result(Outcome.OVERLOADED, "overloaded", retry_after=1)
+        dest = self.router.crm_of.get(origin) or message.conversation.instance
+        shed = self.shed_reason(origin, dest)
+        if shed is not None:
+            self.metrics.inc("relay_rejected_total", connector=origin, reason=shed)
+            return SHED[shed]
         key = "d:" + self.sealer.digest(message.dedup_id)
         try:
             earlier = await self.dedup.begin(key, budget)
@@ -126,7 +137,8 @@ class Engine:
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Result] = loop.create_future()
-        task = loop.create_task(self._run(message, key, started + budget, started, answer))
+        self._per_dest[dest] = self._per_dest.get(dest, 0) + 1
+        task = loop.create_task(self._run(message, key, dest, started + budget, started, answer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         timer = loop.call_at(loop.time() + budget, _answer, answer, _DEADLINE)
@@ -148,9 +160,10 @@ class Engine:
         return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
 
     async def _run(
-        self, message: Message, key: str, end: float, started: float, answer: asyncio.Future[Result]
+        self, message: Message, key: str, dest: str, end: float, started: float, answer: asyncio.Future[Result]
     ) -> None:
-        """One delivery attempt; its result answers the source, unless the source's deadline passed first."""
+        """One delivery attempt, counted against `dest` from admission to its end; its result answers
+        the source, unless the source's deadline passed first."""
         result = _INTERRUPTED
         try:
             result = await self._route_and_send(message, end)
@@ -160,6 +173,7 @@ class Engine:
             log.error("delivery crashed", extra={"msg_id": self._log_id(message), "error": type(exc).__name__})
             result = Result(Outcome.RETRY, "internal_error", retry_after=5)
         finally:
+            self._per_dest[dest] -= 1
             try:
                 await self.dedup.finish(key, result)
             except Exception as exc:
@@ -202,24 +216,17 @@ class Engine:
     async def _route_and_send(self, message: Message, end: float) -> Result:
         dest_name = self.router.destination(message)
         dest = self.connectors[dest_name]
-        busy = self._per_dest.get(dest_name, 0)
-        if busy >= self.settings.max_inflight_per_destination:
-            raise DeliveryError("destination_busy", retryable=True, retry_after=1)
-        self._per_dest[dest_name] = busy + 1
-        try:
-            if message.ref is not None:
-                message = await self._translate_ref(message, dest_name)
-            parts = degrade(message, dest.manifest.capabilities, self.media.link)
-            first: str | None = None
-            for index, part in enumerate(parts):
-                part_id = f"{message.dedup_id}#{index}" if len(parts) > 1 else None
-                pid = await self._send_part(dest, part, part_id, end)
-                first = first or pid
-            if first is not None:
-                await self._remember_ids(message, dest_name, first)
-            return Result(Outcome.DELIVERED, platform_id=first)
-        finally:
-            self._per_dest[dest_name] -= 1
+        if message.ref is not None:
+            message = await self._translate_ref(message, dest_name)
+        parts = degrade(message, dest.manifest.capabilities, self.media.link)
+        first: str | None = None
+        for index, part in enumerate(parts):
+            part_id = f"{message.dedup_id}#{index}" if len(parts) > 1 else None
+            pid = await self._send_part(dest, part, part_id, end)
+            first = first or pid
+        if first is not None:
+            await self._remember_ids(message, dest_name, first)
+        return Result(Outcome.DELIVERED, platform_id=first)
 
     async def _send_part(self, dest: Connector, part: Message, part_id: str | None, end: float) -> str:
         """Send one part; parts of a split message already sent in an earlier attempt are skipped."""

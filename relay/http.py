@@ -29,13 +29,13 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
         body["reason"] = result.reason
     if result.platform_id:
         body["id"] = result.platform_id
+    status, headers = 200, None
     if result.outcome in (Outcome.RETRY, Outcome.OVERLOADED):
         body["detail"] = "not delivered yet; redeliver this request"
-        retry = str(max(1, round(result.retry_after or 1)))
-        return web.json_response(body, status=503, headers={"Retry-After": retry})
-    if result.outcome is Outcome.FAILED:
-        return web.json_response(body, status=failed_status)
-    return web.Response(body=codec.dumps(body), content_type="application/json")
+        status, headers = 503, {"Retry-After": str(max(1, round(result.retry_after or 1)))}
+    elif result.outcome is Outcome.FAILED:
+        status = failed_status
+    return web.Response(body=codec.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
 def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None = None) -> Handler:

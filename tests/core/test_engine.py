@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
@@ -81,6 +82,47 @@ async def test_full_inflight_answers_503_with_retry_after(start_relay: RelayFact
     rejected = [r for r in responses if r.status == 503]
     assert all(r.headers["Retry-After"] == "1" for r in rejected)
     assert {(await r.json())["status"] for r in rejected} == {"overloaded"}
+
+
+def _cap_destinations(relay: Any, per_destination: int) -> None:
+    relay.engine.settings = dataclasses.replace(relay.engine.settings, max_inflight_per_destination=per_destination)
+
+
+async def test_busy_destination_sheds_before_the_body_is_read(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 0.5
+    client, relay = await start_relay(webhook_workspace(url))
+    _cap_destinations(relay, 2)
+    chat = await chat_token(client)
+    pending = [asyncio.ensure_future(_post(client, chat, f"b{i}")) for i in range(2)]
+    while relay.engine.inflight < 2:
+        await asyncio.sleep(0.01)
+    shed = await client.post("/hooks/webchat/api/messages", data=b"{not json", headers=chat)
+    assert shed.status == 503, await shed.text()
+    assert shed.headers["Retry-After"] == "1"
+    assert await shed.json() == {
+        "status": "overloaded",
+        "reason": "destination_busy",
+        "detail": "not delivered yet; redeliver this request",
+    }
+    assert [r.status for r in await asyncio.gather(*pending)] == [200, 200]
+    assert len(sink.messages()) == 2
+    assert relay.metrics.value("relay_rejected_total", connector="webchat", reason="destination_busy") == 1
+    assert (await _post(client, chat, "after")).status == 200
+
+
+async def test_destination_cap_counts_from_admission(start_relay: RelayFactory, crm_sink: Any) -> None:
+    sink, url = crm_sink
+    sink.delay = 0.3
+    client, relay = await start_relay(webhook_workspace(url))
+    _cap_destinations(relay, 3)
+    chat = await chat_token(client)
+    responses = await asyncio.gather(*[_post(client, chat, f"c{i}") for i in range(10)])
+    assert sorted(r.status for r in responses) == [200] * 3 + [503] * 7
+    assert {(await r.json())["reason"] for r in responses if r.status == 503} == {"destination_busy"}
+    assert len(sink.messages()) == 3
+    assert relay.metrics.value("relay_failures_total", reason="destination_busy") == 0
+    assert relay.engine.shed_reason("webchat") is None
 
 
 async def test_failed_delivery_to_crm_gives_the_customer_a_notice(start_relay: RelayFactory, crm_sink: Any) -> None:

@@ -84,16 +84,17 @@ async def test_full_inflight_answers_503_with_retry_after(start_relay: RelayFact
     assert {(await r.json())["status"] for r in rejected} == {"overloaded"}
 
 
-def _cap_destinations(relay: Any, per_destination: int) -> None:
+async def _capped(start_relay: RelayFactory, crm_sink: Any, per_destination: int, delay: float) -> Any:
+    """A relay whose CRM takes `delay` seconds to answer and at most `per_destination` messages at once."""
+    sink, url = crm_sink
+    sink.delay = delay
+    client, relay = await start_relay(webhook_workspace(url))
     relay.engine.settings = dataclasses.replace(relay.engine.settings, max_inflight_per_destination=per_destination)
+    return sink, client, relay, await chat_token(client)
 
 
 async def test_busy_destination_sheds_before_the_body_is_read(start_relay: RelayFactory, crm_sink: Any) -> None:
-    sink, url = crm_sink
-    sink.delay = 0.5
-    client, relay = await start_relay(webhook_workspace(url))
-    _cap_destinations(relay, 2)
-    chat = await chat_token(client)
+    sink, client, relay, chat = await _capped(start_relay, crm_sink, 2, 0.5)
     pending = [asyncio.ensure_future(_post(client, chat, f"b{i}")) for i in range(2)]
     while relay.engine.inflight < 2:
         await asyncio.sleep(0.01)
@@ -112,11 +113,7 @@ async def test_busy_destination_sheds_before_the_body_is_read(start_relay: Relay
 
 
 async def test_destination_cap_counts_from_admission(start_relay: RelayFactory, crm_sink: Any) -> None:
-    sink, url = crm_sink
-    sink.delay = 0.3
-    client, relay = await start_relay(webhook_workspace(url))
-    _cap_destinations(relay, 3)
-    chat = await chat_token(client)
+    sink, client, relay, chat = await _capped(start_relay, crm_sink, 3, 0.3)
     responses = await asyncio.gather(*[_post(client, chat, f"c{i}") for i in range(10)])
     assert sorted(r.status for r in responses) == [200] * 3 + [503] * 7
     assert {(await r.json())["reason"] for r in responses if r.status == 503} == {"destination_busy"}

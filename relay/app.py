@@ -32,9 +32,9 @@ async def make_store(loaded: Loaded) -> StateStore:
     if cfg.backend == "redis":
         from relay.state_redis import RedisStateStore
 
-        assert cfg.url is not None
+        assert cfg.url is not None, "validated by StateConfig"
         return await RedisStateStore.connect(cfg.url.reveal(), prefix=f"relay:{loaded.relay.workspace.id}:")
-    return MemoryStateStore()
+    return MemoryStateStore(cfg.max_entries)
 
 
 class Relay:
@@ -61,7 +61,10 @@ class Relay:
         )
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
         settings = EngineSettings(
-            max_inflight=cfg.server.max_inflight, dedup_ttl=cfg.state.dedup_ttl, claim_ttl=cfg.state.claim_ttl
+            max_inflight=cfg.server.max_inflight,
+            max_inflight_per_destination=cfg.server.max_inflight_per_destination,
+            dedup_ttl=cfg.state.dedup_ttl,
+            claim_ttl=cfg.state.claim_ttl,
         )
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
         for name, inst in loaded.instances.items():
@@ -195,11 +198,12 @@ async def index(request: web.Request) -> web.Response:
 
 async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
     """Build the web app for a validated workspace; connectors start with the app and close with it."""
+    store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
-    relay = Relay(loaded, session, store or await make_store(loaded))
+    relay = Relay(loaded, session, store)
     app[RELAY_KEY] = relay
     for path, handler in (
         ("/", index),

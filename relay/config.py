@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from relay import registry
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
@@ -28,6 +28,7 @@ class ServerConfig(_Strict):
     public_url: str | None = None
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_inflight: int = Field(default=1024, ge=1)
+    max_inflight_per_destination: int = Field(default=512, ge=1)
     shutdown_grace: float = Field(default=10.0, ge=0)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
@@ -48,6 +49,19 @@ class StateConfig(_Strict):
     url: Secret | None = None
     dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     claim_ttl: float = Field(default=10.0, ge=1, le=300)
+    max_entries: int = Field(default=200_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> StateConfig:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
+        if self.backend == "memory" and self.url is not None:
+            raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
+        if self.backend == "redis" and "max_entries" in self.model_fields_set:
+            raise ValueError(
+                "max_entries bounds the memory backend only; remove it (Redis is bounded by its maxmemory)"
+            )
+        return self
 
 
 class MediaConfig(_Strict):

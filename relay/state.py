@@ -42,7 +42,7 @@ class MemoryStateStore:
         self._data: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._tat: dict[str, float] = {}
         self._blocked: dict[str, float] = {}
-        self._max = max_keys
+        self.max_keys = max_keys
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
@@ -56,7 +56,7 @@ class MemoryStateStore:
     def _put(self, key: str, value: str, ttl: float) -> None:
         self._data[key] = (value, time.monotonic() + ttl)
         self._data.move_to_end(key)
-        while len(self._data) > self._max:
+        while len(self._data) > self.max_keys:
             self._data.popitem(last=False)
 
     async def claim(self, key: str, value: str, ttl: float) -> bool:
@@ -84,7 +84,7 @@ class MemoryStateStore:
             wait = max(wait, blocked - now)
             tat = max(tat, blocked)
         self._tat[bucket] = tat + interval
-        if len(self._tat) > self._max:
+        if len(self._tat) > self.max_keys:
             self._prune_buckets(now)
         return wait
 

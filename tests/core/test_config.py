@@ -142,3 +142,32 @@ async def test_claim_ttl_reaches_the_engine_and_is_bounded(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as err:
         config.load(path)
     assert any("state.claim_ttl" in p for p in err.value.problems)
+
+
+async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD + "\n[server]\nmax_inflight_per_destination = 40\n[state]\nmax_entries = 5000\n")
+    app = await create_app(config.load(path))
+    relay = app[RELAY_KEY]
+    assert relay.engine.settings.max_inflight_per_destination == 40
+    assert relay.store.max_keys == 5000
+    await relay.session.close()
+
+
+@pytest.mark.parametrize(
+    ("state", "problem"),
+    [
+        ('backend = "redis"', 'state: Value error, backend "redis" needs url'),
+        ('url = "redis://127.0.0.1:6379/0"', 'state: Value error, url is for backend = "redis"'),
+        (
+            'backend = "redis"\nurl = "redis://127.0.0.1:6379/0"\nmax_entries = 5000',
+            "state: Value error, max_entries bounds the memory backend only",
+        ),
+    ],
+)
+def test_state_backend_settings_must_match(tmp_path: Path, state: str, problem: str) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(GOOD + f"\n[state]\n{state}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert len(err.value.problems) == 1 and problem in err.value.problems[0], err.value.problems

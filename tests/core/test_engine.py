@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
@@ -88,8 +87,9 @@ async def _capped(start_relay: RelayFactory, crm_sink: Any, per_destination: int
     """A relay whose CRM takes `delay` seconds to answer and at most `per_destination` messages at once."""
     sink, url = crm_sink
     sink.delay = delay
-    client, relay = await start_relay(webhook_workspace(url))
-    relay.engine.settings = dataclasses.replace(relay.engine.settings, max_inflight_per_destination=per_destination)
+    client, relay = await start_relay(
+        webhook_workspace(url) | {"server": {"max_inflight_per_destination": per_destination}}
+    )
     return sink, client, relay, await chat_token(client)
 
 

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relay import registry
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
 from relay.errors import ConfigError
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
+
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 class _Strict(BaseModel):
@@ -32,10 +34,24 @@ class ServerConfig(_Strict):
     shutdown_grace: float = Field(default=10.0, ge=0)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not _BASE_URL.match(value):
+            raise ValueError("must be the relay's public base URL, like https://relay.example.com (no query)")
+        return value
+
 
 class KeyConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     secret: Secret
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: Secret) -> Secret:
+        if len(value.reveal()) < 16:
+            raise ValueError("must be at least 16 characters; generate one with `openssl rand -base64 32`")
+        return value
 
 
 class WorkspaceConfig(_Strict):
@@ -126,6 +142,7 @@ def _walk_secrets(model: BaseModel) -> Iterator[Secret]:
             yield from _walk_secrets(value)
 
 
+_INDEX = re.compile(r"\[(\d+)\]")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -161,14 +178,19 @@ def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel]
             out.append(f"{path}: unknown key{hint}; remove it or fix the spelling")
         elif err["type"] == "missing":
             out.append(f"{path}: required key is missing; add it")
+        elif err["type"] in ("model_type", "dict_type"):
+            out.append(f"{path}: must be a table ([{path}] or {{ key = value }}), not {type(err['input']).__name__}")
         else:
-            out.append(f"{path}: {err['msg']}")
+            out.append(f"{path}: {err['msg'].removeprefix('Value error, ')}")
     return out
 
 
 def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str]) -> dict[str, str]:
-    name = raw.get("workspace", {}).get("secrets_file") or os.environ.get("RELAY_SECRETS_FILE")
-    if not name:
+    workspace = raw.get("workspace")
+    name = (workspace.get("secrets_file") if isinstance(workspace, dict) else None) or os.environ.get(
+        "RELAY_SECRETS_FILE"
+    )
+    if not isinstance(name, str) or not name:
         return {}
     path = Path(name) if base is None or Path(name).is_absolute() else base / name
     if not path.exists():
@@ -191,7 +213,8 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
         problems += top
         relay = None
     instances: dict[str, Instance] = {}
-    for name, body in (resolved.get("connectors") or {}).items():
+    connectors = resolved.get("connectors")
+    for name, body in connectors.items() if isinstance(connectors, dict) else ():
         prefix = f"connectors.{name}"
         if not _INSTANCE.match(name):
             problems.append(f"{prefix}: instance names are lowercase letters, digits, '-' and '_' (max 32)")
@@ -217,10 +240,10 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
 
 def _without_echoes(problems: list[str]) -> list[str]:
     """Drop validation errors caused by an unset ${NAME} reported already (its value was empty)."""
-    unset = {p.partition(": ")[0] for p in problems if "} is not set;" in p}
+    unset = {_INDEX.sub(r".\1", p.partition(": ")[0]) for p in problems if "} is not set;" in p}
 
     def echo(problem: str) -> bool:
-        path = problem.partition(": ")[0]
+        path = _INDEX.sub(r".\1", problem.partition(": ")[0])
         return "} is not set;" not in problem and any(u == path or u.startswith(path + ".") for u in unset)
 
     return [p for p in problems if not echo(p)]

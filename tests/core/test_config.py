@@ -157,11 +157,11 @@ async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("state", "problem"),
     [
-        ('backend = "redis"', 'state: Value error, backend "redis" needs url'),
-        ('url = "redis://127.0.0.1:6379/0"', 'state: Value error, url is for backend = "redis"'),
+        ('backend = "redis"', 'state: backend "redis" needs url'),
+        ('url = "redis://127.0.0.1:6379/0"', 'state: url is for backend = "redis"'),
         (
             'backend = "redis"\nurl = "redis://127.0.0.1:6379/0"\nmax_entries = 5000',
-            "state: Value error, max_entries bounds the memory backend only",
+            "state: max_entries bounds the memory backend only",
         ),
     ],
 )
@@ -171,3 +171,25 @@ def test_state_backend_settings_must_match(tmp_path: Path, state: str, problem: 
     with pytest.raises(ConfigError) as err:
         config.load(path)
     assert len(err.value.problems) == 1 and problem in err.value.problems[0], err.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("workspace = 5\nconnectors = 7\n", "workspace: must be a table ([workspace] or { key = value }), not int"),
+        (
+            GOOD + '\n[server]\npublic_url = "relay.example.com"\n',
+            "server.public_url: must be the relay's public base URL",
+        ),
+        (
+            GOOD.replace('"${RELAY_TEST_KEY}"', '"short"'),
+            "workspace.keys.0.secret: must be at least 16 characters; generate one with `openssl rand -base64 32`",
+        ),
+    ],
+)
+def test_malformed_sections_are_problems_not_tracebacks(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert any(problem in p for p in err.value.problems), err.value.problems

@@ -42,7 +42,11 @@ async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, shutdown_timeout=loaded.relay.server.shutdown_grace)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     tune_gc()
     loop = asyncio.get_running_loop()
     log.info(

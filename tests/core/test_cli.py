@@ -152,3 +152,13 @@ def test_event_loop_is_uvloop_unless_configured_or_missing(monkeypatch: pytest.M
     assert loop_factory("asyncio") is None
     monkeypatch.setitem(sys.modules, "uvloop", None)
     assert loop_factory("uvloop") is None
+
+
+def test_run_on_a_busy_port_says_so_and_leaves_nothing_open() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        out = run("run", "--host", "127.0.0.1", "--port", str(busy.getsockname()[1]))
+    assert out.returncode == 1
+    assert "address already in use" in out.stderr
+    assert "Unclosed" not in out.stderr and "Traceback" not in out.stderr

@@ -73,6 +73,7 @@ class Sealer:
         return f"{purpose}.{self._current}.{_b64(blob)}"
 
     def _open(self, purpose: str, token: str) -> Any:
+        what = "media" if purpose == "m1" else "conversation"
         try:
             prefix, kid, body = token.split(".", 2)
             if prefix != purpose or kid not in self._siv:
@@ -80,7 +81,7 @@ class Sealer:
             plain = self._siv[kid].decrypt(_unb64(body), [self.workspace.encode(), purpose.encode()])
             return json.loads(plain)
         except (ValueError, InvalidTag, UnicodeDecodeError, json.JSONDecodeError):
-            raise AuthError("conversation reference is not valid for this workspace", 403) from None
+            raise AuthError(f"{what} reference is not valid for this workspace", 403) from None
 
     def seal(self, address: Address) -> str:
         """The opaque conversation string for an address; the same address gives the same string."""

@@ -57,6 +57,14 @@ def test_other_workspace_cannot_open() -> None:
         Sealer("other", [K1]).open(Sealer("ws", [K1]).seal(ADDR))
 
 
+def test_refusals_name_what_was_forged() -> None:
+    s = Sealer("ws", [K1])
+    with pytest.raises(AuthError, match=r"^media reference is not valid"):
+        s.open_media("garbage")
+    with pytest.raises(AuthError, match=r"^conversation reference is not valid"):
+        s.open("garbage")
+
+
 def test_media_tokens_expire() -> None:
     s = Sealer("ws", [K1])
     token = s.seal_media(MediaRef("tg", "file-1"), "a.pdf", "application/pdf", 10, ttl=60)

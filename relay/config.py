@@ -46,18 +46,21 @@ class KeyConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     secret: Secret
 
-    @field_validator("secret")
-    @classmethod
-    def _long_enough(cls, value: Secret) -> Secret:
-        if len(value.reveal()) < 16:
-            raise ValueError("must be at least 16 characters; generate one with `openssl rand -base64 32`")
-        return value
-
 
 class WorkspaceConfig(_Strict):
     id: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     keys: list[KeyConfig] = Field(min_length=1)
     secrets_file: Path | None = None
+
+    @field_validator("keys")
+    @classmethod
+    def _sealing_key_long_enough(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
+        if keys and len(keys[0].secret.reveal()) < 16:
+            raise ValueError(
+                "the first key seals new references and must be at least 16 characters; generate one with "
+                "`openssl rand -base64 32` and put it first (a shorter old key may follow, to open old references)"
+            )
+        return keys
 
 
 class StateConfig(_Strict):

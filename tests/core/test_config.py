@@ -183,7 +183,7 @@ def test_state_backend_settings_must_match(tmp_path: Path, state: str, problem: 
         ),
         (
             GOOD.replace('"${RELAY_TEST_KEY}"', '"short"'),
-            "workspace.keys.0.secret: must be at least 16 characters; generate one with `openssl rand -base64 32`",
+            "workspace.keys: the first key seals new references and must be at least 16 characters",
         ),
     ],
 )
@@ -193,3 +193,14 @@ def test_malformed_sections_are_problems_not_tracebacks(tmp_path: Path, text: st
     with pytest.raises(ConfigError) as err:
         config.load(path)
     assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_a_short_old_key_may_follow_to_open_old_references(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(
+        GOOD.replace(
+            '{ id = "k1", secret = "${RELAY_TEST_KEY}" }',
+            '{ id = "k2", secret = "${RELAY_TEST_KEY}" }, { id = "k1", secret = "old" }',
+        )
+    )
+    assert [k.id for k in config.load(path).relay.workspace.keys] == ["k2", "k1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from relay.connector import Outcome, Result
 from relay.state import StateStore
@@ -55,11 +56,12 @@ class Dedup:
             return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
         return _as_duplicate(earlier)
 
-    async def finish(self, key: str, result: Result) -> None:
-        """Record the owner's result: remembered if the source may forget it, released otherwise."""
+    async def finish(self, key: str, result: Result, also: Sequence[tuple[str, str, float]] = ()) -> None:
+        """Record the owner's result: remembered if the source may forget it, released otherwise.
+        `also` (key, value, ttl) entries are written with the record, in the same round trip."""
         try:
             if result.acknowledged:
-                await self.store.set(key, DONE, self.done_ttl)
+                await self.store.set_many([(key, DONE, self.done_ttl), *also])
             else:
                 await self.store.delete(key)
         finally:

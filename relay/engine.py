@@ -165,8 +165,9 @@ class Engine:
         """One delivery attempt, counted against `dest` from admission to its end; its result answers
         the source, unless the source's deadline passed first."""
         result = _INTERRUPTED
+        ids: list[tuple[str, str, float]] = []
         try:
-            result = await self._route_and_send(message, end)
+            result = await self._route_and_send(message, end, ids)
         except DeliveryError as exc:
             result = Result(Outcome.RETRY if exc.retryable else Outcome.FAILED, exc.reason, retry_after=exc.retry_after)
         except Exception as exc:
@@ -175,7 +176,7 @@ class Engine:
         finally:
             self._per_dest[dest] -= 1
             try:
-                await self.dedup.finish(key, result)
+                await self.dedup.finish(key, result, ids)
             except Exception as exc:
                 log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
             _answer(answer, result)
@@ -213,7 +214,8 @@ class Engine:
         self._series[(origin, kind, outcome)] = series
         return series
 
-    async def _route_and_send(self, message: Message, end: float) -> Result:
+    async def _route_and_send(self, message: Message, end: float, ids: list[tuple[str, str, float]]) -> Result:
+        """Send to the destination; `ids` gets the id-map entries that later replies and edits need."""
         dest_name = self.router.destination(message)
         dest = self.connectors[dest_name]
         if message.ref is not None:
@@ -224,8 +226,12 @@ class Engine:
             part_id = f"{message.dedup_id}#{index}" if len(parts) > 1 else None
             pid = await self._send_part(dest, part, part_id, end)
             first = first or pid
-        if first is not None:
-            await self._remember_ids(message, dest_name, first)
+        if first is not None and message.kind not in (Kind.STATUS, Kind.NOTICE):
+            ttl = self.settings.id_map_ttl
+            ids += [
+                (self._id_key(message.origin, message.id), first, ttl),
+                (self._id_key(dest_name, first), message.id, ttl),
+            ]
         return Result(Outcome.DELIVERED, platform_id=first)
 
     async def _send_part(self, dest: Connector, part: Message, part_id: str | None, end: float) -> str:
@@ -289,13 +295,6 @@ class Engine:
 
     def _id_key(self, instance: str, platform_id: str) -> str:
         return "i:" + self.sealer.digest(f"{instance}:{platform_id}")
-
-    async def _remember_ids(self, message: Message, dest: str, platform_id: str) -> None:
-        if message.kind in (Kind.STATUS, Kind.NOTICE):
-            return
-        ttl = self.settings.id_map_ttl
-        await self.store.set(self._id_key(message.origin, message.id), platform_id, ttl)
-        await self.store.set(self._id_key(dest, platform_id), message.id, ttl)
 
     async def _translate_ref(self, message: Message, dest: str) -> Message:
         if message.ref is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -17,6 +18,10 @@ class StateStore(Protocol):
     async def get(self, key: str) -> str | None: ...
 
     async def set(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def set_many(self, items: Sequence[tuple[str, str, float]]) -> None:
+        """Set several (key, value, ttl) entries in one round trip."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -70,6 +75,10 @@ class MemoryStateStore:
 
     async def set(self, key: str, value: str, ttl: float) -> None:
         self._put(key, value, ttl)
+
+    async def set_many(self, items: Sequence[tuple[str, str, float]]) -> None:
+        for key, value, ttl in items:
+            self._put(key, value, ttl)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)

@@ -8,7 +8,7 @@ prefix and an expiry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -150,6 +150,12 @@ class RedisStateStore:
 
     async def set(self, key: str, value: str, ttl: float) -> None:
         await self.redis.set(self._k(key), value, px=_ms(ttl))
+
+    async def set_many(self, items: Sequence[tuple[str, str, float]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, value, ttl in items:
+                pipe.set(self._k(key), value, px=_ms(ttl))
+            await pipe.execute()
 
     async def delete(self, key: str) -> None:
         await self.redis.delete(self._k(key))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
+from relay import config
+from relay.app import create_app
+from relay.state import MemoryStateStore
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
 
 
@@ -197,3 +201,35 @@ def test_metric_labels_are_escaped_and_bounded() -> None:
     line = metrics.render().splitlines()[2]
     assert line.startswith('relay_failures_total{reason="bad \\"quote\\"\\\\\\nline')
     assert len(line) < 120
+
+
+class _CountingStore(MemoryStateStore):
+    """Counts the store calls a delivery makes (each is a round trip on Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def claim(self, key: str, value: str, ttl: float) -> bool:
+        self.calls.append("claim")
+        return await super().claim(key, value, ttl)
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        self.calls.append("set")
+        await super().set(key, value, ttl)
+
+    async def set_many(self, items: Sequence[tuple[str, str, float]]) -> None:
+        self.calls.append(f"set_many:{len(items)}")
+        await super().set_many(items)
+
+
+async def test_a_delivery_records_its_outcome_and_ids_in_one_write(aiohttp_client: Any, crm_sink: Any) -> None:
+    _sink, url = crm_sink
+    store = _CountingStore()
+    app = await create_app(config.parse(webhook_workspace(url), "<test>"), store)
+    client = await aiohttp_client(app)
+    chat = await chat_token(client)
+    store.calls.clear()
+    resp = await _post(client, chat, "w1")
+    assert (await resp.json())["status"] == "delivered"
+    assert store.calls == ["claim", "set_many:3"]

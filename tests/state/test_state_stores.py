@@ -36,6 +36,15 @@ async def test_set_get_delete(stores: Pair) -> None:
     assert await b.claim("k", "three", 30)
 
 
+async def test_set_many_writes_each_entry_with_its_own_ttl(stores: Pair) -> None:
+    a, b = stores
+    await a.set_many([("short", "one", 0.2), ("long", "two", 30)])
+    assert (await b.get("short"), await b.get("long")) == ("one", "two")
+    await asyncio.sleep(0.35)
+    assert (await b.get("short"), await b.get("long")) == (None, "two")
+    await a.set_many([])
+
+
 async def test_entries_expire(stores: Pair) -> None:
     a, b = stores
     assert await a.claim("claimed", "x", 0.2)

@@ -190,9 +190,8 @@ def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel]
 
 def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str]) -> dict[str, str]:
     workspace = raw.get("workspace")
-    name = (workspace.get("secrets_file") if isinstance(workspace, dict) else None) or os.environ.get(
-        "RELAY_SECRETS_FILE"
-    )
+    name = workspace.get("secrets_file") if isinstance(workspace, dict) else None
+    name = name or os.environ.get("RELAY_SECRETS_FILE")
     if not isinstance(name, str) or not name:
         return {}
     path = Path(name) if base is None or Path(name).is_absolute() else base / name

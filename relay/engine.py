@@ -94,13 +94,13 @@ class Engine:
 
     def shed_reason(self, origin: str, destination: str | None = None) -> str | None:
         """Why a new message from `origin` would be refused right now, or None: checked before its
-        body is read, so shedding costs little. A messenger's destination is its CRM."""
+        body is read (when only a messenger's destination, its CRM, is known), so shedding costs little."""
         if not self.accepting:
             return "shutting_down"
         if len(self._tasks) >= self.settings.max_inflight:
             return "overloaded"
-        dest = destination or self.router.crm_of.get(origin)
-        if dest is not None and self._per_dest.get(dest, 0) >= self.settings.max_inflight_per_destination:
+        dest = self.router.target(origin) if destination is None else destination
+        if self._per_dest.get(dest, 0) >= self.settings.max_inflight_per_destination:
             return "destination_busy"
         return None
 
@@ -118,7 +118,7 @@ class Engine:
         deadline passes (RETRY: the source should redeliver; the attempt goes on in the background)."""
         origin = message.origin
         budget = deadline if deadline is not None else self.deadline_for(origin)
-        dest = self.router.crm_of.get(origin) or message.conversation.instance
+        dest = self.router.target(origin, message.conversation.instance)
         shed = self.shed_reason(origin, dest)
         if shed is not None:
             self.metrics.inc("relay_rejected_total", connector=origin, reason=shed)

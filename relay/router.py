@@ -16,6 +16,11 @@ class Router:
         self.crm_of = dict(crm_of)
         self.kinds = dict(kinds)
 
+    def target(self, origin: str, conversation: str = "") -> str:
+        """Where a message from `origin` would go, unchecked: a messenger's CRM, else the instance of
+        the conversation it answers (`destination` validates)."""
+        return self.crm_of.get(origin) or conversation
+
     def destination(self, message: Message) -> str:
         """The instance that should receive `message`; DeliveryError if it has nowhere to go."""
         origin_kind = self.kinds.get(message.origin)

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
+from relay import hooks
+from relay.client import HostPolicy, PlatformClient
 from relay.config import Loaded
-from relay.connector import Connector, Context
+from relay.connector import Connector, Context, Hook, Route
 from relay.engine import SHED, Engine, EngineSettings
 from relay.http import guarded, respond
 from relay.media import MediaService
@@ -67,12 +69,14 @@ class Relay:
             claim_ttl=cfg.state.claim_ttl,
         )
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
+        self.client = PlatformClient(session, session, HostPolicy(cfg.media.allowlist))
         for name, inst in loaded.instances.items():
             ctx = Context(
                 instance=name,
                 workspace=cfg.workspace.id,
                 public_url=self.public_url,
                 session=session,
+                client=self.client,
                 deliver=self.engine.deliver,
                 sealer=self.sealer,
                 media=self.media,
@@ -183,7 +187,7 @@ async def index(request: web.Request) -> web.Response:
     links = []
     for name, conn in relay.connectors.items():
         for route in conn.routes():
-            if route.public and route.method == "GET" and route.path == "/":
+            if isinstance(route, Route) and route.public and route.method == "GET" and route.path == "/":
                 label = html.escape(f"{conn.manifest.summary} ({name})")
                 links.append(f'<li><a href="/hooks/{html.escape(name)}/">{label}</a></li>')
     page = (
@@ -216,7 +220,8 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(route.handler, refuse))
+            run = hooks.handler(route, relay.engine.deliver) if isinstance(route, Hook) else route.handler
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(run, refuse))
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()

@@ -6,23 +6,46 @@ import asyncio
 import builtins
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from multidict import CIMultiDictProxy
+from pydantic import BaseModel, ConfigDict, Field
 
 from relay.errors import MediaError
 from relay.frozen import fast_init
 from relay.model import Address, Message
+from relay.reasons import Reason
+from relay.stream import MediaStream
 
 if TYPE_CHECKING:
+    from relay.client import PlatformClient
     from relay.media import MediaService
     from relay.seal import Sealer
     from relay.state import StateStore
+
+
+__all__ = [
+    "Capabilities",
+    "Check",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorKind",
+    "Context",
+    "Hook",
+    "HookRequest",
+    "Inbound",
+    "Limit",
+    "Manifest",
+    "MediaStream",
+    "Outcome",
+    "Result",
+    "Route",
+]
 
 
 class ConnectorKind(StrEnum):
@@ -54,16 +77,20 @@ class Capabilities:
     files: bool = False
     max_file_bytes: int = 0
     receipts: bool = False
+    max_caption: int | None = None
+    max_files: int = 10
     limits: tuple[Limit, ...] = ()
     ack_deadline: float = 10.0
 
 
 class ConnectorConfig(BaseModel):
-    """Base of every connector's config model: unknown keys are errors."""
+    """Base of every connector's config model: unknown keys are errors. `ack_deadline` is the one
+    documented override of a capability: how long a source may wait for the destination."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+    ack_deadline: float | None = Field(default=None, gt=0, le=120)
 
 
 class Outcome(StrEnum):
@@ -80,9 +107,10 @@ class Result:
     """What became of a message handed to the core."""
 
     outcome: Outcome
-    reason: str | None = None
+    reason: Reason | None = None
     platform_id: str | None = None
     retry_after: float | None = None
+    detail: str | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -110,14 +138,41 @@ class Route:
     public: bool = False
 
 
-@dataclass(slots=True)
-class MediaStream:
-    """A file being streamed from a platform."""
+@dataclass(frozen=True, slots=True)
+class HookRequest:
+    """What a webhook's authenticate and parse steps see of a request (never the aiohttp request)."""
 
-    mime: str
-    chunks: AsyncIterator[bytes]
-    size: int | None = None
-    name: str = field(default="file", repr=False)
+    headers: CIMultiDictProxy[str] = field(repr=False)
+    query: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+    match: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What a parse step found: groups of messages (in order within a group, groups at once), or an
+    immediate answer (a handshake or challenge) with nothing to deliver."""
+
+    groups: tuple[tuple[Message, ...], ...] = ()
+    reply: web.StreamResponse | None = None
+
+    @classmethod
+    def of(cls, *messages: Message) -> Inbound:
+        """Each message on its own, delivered at once."""
+        return cls(tuple((m,) for m in messages))
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A webhook route under /hooks/<instance>: the core runs shed, bounded read, `authenticate`,
+    `parse`, delivery of each message and the answer. `authenticate` returns what `parse` needs of
+    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM)."""
+
+    method: str
+    path: str
+    authenticate: Callable[[HookRequest], Awaitable[Any]]
+    parse: Callable[[HookRequest, Any], Awaitable[Inbound]]
+    failed_status: int = 200
 
 
 @dataclass(slots=True)
@@ -128,6 +183,7 @@ class Context:
     workspace: str
     public_url: str
     session: aiohttp.ClientSession
+    client: PlatformClient
     deliver: Callable[[Message], Awaitable[Result]]
     sealer: Sealer
     media: MediaService
@@ -158,9 +214,15 @@ class Connector(ABC):
         self.name = name
         self.config = config
         self.ctx = ctx
+        self.capabilities = self.tune(self.manifest.capabilities)
 
-    def routes(self) -> Sequence[Route]:
-        """Routes mounted under /hooks/<instance>; none for loop-only connectors."""
+    def tune(self, manifest: Capabilities) -> Capabilities:
+        """This instance's capabilities: the manifest's, with the config's documented overrides."""
+        deadline = getattr(self.config, "ack_deadline", None)
+        return replace(manifest, ack_deadline=deadline) if deadline else manifest
+
+    def routes(self) -> Sequence[Route | Hook]:
+        """Pages and webhooks mounted under /hooks/<instance>; none for loop-only connectors."""
         return ()
 
     async def start(self) -> None:
@@ -187,8 +249,8 @@ class Connector(ABC):
         raise MediaError("this connector holds no media")
 
     def limits(self, address: Address) -> Sequence[Limit]:
-        """The rate limits that apply to sending to `address`."""
-        return self.manifest.capabilities.limits
+        """The rate limits (from the capabilities) that apply to sending to `address`."""
+        return self.capabilities.limits
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from relay.connector import Outcome, Result
+from relay.reasons import Reason
 from relay.state import StateStore
 
 INFLIGHT, DONE = "inflight", "done"
@@ -38,11 +39,11 @@ class Dedup:
                 return None
             state = await self.store.get(key)
             if state == DONE:
-                return Result(Outcome.DUPLICATE, "already_delivered")
+                return Result(Outcome.DUPLICATE, Reason.ALREADY_DELIVERED)
             if state is None:
                 continue
             if time.monotonic() >= end:
-                return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
+                return Result(Outcome.RETRY, Reason.EARLIER_IN_FLIGHT, retry_after=5)
             await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
     async def _wait_for_owner(self, key: str, end: float) -> Result:
@@ -53,7 +54,7 @@ class Dedup:
         try:
             earlier = await asyncio.wait_for(asyncio.shield(local), max(0.0, end - time.monotonic()))
         except TimeoutError:
-            return Result(Outcome.RETRY, "earlier_attempt_in_flight", retry_after=5)
+            return Result(Outcome.RETRY, Reason.EARLIER_IN_FLIGHT, retry_after=5)
         return _as_duplicate(earlier)
 
     async def finish(self, key: str, result: Result, also: Sequence[tuple[str, str, float]] = ()) -> None:
@@ -86,5 +87,5 @@ class Dedup:
 
 def _as_duplicate(earlier: Result) -> Result:
     if earlier.outcome is Outcome.DELIVERED:
-        return Result(Outcome.DUPLICATE, "already_delivered", earlier.platform_id)
+        return Result(Outcome.DUPLICATE, Reason.ALREADY_DELIVERED, earlier.platform_id)
     return earlier

@@ -43,12 +43,30 @@ def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], s
         m = m.with_(text=text, attachments=tuple(keep), kind=Kind.MEDIA if keep else _text_kind(m.kind))
 
     measure = utf16_len if caps.text_unit == "utf16" else len
+    if m.attachments and m.text and caps.max_caption is not None and measure(m.text.plain) > caps.max_caption:
+        return [*_split_text(m.with_(kind=Kind.TEXT, attachments=()), caps, measure), *_files(m, caps, first=False)]
+    if len(m.attachments) > caps.max_files:
+        return _files(m, caps, first=True)
+    return _split_text(m, caps, measure)
+
+
+def _split_text(m: Message, caps: Capabilities, measure: Callable[[str], int]) -> list[Message]:
     chunks = m.text.split(caps.max_text, measure) if m.text else [m.text]
     if len(chunks) == 1:
         return [m]
     first = m.with_(text=chunks[0])
     rest = [m.with_(text=c, attachments=(), kind=_text_kind(m.kind), ref=None) for c in chunks[1:]]
     return [first, *rest]
+
+
+def _files(m: Message, caps: Capabilities, first: bool) -> list[Message]:
+    """The files in parts of at most `max_files`; the text rides on the first part when `first`."""
+    step = max(1, caps.max_files)
+    groups = [m.attachments[i : i + step] for i in range(0, len(m.attachments), step)]
+    return [
+        m.with_(attachments=g, text=m.text if first and i == 0 else RichText(), ref=m.ref if i == 0 else None)
+        for i, g in enumerate(groups)
+    ]
 
 
 def _text_kind(kind: Kind) -> Kind:

@@ -17,6 +17,7 @@ from relay.errors import DeliveryError, MediaError
 from relay.media import MediaService
 from relay.metrics import Labels, Metrics
 from relay.model import Address, Kind, Message, Status
+from relay.reasons import Reason
 from relay.richtext import RichText
 from relay.router import Router
 from relay.seal import Sealer
@@ -25,12 +26,12 @@ from relay.state import StateStore
 log = logging.getLogger("relay.engine")
 
 NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
-_INTERRUPTED = Result(Outcome.RETRY, "internal_error")
-_DEADLINE = Result(Outcome.RETRY, "deadline_exceeded")
+_INTERRUPTED = Result(Outcome.RETRY, Reason.INTERNAL_ERROR)
+_DEADLINE = Result(Outcome.RETRY, Reason.DEADLINE_EXCEEDED)
 SHED = {
-    "shutting_down": Result(Outcome.RETRY, "shutting_down", retry_after=5),
-    "overloaded": Result(Outcome.OVERLOADED, "overloaded", retry_after=1),
-    "destination_busy": Result(Outcome.OVERLOADED, "destination_busy", retry_after=1),
+    Reason.SHUTTING_DOWN: Result(Outcome.RETRY, Reason.SHUTTING_DOWN, retry_after=5),
+    Reason.OVERLOADED: Result(Outcome.OVERLOADED, Reason.OVERLOADED, retry_after=1),
+    Reason.DESTINATION_BUSY: Result(Outcome.OVERLOADED, Reason.DESTINATION_BUSY, retry_after=1),
 }
 
 
@@ -92,25 +93,24 @@ class Engine:
     def inflight(self) -> int:
         return len(self._tasks)
 
-    def shed_reason(self, origin: str, destination: str | None = None) -> str | None:
+    def shed_reason(self, origin: str, destination: str | None = None) -> Reason | None:
         """Why a new message from `origin` would be refused right now, or None: checked before its
         body is read (when only a messenger's destination, its CRM, is known), so shedding costs little."""
         if not self.accepting:
-            return "shutting_down"
+            return Reason.SHUTTING_DOWN
         if len(self._tasks) >= self.settings.max_inflight:
-            return "overloaded"
+            return Reason.OVERLOADED
         dest = self.router.target(origin) if destination is None else destination
         if self._per_dest.get(dest, 0) >= self.settings.max_inflight_per_destination:
-            return "destination_busy"
+            return Reason.DESTINATION_BUSY
         return None
 
     def deadline_for(self, instance: str) -> float:
         found = self._deadlines.get(instance)
         if found is None:
             conn = self.connectors.get(instance)
-            base = conn.manifest.capabilities.ack_deadline if conn else 10.0
-            override = getattr(conn.config, "ack_deadline", None) if conn else None
-            found = self._deadlines[instance] = max(0.05, (override or base) - self.settings.deadline_margin)
+            base = conn.capabilities.ack_deadline if conn else 10.0
+            found = self._deadlines[instance] = max(0.05, base - self.settings.deadline_margin)
         return found
 
     async def deliver(self, message: Message, deadline: float | None = None) -> Result:
@@ -128,8 +128,8 @@ class Engine:
             earlier = await self.dedup.begin(key, budget)
         except Exception as exc:
             log.error("state store unavailable", extra={"connector": origin, "error": type(exc).__name__})
-            self.metrics.inc("relay_rejected_total", connector=origin, reason="state_unavailable")
-            return Result(Outcome.RETRY, "state_unavailable", retry_after=5)
+            self.metrics.inc("relay_rejected_total", connector=origin, reason=Reason.STATE_UNAVAILABLE.label)
+            return Result(Outcome.RETRY, Reason.STATE_UNAVAILABLE, retry_after=5)
         if earlier is not None:
             if earlier.outcome is Outcome.DUPLICATE:
                 self.metrics.inc("relay_dedup_hits_total", connector=origin, direction=self._direction(origin))
@@ -148,8 +148,9 @@ class Engine:
             timer.cancel()
         if result is not _DEADLINE:
             return result
-        self.metrics.inc("relay_failures_total", connector=origin, direction=self._direction(origin), reason="deadline")
-        return Result(Outcome.RETRY, "deadline_exceeded", retry_after=max(1.0, budget))
+        direction = self._direction(origin)
+        self.metrics.inc("relay_failures_total", connector=origin, direction=direction, reason="deadline")
+        return Result(Outcome.RETRY, Reason.DEADLINE_EXCEEDED, retry_after=max(1.0, budget))
 
     def _log_id(self, message: Message) -> str:
         """A stable, keyed digest to correlate log lines: platform ids can embed phone numbers."""
@@ -169,10 +170,11 @@ class Engine:
         try:
             result = await self._route_and_send(message, end, ids)
         except DeliveryError as exc:
-            result = Result(Outcome.RETRY if exc.retryable else Outcome.FAILED, exc.reason, retry_after=exc.retry_after)
+            outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
+            result = Result(outcome, exc.reason, retry_after=exc.retry_after, detail=exc.detail)
         except Exception as exc:
             log.error("delivery crashed", extra={"msg_id": self._log_id(message), "error": type(exc).__name__})
-            result = Result(Outcome.RETRY, "internal_error", retry_after=5)
+            result = Result(Outcome.RETRY, Reason.INTERNAL_ERROR, retry_after=5)
         finally:
             self._per_dest[dest] -= 1
             try:
@@ -190,7 +192,7 @@ class Engine:
             level = logging.DEBUG
         else:
             direction = self._direction(message.origin)
-            reason = result.reason or "unknown"
+            reason = result.reason.label if result.reason else "unknown"
             self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason=reason)
             level = logging.INFO
         if log.isEnabledFor(level):
@@ -199,11 +201,12 @@ class Engine:
                 "connector": message.origin,
                 "kind": message.kind.value,
                 "reason": result.reason,
+                "detail": result.detail,
                 "latency_ms": round((time.monotonic() - started) * 1000, 1),
             }
             log.log(level, "message %s", outcome.value, extra=extra)
         if outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
-            self._spawn(self._notify(message, result.reason or "failed"))
+            self._spawn(self._notify(message, result.reason or Reason.INTERNAL_ERROR))
 
     def _prepare_series(self, origin: str, kind: Kind, outcome: Outcome) -> _Series:
         direction = self._direction(origin)
@@ -258,8 +261,8 @@ class Engine:
                     raise
                 await asyncio.sleep(pause)
                 continue
-            except MediaError as exc:
-                raise DeliveryError(f"media: {exc}") from None
+            except MediaError:
+                raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
             if sent_key:
                 await self.store.set(sent_key, pid, self.settings.dedup_ttl)
             return pid
@@ -284,7 +287,7 @@ class Engine:
             return
         self.metrics.inc("relay_ratelimit_waits_total", connector=dest.name)
         if time.monotonic() + wait >= end:
-            raise DeliveryError("rate_limited", retryable=True, retry_after=wait)
+            raise DeliveryError(Reason.RATE_LIMITED, retry_after=wait)
         await asyncio.sleep(wait)
 
     async def _block(self, dest: Connector, target: Address, limits: Sequence[Limit], exc: DeliveryError) -> None:
@@ -305,10 +308,10 @@ class Engine:
             and message.kind in (Kind.EDIT, Kind.DELETE)
             and self.router.kinds.get(dest) is ConnectorKind.MESSENGER
         ):
-            raise DeliveryError("unknown_message_to_change")
+            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         return message.with_(ref=mapped) if mapped is not None else message
 
-    async def _notify(self, failed: Message, reason: str) -> None:
+    async def _notify(self, failed: Message, reason: Reason) -> None:
         """Tell the sender's side, without content, that a message could not be delivered."""
         origin = self.connectors.get(failed.origin)
         if origin is None:
@@ -334,7 +337,7 @@ class Engine:
             )
         try:
             await origin.send(notice)
-            self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason)
+            self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason.label)
         except Exception as exc:
             log.warning("notice not sent", extra={"msg_id": self._log_id(failed), "error": type(exc).__name__})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from relay.reasons import Reason, RetryClass
+
 
 class RelayError(Exception):
     """Root of every error the relay raises on purpose."""
@@ -34,28 +36,37 @@ class BadRequest(RelayError):
 
 
 class DeliveryError(RelayError):
-    """A destination did not accept a message.
+    """A destination did not accept a message, for a `Reason` of the core.
 
-    `retryable`: the destination clearly did not take it (429, retry-after, connection refused,
-    an idempotent endpoint's 5xx); the core may try again. `scope` names the rate-limit bucket a
-    `retry_after` applies to ("chat", "connector", or None). `reason` is a short content-free code.
+    `retryable` follows the reason's retry class unless the call knows better (an idempotent
+    endpoint's timeout). `scope` names the rate-limit bucket a `retry_after` applies to ("chat",
+    "connector", or None). `detail` is a short content-free platform code for logs and the admin
+    (an HTTP status, a platform error code); it never becomes a metric label.
     """
 
     def __init__(
         self,
-        reason: str,
+        reason: Reason,
         *,
-        retryable: bool = False,
         retry_after: float | None = None,
         scope: str | None = "chat",
-        unreachable: bool = False,
+        detail: str | int | None = None,
+        retryable: bool | None = None,
     ) -> None:
         self.reason = reason
-        self.retryable = retryable
+        self.retryable = reason.retry in _RETRIED if retryable is None else retryable
         self.retry_after = retry_after
         self.scope = scope
-        self.unreachable = unreachable
-        super().__init__(reason)
+        self.detail = None if detail is None else str(detail)
+        super().__init__(reason.value if detail is None else f"{reason.value} ({detail})")
+
+    @property
+    def unreachable(self) -> bool:
+        """The recipient cannot be written to (blocked, left, gone)."""
+        return self.reason is Reason.RECIPIENT_UNREACHABLE
+
+
+_RETRIED = frozenset({RetryClass.RETRY, RetryClass.RETRY_AFTER})
 
 
 class MediaError(RelayError):

@@ -26,7 +26,9 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
     """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver."""
     body: dict[str, Any] = {"status": result.outcome.value}
     if result.reason:
-        body["reason"] = result.reason
+        body["reason"] = result.reason.value
+    if result.detail:
+        body["code"] = result.detail
     if result.platform_id:
         body["id"] = result.platform_id
     status, headers = 200, None

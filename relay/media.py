@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from relay.connector import Connector, MediaStream
 from relay.errors import AuthError, MediaError
 from relay.model import Attachment
 from relay.seal import Sealer
+from relay.stream import MediaSource, MediaStream
 
 
 def host_allowed(url: str, allowlist: Sequence[str]) -> bool:
@@ -78,7 +78,7 @@ class MediaService:
         allowlist: Sequence[str],
         max_bytes: int,
         link_ttl: int,
-        connectors: Callable[[str], Connector | None],
+        connectors: Callable[[str], MediaSource | None],
     ) -> None:
         self.sealer = sealer
         self.session = session

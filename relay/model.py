@@ -36,14 +36,13 @@ class Status(StrEnum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Address:
-    """Where a conversation lives: a connector instance, a chat, and what replying there needs."""
+    """Where a conversation lives: a connector instance, a chat, a thread, and `handle`: an opaque,
+    connector-owned string with whatever else only that platform needs to answer there."""
 
     instance: str
     chat: str
     thread: str | None = None
-    service_url: str | None = None
-    tenant: str | None = None
-    chat_type: str | None = None
+    handle: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"Address({self.instance!r}, chat=<{len(self.chat)}>, thread={self.thread is not None})"

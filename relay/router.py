@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from relay.connector import ConnectorKind
 from relay.errors import DeliveryError
 from relay.model import Message
+from relay.reasons import Reason
 
 
 class Router:
@@ -25,15 +26,15 @@ class Router:
         """The instance that should receive `message`; DeliveryError if it has nowhere to go."""
         origin_kind = self.kinds.get(message.origin)
         if origin_kind is None:
-            raise DeliveryError("unknown_origin")
+            raise DeliveryError(Reason.UNKNOWN_ORIGIN)
         if origin_kind is ConnectorKind.MESSENGER:
             crm = self.crm_of.get(message.origin)
             if crm is None:
-                raise DeliveryError("no_route")
+                raise DeliveryError(Reason.NO_ROUTE)
             return crm
         target = message.conversation.instance
         if self.crm_of.get(target) != message.origin:
-            raise DeliveryError("conversation_not_routed_to_this_crm")
+            raise DeliveryError(Reason.NOT_ROUTED_HERE)
         if target == message.origin:
-            raise DeliveryError("loop")
+            raise DeliveryError(Reason.LOOP)
         return target

@@ -30,6 +30,19 @@ class WorkspaceKey:
         return f"WorkspaceKey({self.id!r}, ***)"
 
 
+CONVERSATION = "c2"
+LEGACY_CONVERSATION = "c1"
+MEDIA = "m1"
+
+
+def legacy_handle(service_url: str | None, chat_type: str | None) -> str | None:
+    """The handle of a reference sealed in the first format (which held a Teams service URL and a
+    Telegram chat type as core fields): a compact JSON object of those that were set. Connectors that
+    used them encode their handles the same way, so old and new references answer alike."""
+    fields = {k: v for k, v in (("service_url", service_url), ("chat_type", chat_type)) if v is not None}
+    return json.dumps(fields, separators=(",", ":")) if fields else None
+
+
 def _derive(secret: bytes, workspace: str, purpose: str, length: int) -> bytes:
     info = f"relay/{workspace}/{purpose}".encode()
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(secret)
@@ -73,7 +86,7 @@ class Sealer:
         return f"{purpose}.{self._current}.{_b64(blob)}"
 
     def _open(self, purpose: str, token: str) -> Any:
-        what = "media" if purpose == "m1" else "conversation"
+        what = "media" if purpose == MEDIA else "conversation"
         try:
             prefix, kid, body = token.split(".", 2)
             if prefix != purpose or kid not in self._siv:
@@ -88,30 +101,33 @@ class Sealer:
         found = self._sealed.get(address)
         if found is None:
             a = address
-            found = self._seal("c1", [a.instance, a.chat, a.thread, a.service_url, a.tenant, a.chat_type])
+            found = self._seal(CONVERSATION, [a.instance, a.chat, a.thread, a.handle])
             if len(self._sealed) >= 4096:
                 self._sealed.clear()
             self._sealed[address] = found
         return found
 
     def open(self, token: str) -> Address:
-        """The address inside a conversation string; AuthError(403) if forged or tampered."""
-        data = self._open("c1", token)
-        if not (isinstance(data, list) and len(data) == 6 and all(isinstance(x, str | None) for x in data)):
+        """The address inside a conversation string (this format or the first one); AuthError(403) if
+        forged or tampered."""
+        legacy = token.startswith(LEGACY_CONVERSATION + ".")
+        data = self._open(LEGACY_CONVERSATION if legacy else CONVERSATION, token)
+        size = 6 if legacy else 4
+        if not (isinstance(data, list) and len(data) == size and all(isinstance(x, str | None) for x in data)):
             raise AuthError("conversation reference is not valid for this workspace", 403)
         instance, chat = data[0], data[1]
         if not instance or chat is None:
             raise AuthError("conversation reference is not valid for this workspace", 403)
-        return Address(instance, chat, data[2], data[3], data[4], data[5])
+        return Address(instance, chat, data[2], legacy_handle(data[3], data[5]) if legacy else data[3])
 
     def seal_media(self, ref: MediaRef, name: str, mime: str, size: int | None, ttl: int) -> str:
         """A media token valid for `ttl` seconds."""
         expires = int(time.time()) + ttl
-        return self._seal("m1", [ref.instance, ref.file_id, name, mime, size, expires])
+        return self._seal(MEDIA, [ref.instance, ref.file_id, name, mime, size, expires])
 
     def open_media(self, token: str) -> SealedMedia:
         """Open a media token; AuthError(403) if forged, tampered or expired."""
-        data = self._open("m1", token)
+        data = self._open(MEDIA, token)
         try:
             instance, file_id, name, mime, size, expires = data
             sealed = SealedMedia(MediaRef(str(instance), str(file_id)), str(name), str(mime), size, int(expires))

@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from connectors.webhook.config import WebhookConfig
 from connectors.webhook.connector import MANIFEST, WebhookConnector
-from connectors.webhook.convert import WebhookConfig
 
 EXAMPLE_CONFIG: dict[str, Any] = {
     "type": "webhook",

@@ -1,4 +1,4 @@
-"""Pure conversions between Message and the webhook JSON contract (docs/webhook-contract.md)."""
+"""Pure conversions between Message and the webhook JSON contract (docs/webhook-contract.md), both ways."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import base64
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from relay.connector import ConnectorConfig
+from relay import codec
+from relay.client import Call
+from relay.http import sign
+from relay.keyed import HmacSha256
 from relay.model import Address, Attachment, Kind, Message, Party
 from relay.richtext import RichText, from_markdown, to_markdown
-from relay.secret import Secret
 
 EVENT_TYPES = {
     Kind.TEXT: "message",
@@ -24,26 +26,6 @@ EVENT_TYPES = {
     Kind.OPT_IN: "opt_in",
     Kind.NOTICE: "notice",
 }
-
-
-class WebhookConfig(ConnectorConfig):
-    """`type = "webhook"`: where to POST, and the shared HMAC secret."""
-
-    type: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://")
-    secret: Secret
-    inbound_secret: Secret | None = None
-    timeout: float = Field(default=10.0, gt=0, le=120)
-    ack_deadline: float = Field(default=10.0, gt=0, le=120)
-    inline_media_max: int = Field(default=0, ge=0, le=5 << 20)
-    max_rate: float | None = Field(default=None, gt=0)
-
-    @field_validator("secret", "inbound_secret")
-    @classmethod
-    def _long_enough(cls, value: Secret | None) -> Secret | None:
-        if value is not None and len(value.reveal()) < 16:
-            raise ValueError("must be at least 16 characters; generate one with `openssl rand -hex 32`")
-        return value
 
 
 def _party(p: Party | None) -> dict[str, Any] | None:
@@ -148,3 +130,26 @@ def from_body(body: InboundBody, instance: str, address: Address) -> Message:
         ref=ref,
         reaction=body.reaction,
     )
+
+
+def to_call(url: str, mac: HmacSha256, event_id: str, payload: dict[str, Any], timeout: float) -> Call:
+    """The signed POST of one event to the CRM; the CRM de-duplicates by event id, so it is idempotent."""
+    body = codec.dumps(payload)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Relay-Signature": sign(mac, body),
+        "X-Relay-Event-Id": event_id,
+    }
+    return Call("POST", url, headers, body, timeout=timeout, idempotent=True)
+
+
+def crm_id(raw: bytes) -> str | None:
+    """The CRM's id for the event from a JSON answer `{"id": ...}`, if it gave one."""
+    if not raw.lstrip().startswith(b"{"):
+        return None
+    try:
+        data = codec.loads(raw)
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return str(value) if isinstance(value, str | int) and value != "" else None

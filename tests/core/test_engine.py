@@ -137,7 +137,7 @@ async def test_failed_delivery_to_crm_gives_the_customer_a_notice(start_relay: R
     events = await (await client.get("/hooks/webchat/api/events?since=0&wait=2", headers=chat)).json()
     assert "could not be delivered" in events["items"][0]["html"]
     assert relay.metrics.value("relay_notices_total", connector="webchat") == 1
-    assert relay.metrics.value("relay_failures_total", reason="crm_rejected_400") == 1
+    assert relay.metrics.value("relay_failures_total", reason="platform_rejected") == 1
 
 
 async def test_crm_unreachable_asks_for_redelivery(start_relay: RelayFactory) -> None:
@@ -147,7 +147,7 @@ async def test_crm_unreachable_asks_for_redelivery(start_relay: RelayFactory) ->
     chat = await chat_token(client)
     resp = await _post(client, chat, "u1")
     assert resp.status == 503
-    assert (await resp.json())["reason"] in ("crm_unreachable", "deadline_exceeded")
+    assert (await resp.json())["reason"] in ("platform_unreachable", "deadline_exceeded")
 
 
 async def test_drain_finishes_inflight_work_and_refuses_new(start_relay: RelayFactory, crm_sink: Any) -> None:

@@ -1,0 +1,62 @@
+"""The one inbound pipeline every webhook runs: bounded read, authenticate, parse, deliver each, answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from relay import codec
+from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
+from relay.http import Handler, read_body, respond
+from relay.model import Message
+
+Deliver = Callable[[Message], Awaitable[Result]]
+_DELIVERED = Result(Outcome.DELIVERED)
+_IGNORED = codec.dumps({"status": "ignored"})
+
+
+async def deliver_group(group: Sequence[Message], deliver: Deliver) -> Result:
+    """Deliver a group in order, stopping at the first message the source must redeliver."""
+    result = _DELIVERED
+    for message in group:
+        result = await deliver(message)
+        if not result.acknowledged:
+            break
+    return result
+
+
+async def deliver_all(inbound: Inbound, deliver: Deliver) -> list[Result]:
+    """Every group of a parsed request, the groups at once."""
+    groups = inbound.groups
+    if len(groups) == 1:
+        return [await deliver_group(groups[0], deliver)]
+    return list(await asyncio.gather(*(deliver_group(g, deliver) for g in groups)))
+
+
+def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
+    """One answer for a request: ignored, the one result, or the longest redelivery wait if any is pending."""
+    if not results:
+        return web.Response(body=_IGNORED, content_type="application/json")
+    if len(results) == 1:
+        return respond(results[0], failed_status)
+    pending = [r for r in results if not r.acknowledged]
+    if pending:
+        return respond(max(pending, key=lambda r: r.retry_after or 0))
+    return respond(_DELIVERED)
+
+
+def handler(hook: Hook, deliver: Deliver) -> Handler:
+    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`)."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        raw = await read_body(request)
+        seen = HookRequest(request.headers, request.query, raw, request.match_info)
+        credential = await hook.authenticate(seen)
+        inbound = await hook.parse(seen, credential)
+        if inbound.reply is not None:
+            return inbound.reply
+        return answer(await deliver_all(inbound, deliver), hook.failed_status)
+
+    return run

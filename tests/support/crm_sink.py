@@ -12,14 +12,16 @@ from aiohttp import web
 
 from relay.errors import AuthError
 from relay.http import verify
+from tests.support.fake_platform import FakePlatform
 
 SINK_SECRET = "sink-secret-0123456789abcdef"
 
 
 @dataclass
-class CrmSink:
-    """Records verified posts. The next `fail_times` answers are `fail_status` (429 with Retry-After);
-    `mode` sets lasting behaviour: "ok", "400" (reject), "500", "429", or "hang"."""
+class CrmSink(FakePlatform):
+    """A webhook CRM on the fake-platform base: records verified posts. The next `fail_times` answers are
+    `fail_status` (429 with Retry-After); `mode` sets lasting behaviour: "ok", "400" (reject), "500",
+    "429", or "hang"; `fail()` adds any other fault rule."""
 
     secret: str = SINK_SECRET
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -69,7 +71,8 @@ class CrmSink:
     def messages(self, type_: str = "message") -> list[dict[str, Any]]:
         return [b for b in self.received if b.get("type") == type_]
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def __post_init__(self) -> None:
+        FakePlatform.__init__(self)
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/crm", self.handle)
-        return app

@@ -53,12 +53,12 @@ class Rule:
 
 
 class FakePlatform:
-    """Subclasses add their routes in `routes(app)`; tests read `calls` and add faults with `fail`."""
+    """Subclasses add their routes in `routes(app)`; tests read `recorded` (or `requests()`) and add faults with `fail`."""
 
     client_max_size = 200 << 20
 
     def __init__(self) -> None:
-        self.calls: list[Recorded] = []
+        self.recorded: list[Recorded] = []
         self.rules: list[Rule] = []
 
     def routes(self, app: web.Application) -> None:
@@ -73,12 +73,12 @@ class FakePlatform:
 
     def requests(self, path: str = "*", method: str | None = None) -> list[Recorded]:
         """The recorded requests whose path matches the glob (and method)."""
-        return [c for c in self.calls if fnmatch.fnmatchcase(c.path, path) and method in (None, c.method)]
+        return [c for c in self.recorded if fnmatch.fnmatchcase(c.path, path) and method in (None, c.method)]
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         body = await request.read()
-        self.calls.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
+        self.recorded.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
         rule = next((r for r in self.rules if r.matches(request)), None)
         if rule is not None:
             rule.hits += 1

@@ -82,33 +82,34 @@ async def test_recorded_payloads_authenticate_parse_and_deliver(
         assert (after > before) is payload.delivers, payload.name
 
 
+def _message(conn: Connector, address: Address, kind: Kind, ref: str | None = None, **fields: Any) -> Message:
+    origin = "crm" if conn.manifest.kind is ConnectorKind.MESSENGER else "chat"
+    return Message(kind=kind, id=f"{kind.value}-1", origin=origin, conversation=address, ref=ref, **fields)
+
+
 def _messages(conn: Connector, address: Address) -> list[Message]:
     """One message of every kind the connector's capabilities claim, to `address`."""
-    caps = conn.capabilities
-    origin = "crm" if conn.manifest.kind is ConnectorKind.MESSENGER else "chat"
-    base = {"origin": origin, "conversation": address}
-    out = [Message(kind=Kind.TEXT, id="t1", text=RichText.of("hello **there**"), **base)]
+    out = [_message(conn, address, Kind.TEXT, text=RichText.of("hello **there**"))]
     if conn.manifest.kind is ConnectorKind.MESSENGER:
-        out.append(Message(kind=Kind.NOTICE, id="n1", text=RichText.of("could not be delivered"), **base))
-    if caps.files:
+        out.append(_message(conn, address, Kind.NOTICE, text=RichText.of("could not be delivered")))
+    if conn.capabilities.files:
         file = Attachment(name="one.png", mime="image/png", size=len(PNG), data=PNG)
-        out.append(Message(kind=Kind.MEDIA, id="m1", attachments=(file,), **base))
+        out.append(_message(conn, address, Kind.MEDIA, attachments=(file,)))
     return out
 
 
 def _changes(conn: Connector, address: Address, ref: str) -> list[Message]:
+    """An edit, reaction, receipt and delete of the message `ref`, for what the capabilities claim."""
     caps = conn.capabilities
-    origin = "crm" if conn.manifest.kind is ConnectorKind.MESSENGER else "chat"
-    base = {"origin": origin, "conversation": address, "ref": ref}
     out = []
     if caps.edits:
-        out.append(Message(kind=Kind.EDIT, id="e1", text=RichText.of("hello again"), **base))
+        out.append(_message(conn, address, Kind.EDIT, ref, text=RichText.of("hello again")))
     if caps.reactions:
-        out.append(Message(kind=Kind.REACTION, id="r1", reaction="👍", **base))
+        out.append(_message(conn, address, Kind.REACTION, ref, reaction="👍"))
     if caps.receipts:
-        out.append(Message(kind=Kind.STATUS, id="s1", status=Status.DELIVERED, **base))
+        out.append(_message(conn, address, Kind.STATUS, ref, status=Status.DELIVERED))
     if caps.deletes:
-        out.append(Message(kind=Kind.DELETE, id="d1", **base))
+        out.append(_message(conn, address, Kind.DELETE, ref))
     return out
 
 

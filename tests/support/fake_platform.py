@@ -53,7 +53,8 @@ class Rule:
 
 
 class FakePlatform:
-    """Subclasses add their routes in `routes(app)`; tests read `recorded` (or `requests()`) and add faults with `fail`."""
+    """A platform fake: subclasses add routes in `routes(app)`; tests read `recorded` (or `requests()`)
+    and add faults with `fail`."""
 
     client_max_size = 200 << 20
 

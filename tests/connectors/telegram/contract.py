@@ -9,6 +9,8 @@ from tests.connectors.telegram.fake_api import SECRET, FakeTelegram
 from tests.connectors.telegram.helpers import PAYLOADS, SECRET_HEADER, tg_config
 from tests.contract.case import ContractCase, Payload, recorded
 
+DELIVERED = ("text", "photo", "document", "edited", "reply")
+
 
 def _signed(body: bytes) -> Mapping[str, str]:
     return {SECRET_HEADER: SECRET, "Content-Type": "application/json"}

@@ -21,6 +21,11 @@ from relay.model import Kind, Message
 from relay.secret import Secret
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of a header value and a secret, any characters (aiohttp keeps bad bytes escaped)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
 class InboxConfig(ConnectorConfig):
     """`type = "inbox"`: the in-memory agent inbox; `access_key` protects it beyond localhost."""
 
@@ -68,11 +73,10 @@ class InboxConnector(Connector):
         """Bearer access key when configured; otherwise the page's session token (same-origin check)."""
         get = headers.get
         if self.config.access_key is not None:
-            expected = f"Bearer {self.config.access_key.reveal()}"
-            if not hmac.compare_digest(get("Authorization", ""), expected):
+            if not same(get("Authorization", ""), f"Bearer {self.config.access_key.reveal()}"):
                 raise AuthError("missing or wrong access key", 401)
             return
-        if not hmac.compare_digest(get("X-Relay-Session", ""), self.session_token):
+        if not same(get("X-Relay-Session", ""), self.session_token):
             raise AuthError("missing or wrong session token; reload the inbox page", 401)
 
     def _touch(self) -> None:

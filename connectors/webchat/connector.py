@@ -58,7 +58,7 @@ class WebchatConnector(Connector):
         if len(visitor) != 32 or not mac:
             return None
         expected = self.ctx.sealer.digest("webchat:" + self.name + ":" + visitor)
-        return visitor if hmac.compare_digest(expected, mac) else None
+        return visitor if hmac.compare_digest(expected.encode(), mac.encode("utf-8", "surrogateescape")) else None
 
     def visitor(self, visitor: str) -> Visitor:
         v = self.visitors.get(visitor)

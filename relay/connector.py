@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from relay.errors import MediaError
+from relay.exposure import Exposure
 from relay.frozen import fast_init
 from relay.model import Address, Message
 
@@ -102,12 +103,14 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """An aiohttp route mounted under /hooks/<instance>; `public` routes are pages that need no auth."""
+    """An aiohttp route mounted under /hooks/<instance>; `public` routes are pages that need no auth;
+    `local` ones have no authentication of their own and are served over loopback only."""
 
     method: str
     path: str
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     public: bool = False
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -136,6 +139,7 @@ class Context:
     max_body_bytes: int = 1 << 20
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    exposure: Exposure = field(default_factory=lambda: Exposure(""))
 
     def hook_url(self, path: str = "") -> str:
         """The public URL of one of this instance's routes."""

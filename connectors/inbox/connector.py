@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -27,7 +26,7 @@ def same(given: str, expected: str) -> bool:
 
 
 class InboxConfig(ConnectorConfig):
-    """`type = "inbox"`: the in-memory agent inbox; `access_key` protects it beyond localhost."""
+    """`type = "inbox"`: the in-memory agent inbox; without `access_key` it serves loopback only."""
 
     type: Literal["inbox"]
     access_key: Secret | None = None
@@ -53,14 +52,11 @@ class InboxConnector(Connector):
 
     def __init__(self, name: str, config: InboxConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        host = urlsplit(ctx.public_url).hostname or ""
-        if config.access_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError(
-                [
-                    f"connectors.{name}.access_key: required when the relay is reachable beyond "
-                    'localhost (server.public_url); set access_key = "${INBOX_ACCESS_KEY}"'
-                ]
-            )
+        if config.access_key is not None and not config.access_key.reveal():
+            raise ConfigError([f"{ctx.exposure.source}: connectors.{name}.access_key: is empty; set a long random key"])
+        if config.access_key is None and ctx.exposure.exposed:
+            fix = 'Set access_key = "${INBOX_ACCESS_KEY}" and export INBOX_ACCESS_KEY=<a long random key>'
+            raise ConfigError([ctx.exposure.refusal(f"connectors.{name}.access_key", fix)])
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.version = 0
         self.changed = asyncio.Event()

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -21,8 +20,13 @@ from relay.model import Kind, Message
 from relay.secret import Secret
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of a header value and a secret, any characters (aiohttp keeps bad bytes escaped)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
 class InboxConfig(ConnectorConfig):
-    """`type = "inbox"`: the in-memory agent inbox; `access_key` protects it beyond localhost."""
+    """`type = "inbox"`: the in-memory agent inbox; without `access_key` it serves loopback only."""
 
     type: Literal["inbox"]
     access_key: Secret | None = None
@@ -48,14 +52,11 @@ class InboxConnector(Connector):
 
     def __init__(self, name: str, config: InboxConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        host = urlsplit(ctx.public_url).hostname or ""
-        if config.access_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError(
-                [
-                    f"connectors.{name}.access_key: required when the relay is reachable beyond "
-                    'localhost (server.public_url); set access_key = "${INBOX_ACCESS_KEY}"'
-                ]
-            )
+        if config.access_key is not None and not config.access_key.reveal():
+            raise ConfigError([f"{ctx.exposure.source}: connectors.{name}.access_key: is empty; set a long random key"])
+        if config.access_key is None and ctx.exposure.exposed:
+            fix = 'Set access_key = "${INBOX_ACCESS_KEY}" and export INBOX_ACCESS_KEY=<a long random key>'
+            raise ConfigError([ctx.exposure.refusal(f"connectors.{name}.access_key", fix)])
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.version = 0
         self.changed = asyncio.Event()
@@ -68,11 +69,10 @@ class InboxConnector(Connector):
         """Bearer access key when configured; otherwise the page's session token (same-origin check)."""
         get = headers.get
         if self.config.access_key is not None:
-            expected = f"Bearer {self.config.access_key.reveal()}"
-            if not hmac.compare_digest(get("Authorization", ""), expected):
+            if not same(get("Authorization", ""), f"Bearer {self.config.access_key.reveal()}"):
                 raise AuthError("missing or wrong access key", 401)
             return
-        if not hmac.compare_digest(get("X-Relay-Session", ""), self.session_token):
+        if not same(get("X-Relay-Session", ""), self.session_token):
             raise AuthError("missing or wrong session token; reload the inbox page", 401)
 
     def _touch(self) -> None:

@@ -1,4 +1,5 @@
-"""Inbox routes: the agent page (public) and its JSON API (authenticated before parsing)."""
+"""Inbox routes: the agent page (public) and its JSON API (authenticated before parsing); loopback only
+when there is no access key."""
 
 from __future__ import annotations
 
@@ -101,10 +102,11 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
             await wait_any([conn.ctx.closing, conn.changed], wait)
         return web.json_response({"version": conn.version})
 
+    local = conn.config.access_key is None
     return (
-        Route("GET", "/", page, public=True),
-        Route("GET", "/api/conversations", list_conversations),
-        Route("GET", "/api/conversations/{ref}", thread),
-        Route("POST", "/api/conversations/{ref}/messages", reply),
-        Route("GET", "/api/events", events),
+        Route("GET", "/", page, public=True, local=local),
+        Route("GET", "/api/conversations", list_conversations, local=local),
+        Route("GET", "/api/conversations/{ref}", thread, local=local),
+        Route("POST", "/api/conversations/{ref}/messages", reply, local=local),
+        Route("GET", "/api/events", events, local=local),
     )

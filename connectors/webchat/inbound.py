@@ -1,8 +1,11 @@
-"""Webchat routes: the chat page (public), a token for a new visitor, and token-checked messages and events."""
+"""Webchat routes: the chat page (public), a token for a new visitor (rate-limited per address), and
+token-checked messages and events. A visitor is held in memory from its first message on."""
 
 from __future__ import annotations
 
 import html
+import math
+import time
 from collections.abc import Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -14,10 +17,13 @@ from connectors.webchat.convert import ChatPost, customer_message
 from relay.connector import Route
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond, wait_any
+from relay.throttle import client_key
 from relay.ui import render
 
 if TYPE_CHECKING:
     from connectors.webchat.connector import WebchatConnector
+
+FULL_RETRY_AFTER = 10
 
 TOKEN_HEADER = "X-Webchat-Token"
 
@@ -35,6 +41,13 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
         return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def session(request: web.Request) -> web.Response:
+        wait = conn.sessions.take(client_key(request.remote))
+        if wait > 0:
+            return web.json_response(
+                {"error": "too many new chat sessions from this address; try again later", "reason": "rate_limited"},
+                status=429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         return web.json_response({"token": conn.issue_token()})
 
     async def post_message(request: web.Request) -> web.Response:
@@ -45,7 +58,12 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
             raise BadRequest(f"invalid fields: {', '.join(fields)}") from None
-        conn.visitor(who)
+        if conn.admit(who) is None:
+            return web.json_response(
+                {"error": "the chat is full right now; try again in a moment", "reason": "webchat_full"},
+                status=503,
+                headers={"Retry-After": str(FULL_RETRY_AFTER)},
+            )
         return respond(await conn.ctx.deliver(customer_message(post, conn.name, who)))
 
     async def events(request: web.Request) -> web.Response:
@@ -55,9 +73,16 @@ def routes(conn: WebchatConnector) -> Sequence[Route]:
             wait = min(25.0, max(0.0, float(request.query.get("wait", "25"))))
         except ValueError:
             raise BadRequest("since and wait must be numbers") from None
-        v = conn.visitor(who)
+        end = time.monotonic() + wait
+        v = conn.find(who)
+        while v is None and time.monotonic() < end and not conn.ctx.closing.is_set():
+            await wait_any([conn.ctx.closing, conn.arrived], end - time.monotonic())
+            v = conn.find(who)
+        if v is None:
+            return web.json_response({"seq": 0, "items": []})
+        conn.mark_read(who, v, since)
         if v.seq <= since:
-            await wait_any([conn.ctx.closing, v.changed], wait)
+            await wait_any([conn.ctx.closing, v.changed], end - time.monotonic())
         return web.json_response({"seq": v.seq, "items": [i for i in v.items if i["seq"] > since]})
 
     return (

@@ -116,7 +116,7 @@ async def _mounted(client: Any, path: str, peer: str, local: str) -> web.StreamR
 
 async def test_keyless_inbox_never_hands_its_token_to_a_peer_beyond_loopback(start_relay: RelayFactory) -> None:
     client, relay = await start_relay(KEYLESS)
-    token = relay.connectors["inbox"].session_token  # type: ignore[attr-defined]
+    token = relay.connectors["inbox"].inbox.session_token  # type: ignore[attr-defined]
     for peer, local in (("10.254.0.2", "10.254.0.1"), ("10.254.0.2", "127.0.0.1"), ("127.0.0.1", "10.254.0.1")):
         resp = await _mounted(client, "/hooks/inbox/", peer, local)
         assert resp.status == 403

@@ -50,7 +50,7 @@ async def test_sessions_and_polls_hold_no_visitor_state(start_relay: RelayFactor
     for _ in range(5):
         chat = await chat_token(client)
         assert await events(client, chat) == {"seq": 0, "items": []}
-    assert relay.connectors["webchat"].visitors == {}  # type: ignore[attr-defined]
+    assert relay.connectors["webchat"].visitors.held == {}  # type: ignore[attr-defined]
 
 
 async def test_visitor_with_unread_reply_is_never_evicted(start_relay: RelayFactory, crm_sink: Any) -> None:
@@ -84,7 +84,7 @@ async def test_crm_reply_that_cannot_be_held_is_not_reported_delivered(
     refused = await crm_reply(client, early_conversation, "r2")
     assert refused.status == 503
     body = await refused.json()
-    assert body["status"] == "retry" and body["reason"] == "webchat_full"
+    assert body["status"] == "retry" and body["reason"] == "channel_full"
     assert "Retry-After" in refused.headers
     assert [i["html"] for i in (await events(client, late))["items"]] == ["answer r1"]
 
@@ -103,7 +103,7 @@ async def test_unread_replies_beyond_max_pending_are_refused_not_dropped(
     assert [(await crm_reply(client, conversation, f"r{i}")).status for i in range(2)] == [200, 200]
     refused = await crm_reply(client, conversation, "r2")
     assert refused.status == 503
-    assert (await refused.json())["reason"] == "visitor_backlog_full"
+    assert (await refused.json())["reason"] == "recipient_backlog_full"
     assert [i["html"] for i in (await events(client, chat))["items"]] == ["answer r0", "answer r1"]
 
 

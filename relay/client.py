@@ -13,6 +13,7 @@ from yarl import URL
 
 from relay import codec
 from relay.errors import DeliveryError, MediaError
+from relay.frozen import fast_init
 from relay.media import host_allowed
 from relay.reasons import Reason
 from relay.stream import MediaStream
@@ -21,6 +22,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Call:
     """One HTTP request as a connector describes it.
@@ -45,6 +47,7 @@ class Call:
     encoded: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A platform's answer, read whole (bounded by the session's limits)."""
@@ -130,6 +133,15 @@ class PlatformClient:
     async def _open(self, call: Call) -> aiohttp.ClientResponse:
         """Send `call`, following at most `call.redirects` redirects, each hop checked; raises
         aiohttp/timeout errors and DeliveryError(HOST_NOT_ALLOWED)."""
+        if call.hosts is None and not call.redirects and call.json is None and call.params is None:
+            return await self.session.request(
+                call.method,
+                URL(call.url, encoded=True) if call.encoded else call.url,
+                headers=call.headers,
+                data=call.body,
+                allow_redirects=False,
+                timeout=self._timeout(call),
+            )
         url, method, headers, hops = call.url, call.method, dict(call.headers), 0
         body: Any = call.body
         while True:

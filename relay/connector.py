@@ -141,6 +141,7 @@ class Route:
     local: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HookRequest:
     """What a webhook's authenticate and parse steps see of a request (never the aiohttp request)."""
@@ -151,6 +152,7 @@ class HookRequest:
     match: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """What a parse step found: groups of messages (in order within a group, groups at once), or an
@@ -169,12 +171,13 @@ class Inbound:
 class Hook:
     """A webhook route under /hooks/<instance>: the core runs shed, bounded read, `authenticate`,
     `parse`, delivery of each message and the answer. `authenticate` returns what `parse` needs of
-    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM)."""
+    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM).
+    Either step may be a plain function or a coroutine function."""
 
     method: str
     path: str
-    authenticate: Callable[[HookRequest], Awaitable[Any]]
-    parse: Callable[[HookRequest, Any], Awaitable[Inbound]]
+    authenticate: Callable[[HookRequest], Any]
+    parse: Callable[[HookRequest, Any], Inbound | Awaitable[Inbound]]
     failed_status: int = 200
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 from aiohttp import web
 
@@ -50,13 +52,19 @@ def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
 def handler(hook: Hook, deliver: Deliver) -> Handler:
     """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`)."""
 
+    authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
+    wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
+
     async def run(request: web.Request) -> web.StreamResponse:
-        raw = await read_body(request)
-        seen = HookRequest(request.headers, request.query, raw, request.match_info)
-        credential = await hook.authenticate(seen)
-        inbound = await hook.parse(seen, credential)
+        seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
+        credential = await authenticate(seen) if wait_auth else authenticate(seen)
+        parsed = parse(seen, credential)
+        inbound = cast(Inbound, await parsed if wait_parse else parsed)  # type: ignore[misc]
         if inbound.reply is not None:
             return inbound.reply
-        return answer(await deliver_all(inbound, deliver), hook.failed_status)
+        groups = inbound.groups
+        if len(groups) == 1 and len(groups[0]) == 1:
+            return respond(await deliver(groups[0][0]), failed_status)
+        return answer(await deliver_all(inbound, deliver), failed_status)
 
     return run

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from relay import codec
 from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
+from relay.errors import DeliveryError
 from relay.http import Handler, read_body, respond
 from relay.model import Message
 
@@ -50,7 +51,8 @@ def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
 
 
 def handler(hook: Hook, deliver: Deliver) -> Handler:
-    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`)."""
+    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); a parse step
+    that must read the platform and cannot raises DeliveryError, answered like a delivery that failed."""
 
     authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
     wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
@@ -58,8 +60,12 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
     async def run(request: web.Request) -> web.StreamResponse:
         seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
         credential = await authenticate(seen) if wait_auth else authenticate(seen)
-        parsed = parse(seen, credential)
-        inbound = cast(Inbound, await parsed if wait_parse else parsed)  # type: ignore[misc]
+        try:
+            parsed = parse(seen, credential)
+            inbound = cast(Inbound, await parsed if wait_parse else parsed)  # type: ignore[misc]
+        except DeliveryError as exc:
+            outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
+            return respond(Result(outcome, exc.reason, retry_after=exc.retry_after, detail=exc.detail), failed_status)
         if inbound.reply is not None:
             return inbound.reply
         groups = inbound.groups

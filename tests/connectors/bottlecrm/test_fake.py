@@ -232,3 +232,19 @@ async def test_comment_mode_reads_the_ticket_contact(start_relay: RelayFactory, 
     raw, headers = signed(payload("interaction_created"))
     assert (await (await client.post("/hooks/crm/", data=raw, headers=headers)).json())["status"] == "ignored"
     assert body["data"]["commented_by"] == AGENT_PROFILE and json.dumps(body)
+
+
+async def test_reference_sealed_by_the_first_format_still_answers(start_relay: RelayFactory, fake: Any) -> None:
+    crm, url = fake
+    client, relay, _ = await relay_for(start_relay, url)
+    chat = await chat_token(client)
+    visitor = chat["X-Webchat-Token"].split(".")[0]
+    # Written into the notes by the relay before references held a handle (c1: six fields).
+    legacy = relay.sealer._seal("c1", ["webchat", visitor, None, None, None, None])
+    rid = crm.add("contact", first_name="Old", last_name="Timer", description=f"VIP\nrelay-conversation: {legacy}")
+    body = payload("interaction_created")
+    body["data"]["contact_id"] = rid
+    raw, headers = signed(body)
+    resp = await client.post("/hooks/crm/", data=raw, headers=headers)
+    assert resp.status == 200 and (await resp.json())["status"] == "delivered", await resp.text()
+    assert [i["html"] for i in await events(client, chat)] == ["Shipped today"]

@@ -38,7 +38,7 @@ class BottleCrmConnector(Connector):
         self.secret = config.webhook_secret.reveal().encode()
 
     def routes(self) -> Sequence[Hook]:
-        async def authenticate(request: HookRequest) -> None:
+        def authenticate(request: HookRequest) -> None:
             inbound.authenticate(self.secret, request)
 
         async def parse(request: HookRequest, _: Any) -> Inbound:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.bottlecrm.config import BottleCrmConfig, InteractionKind
+from relay import codec
 from relay.client import Answer, Call
 from relay.errors import DeliveryError
 from relay.model import Address, Kind, Message, Party
@@ -48,8 +49,11 @@ def api_call(
 ) -> Call:
     """One authenticated JSON call; reads are idempotent unless said otherwise."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     safe = method in ("GET", "HEAD") if idempotent is None else idempotent
-    return Call(method, f"{base}{path}", headers, json=body, params=params, timeout=timeout, idempotent=safe)
+    raw = None if body is None else codec.dumps(body)
+    return Call(method, f"{base}{path}", headers, raw, params=params, timeout=timeout, idempotent=safe)
 
 
 def refusal(answer: Answer, idempotent: bool) -> DeliveryError:

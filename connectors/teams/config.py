@@ -86,6 +86,7 @@ class TeamsConfig(ConnectorConfig):
     issuer: str = Field(default=DEFAULT_ISSUER, min_length=1)
     service_url_allowlist: tuple[str, ...] = ()
     file_host_allowlist: tuple[str, ...] = ()
+    channels: tuple[str, ...] = Field(default=("msteams",), min_length=1)
     ack_deadline: float = Field(default=12.0, gt=0, le=14)
 
     @field_validator("app_id")
@@ -94,6 +95,13 @@ class TeamsConfig(ConnectorConfig):
         if not value.strip():
             raise ValueError("must be the bot's Microsoft App ID; an empty app id never disables authentication")
         return value.strip()
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not c.strip() for c in value):
+            raise ValueError('must list Bot Framework channel ids, like ["msteams"]; an empty id matches nothing')
+        return value
 
     @field_validator("openid_metadata_url")
     @classmethod

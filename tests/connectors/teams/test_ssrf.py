@@ -1,5 +1,5 @@
 """A signed activity cannot make the relay fetch from private addresses, hosts outside the Teams file hosts, or
-through a redirect to either."""
+through a redirect to either; and only the configured Bot Framework channels are accepted."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from pydantic import ValidationError
 
+from connectors.teams import EXAMPLE_CONFIG, TeamsConfig
 from connectors.teams.config import file_url_allowed
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.teams.conftest import INBOX_KEY, LOCAL_FAKES, Setup, teams_config
-from tests.connectors.teams.fakes import BotFramework, Entra, payload
+from tests.connectors.teams.fakes import BotFramework, Entra, jwk, payload
 from tests.security.test_netguard import Listener
 
 # Hosts the admin lists for these tests, so that the address guard (not the host policy) is what refuses.
@@ -146,3 +148,29 @@ def test_file_host_policy() -> None:
     assert not file_url_allowed("https://169.254.169.254/", ())
     assert file_url_allowed("https://files.example.org/y.pdf", ("files.example.org",))
     assert not file_url_allowed("http://10.0.0.1/y.pdf", ("10.0.0.1",))
+
+
+async def test_a_channel_other_than_msteams_is_refused(
+    start_relay: RelayFactory, cloud: BotFramework, entra: Entra
+) -> None:
+    cloud.keys = [jwk("key-1", endorsements=["msteams", "directline", "webchat"])]
+    setup = await start(start_relay, cloud, entra)
+    for channel in ("directline", "webchat", "", None):
+        resp = await setup.post(payload("personal_message", setup.service, channelId=channel))
+        assert resp.status == 403 and "channelId" in (await resp.json())["error"]
+    assert await setup.conversations() == []
+    assert (await setup.post(payload("personal_message", setup.service))).status == 200
+
+
+async def test_configured_channels_are_accepted(start_relay: RelayFactory, cloud: BotFramework, entra: Entra) -> None:
+    cloud.keys = [jwk("key-1", endorsements=["msteams", "directline"])]
+    setup = await start(start_relay, cloud, entra, {"channels": ["msteams", "directline"]})
+    assert (await setup.post(payload("personal_message", setup.service, channelId="directline"))).status == 200
+    resp = await setup.post(payload("personal_message", setup.service, channelId="webchat"))
+    assert resp.status == 403
+
+
+@pytest.mark.parametrize("channels", [[], [""], ["  "]])
+def test_channels_must_name_channels(channels: list[str]) -> None:
+    with pytest.raises(ValidationError):
+        TeamsConfig.model_validate(EXAMPLE_CONFIG | {"channels": channels})

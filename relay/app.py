@@ -18,6 +18,7 @@ from relay.exposure import Exposure, local_only
 from relay.http import guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
+from relay.netguard import NetGuard, guarded_session
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
@@ -39,16 +40,28 @@ async def make_store(loaded: Loaded) -> StateStore:
     return MemoryStateStore(cfg.max_entries)
 
 
+def untrusted_session(loaded: Loaded, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    """The session for URLs taken from platform or CRM data: public addresses only, plus network.allow_private."""
+    guard = NetGuard.of(loaded.relay.network.allow_private)
+    return guarded_session(guard, limit=loaded.relay.server.max_inflight + POOL_HEADROOM, timeout=timeout)
+
+
 class Relay:
     """Everything one workspace runs: connectors, engine, media, metrics."""
 
     def __init__(
-        self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore, exposure: Exposure | None = None
+        self,
+        loaded: Loaded,
+        session: aiohttp.ClientSession,
+        store: StateStore,
+        fetch_session: aiohttp.ClientSession,
+        exposure: Exposure | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
         self.exposure = exposure or Exposure(cfg.server.host, cfg.server.public_url, loaded.source)
         self.session = session
+        self.fetch_session = fetch_session
         self.store = store
         self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
         keys = [WorkspaceKey(k.id, k.secret.reveal().encode()) for k in cfg.workspace.keys]
@@ -57,7 +70,7 @@ class Relay:
         self.connectors: dict[str, Connector] = {}
         self.media = MediaService(
             self.sealer,
-            session,
+            fetch_session,
             self.public_url,
             cfg.media.allowlist,
             cfg.media.max_bytes,
@@ -78,6 +91,7 @@ class Relay:
                 workspace=cfg.workspace.id,
                 public_url=self.public_url,
                 session=session,
+                fetch_session=fetch_session,
                 deliver=self.engine.deliver,
                 sealer=self.sealer,
                 media=self.media,
@@ -216,10 +230,12 @@ async def create_app(
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
+    fetch = untrusted_session(loaded, timeout)
     try:
-        relay = Relay(loaded, session, store, exposure)
+        relay = Relay(loaded, session, store, fetch, exposure)
     except BaseException:
         await session.close()
+        await fetch.close()
         await store.close()
         raise
     app[RELAY_KEY] = relay
@@ -250,6 +266,7 @@ async def create_app(
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()
+        await fetch.close()
         await relay.store.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from relay import config as config_mod
-from relay.app import RELAY_KEY, Relay, create_app
+from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
 from relay.errors import ConfigError
 from relay.exposure import Exposure
 from relay.logs import setup_logging
@@ -124,8 +124,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool | None, str]]:
     rows: list[tuple[str, str, bool | None, str]] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-        relay = Relay(loaded, session, MemoryStateStore())
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(timeout=timeout) as session, untrusted_session(loaded, timeout) as fetch:
+        relay = Relay(loaded, session, MemoryStateStore(), fetch)
         for name, conn in relay.connectors.items():
             try:
                 checks = await asyncio.wait_for(conn.check(), 20)

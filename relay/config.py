@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from relay import registry
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
 from relay.errors import ConfigError
+from relay.netguard import parse_network
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -89,6 +90,22 @@ class MediaConfig(_Strict):
     allowlist: list[str] = []
 
 
+class NetworkConfig(_Strict):
+    """Networks that URLs from platform or CRM data may reach although private (none by default)."""
+
+    allow_private: list[str] = []
+
+    @field_validator("allow_private")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for i, text in enumerate(value):
+            try:
+                parse_network(text)
+            except ValueError as exc:
+                raise ValueError(f"[{i}] {exc}") from None
+        return value
+
+
 class LoggingConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -104,6 +121,7 @@ class RelayConfig(_Strict):
     workspace: WorkspaceConfig
     state: StateConfig = StateConfig()
     media: MediaConfig = MediaConfig()
+    network: NetworkConfig = NetworkConfig()
     logging: LoggingConfig = LoggingConfig()
     connectors: dict[str, dict[str, Any]] = Field(min_length=1)
     routes: list[RouteConfig] = []

@@ -125,12 +125,16 @@ class MediaStream:
 
 @dataclass(slots=True)
 class Context:
-    """What the core hands a connector: shared client session, delivery, sealing, media, state."""
+    """What the core hands a connector: client sessions, delivery, sealing, media, state.
+
+    `session` is for endpoints the admin configured; `fetch_session` for any URL taken from platform or CRM
+    data (attachment and media URLs, service URLs): it never connects to private or metadata addresses."""
 
     instance: str
     workspace: str
     public_url: str
     session: aiohttp.ClientSession
+    fetch_session: aiohttp.ClientSession
     deliver: Callable[[Message], Awaitable[Result]]
     sealer: Sealer
     media: MediaService

@@ -12,6 +12,7 @@ from aiohttp import web
 from relay.connector import Connector, MediaStream
 from relay.errors import AuthError, MediaError
 from relay.model import Attachment
+from relay.netguard import REASON, refused
 from relay.seal import Sealer
 
 
@@ -125,6 +126,8 @@ class MediaService:
         try:
             resp = await self.session.get(url, allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"attachment URL refused: {REASON}") from None
             raise MediaError(f"attachment URL could not be fetched ({type(exc).__name__})") from None
         return stream_response(resp, limit, mime=resp.content_type or mime, name=name, source="attachment URL")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,8 +179,11 @@ async def verify_token(token: str, keys: KeyCache, app_id: str, issuer: str) -> 
     return Verified(claims, key)
 
 
-def check_activity(verified: Verified, service_url: object, channel_id: object) -> None:
-    """The token's serviceurl claim must equal the activity's, and its key must be endorsed for the channel."""
+def check_activity(verified: Verified, service_url: object, channel_id: object, channels: Sequence[str]) -> None:
+    """The channel must be one this bot serves, the token's serviceurl claim must equal the activity's, and its
+    key must be endorsed for the channel."""
+    if not isinstance(channel_id, str) or channel_id not in channels:
+        raise AuthError("channelId is not a channel this bot accepts (teams channels setting)", 403)
     claim = verified.claims.get("serviceurl")
     if not isinstance(service_url, str) or not isinstance(claim, str) or claim != service_url:
         raise AuthError("serviceUrl does not match the token", 403)

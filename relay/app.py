@@ -212,7 +212,7 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
         ("/metrics", metrics),
         ("/media/{token}", relay.media.handle),
     ):
-        app.router.add_get(path, guarded(handler))
+        app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None

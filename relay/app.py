@@ -14,6 +14,7 @@ from relay.config import Loaded
 from relay.connector import Connector, Context
 from relay.engine import SHED, Engine, EngineSettings
 from relay.http import guarded, respond
+from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.router import Router
@@ -222,6 +223,7 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
         relay.stop_intake()
 
     app.on_shutdown.append(on_shutdown)
+    app.on_response_prepare.append(harden)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await relay.start_connectors()

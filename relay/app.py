@@ -17,11 +17,12 @@ from relay.http import guarded, respond
 from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
+from relay.pool import media_session, saturated
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
 
-POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and media streams
+POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
@@ -41,7 +42,13 @@ async def make_store(loaded: Loaded) -> StateStore:
 class Relay:
     """Everything one workspace runs: connectors, engine, media, metrics."""
 
-    def __init__(self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore) -> None:
+    def __init__(
+        self,
+        loaded: Loaded,
+        session: aiohttp.ClientSession,
+        store: StateStore,
+        media: aiohttp.ClientSession | None = None,
+    ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
         self.session = session
@@ -53,12 +60,14 @@ class Relay:
         self.connectors: dict[str, Connector] = {}
         self.media = MediaService(
             self.sealer,
-            session,
+            media or session,
             self.public_url,
             cfg.media.allowlist,
             cfg.media.max_bytes,
             cfg.media.link_ttl,
             self.connectors.get,
+            cfg.media.max_streams,
+            cfg.media.fetch_timeout,
         )
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
         settings = EngineSettings(
@@ -165,13 +174,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
+    pool_full = saturated(relay.session)
+    ready = relay.ready and not pool_full
     body = {
-        "ready": relay.ready,
+        "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
+        "delivery_pool_ok": not pool_full,
         "connectors": relay.started,
     }
-    return web.json_response(body, status=200 if relay.ready else 503)
+    if pool_full:
+        body["reason"] = "delivery_pool_saturated: every outbound connection is in use and deliveries are queued"
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -204,7 +218,8 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
-    relay = Relay(loaded, session, store)
+    media = media_session(loaded.relay.media.max_streams, loaded.relay.media.fetch_timeout)
+    relay = Relay(loaded, session, store, media)
     app[RELAY_KEY] = relay
     for path, handler in (
         ("/", index),
@@ -233,6 +248,7 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()
+        await media.close()
         await relay.store.close()
 
     app.cleanup_ctx.append(lifecycle)

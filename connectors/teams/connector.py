@@ -171,7 +171,7 @@ class TeamsConnector(Connector):
     async def _get(self, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
         """GET without following redirects with the token; one redirect is followed bare, https only."""
         try:
-            resp = await self.ctx.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
+            resp = await self.ctx.media.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
             location = resp.headers.get("Location")
             if resp.status in (301, 302, 303, 307, 308) and location:
                 resp.release()
@@ -180,7 +180,7 @@ class TeamsConnector(Connector):
                     target, self.config.service_url_allowlist
                 ):
                     raise MediaError("file redirect to a non-https URL")
-                resp = await self.ctx.session.get(URL(target, encoded=True), allow_redirects=False)
+                resp = await self.ctx.media.session.get(URL(target, encoded=True), allow_redirects=False)
             return resp
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None

@@ -16,14 +16,16 @@ from relay.engine import SHED, Engine, EngineSettings
 from relay.errors import ConfigError
 from relay.exposure import Exposure, local_only
 from relay.http import guarded, respond
+from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.netguard import NetGuard, guarded_session
+from relay.pool import media_session, saturated
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
 
-POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and media streams
+POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
@@ -56,6 +58,7 @@ class Relay:
         store: StateStore,
         fetch_session: aiohttp.ClientSession,
         exposure: Exposure | None = None,
+        media: aiohttp.ClientSession | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
@@ -70,12 +73,14 @@ class Relay:
         self.connectors: dict[str, Connector] = {}
         self.media = MediaService(
             self.sealer,
-            fetch_session,
+            media or fetch_session,
             self.public_url,
             cfg.media.allowlist,
             cfg.media.max_bytes,
             cfg.media.link_ttl,
             self.connectors.get,
+            cfg.media.max_streams,
+            cfg.media.fetch_timeout,
         )
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
         settings = EngineSettings(
@@ -188,13 +193,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
+    pool_full = saturated(relay.session)
+    ready = relay.ready and not pool_full
     body = {
-        "ready": relay.ready,
+        "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
+        "delivery_pool_ok": not pool_full,
         "connectors": relay.started,
     }
-    return web.json_response(body, status=200 if relay.ready else 503)
+    if pool_full:
+        body["reason"] = "delivery_pool_saturated: every outbound connection is in use and deliveries are queued"
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -231,11 +241,13 @@ async def create_app(
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
     fetch = untrusted_session(loaded, timeout)
+    cfg = loaded.relay
+    media = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, NetGuard.of(cfg.network.allow_private))
     try:
-        relay = Relay(loaded, session, store, fetch, exposure)
+        relay = Relay(loaded, session, store, fetch, exposure, media)
     except BaseException:
-        await session.close()
-        await fetch.close()
+        for opened in (session, fetch, media):
+            await opened.close()
         await store.close()
         raise
     app[RELAY_KEY] = relay
@@ -246,7 +258,7 @@ async def create_app(
         ("/metrics", metrics),
         ("/media/{token}", relay.media.handle),
     ):
-        app.router.add_get(path, guarded(handler))
+        app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None
@@ -257,6 +269,7 @@ async def create_app(
         relay.stop_intake()
 
     app.on_shutdown.append(on_shutdown)
+    app.on_response_prepare.append(harden)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await relay.start_connectors()
@@ -267,6 +280,7 @@ async def create_app(
         await relay.close_connectors()
         await session.close()
         await fetch.close()
+        await media.close()
         await relay.store.close()
 
     app.cleanup_ctx.append(lifecycle)

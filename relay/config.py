@@ -88,6 +88,8 @@ class MediaConfig(_Strict):
     max_bytes: int = Field(default=25 << 20, ge=1)
     link_ttl: int = Field(default=24 * 3600, ge=60)
     allowlist: list[str] = []
+    max_streams: int = Field(default=32, ge=1, le=10_000)
+    fetch_timeout: float = Field(default=120.0, gt=0, le=3600)
 
 
 class NetworkConfig(_Strict):

@@ -202,7 +202,7 @@ class SlackConnector(Connector):
         if isinstance(size, int) and size > limit:
             raise MediaError(f"file is larger than the {limit}-byte cap")
         return await api.download(
-            self.ctx.fetch_session,
+            self.ctx.media.session,
             url,
             self.token,
             self.config.api_host,

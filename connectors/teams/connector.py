@@ -191,7 +191,7 @@ class TeamsConnector(Connector):
         pass the same host policy."""
         try:
             for _hop in range(MAX_HOPS):
-                resp = await self.ctx.fetch_session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
+                resp = await self.ctx.media.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
                 location = resp.headers.get("Location")
                 if resp.status not in REDIRECTS or not location:
                     return resp

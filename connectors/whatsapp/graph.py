@@ -68,10 +68,12 @@ def delivery_error(err: GraphError, pair_attempt: int = 1) -> DeliveryError:
 class Graph:
     """Thin client for the few Graph endpoints the connector needs."""
 
-    def __init__(self, config: WhatsAppConfig, session: aiohttp.ClientSession, fetch: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: WhatsAppConfig, session: aiohttp.ClientSession, media: aiohttp.ClientSession | None = None
+    ) -> None:
         self.config = config
         self.session = session
-        self.fetch = fetch
+        self.media = media or session
         self.root = config.graph_url
         self.timeout = aiohttp.ClientTimeout(total=config.timeout)
 
@@ -142,12 +144,7 @@ class Graph:
                 size = info.get("file_size") if isinstance(info.get("file_size"), int) else None
                 if size is not None and size > limit:
                     raise MediaError(f"file is larger than the {limit}-byte cap")
-                resp = await self.fetch.get(
-                    info["url"],
-                    headers=self.auth,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=30, connect=10),
-                )
+                resp = await self.media.get(info["url"], headers=self.auth, allow_redirects=False)
                 if resp.status in (401, 403, 404, 410) and attempt == 1:
                     resp.release()
                     continue

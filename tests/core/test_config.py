@@ -139,6 +139,7 @@ async def test_claim_ttl_reaches_the_engine_and_is_bounded(tmp_path: Path) -> No
     assert app[RELAY_KEY].engine.dedup.claim_ttl == 30
     await app[RELAY_KEY].session.close()
     await app[RELAY_KEY].fetch_session.close()
+    await app[RELAY_KEY].media.session.close()
     path.write_text(GOOD + "\n[state]\nclaim_ttl = 0\n")
     with pytest.raises(ConfigError) as err:
         config.load(path)
@@ -154,6 +155,7 @@ async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> N
     assert relay.store.max_keys == 5000
     await relay.session.close()
     await relay.fetch_session.close()
+    await relay.media.session.close()
 
 
 @pytest.mark.parametrize(

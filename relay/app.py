@@ -59,6 +59,7 @@ class Relay:
         fetch_session: aiohttp.ClientSession,
         exposure: Exposure | None = None,
         media: aiohttp.ClientSession | None = None,
+        files: aiohttp.ClientSession | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
@@ -81,6 +82,7 @@ class Relay:
             self.connectors.get,
             cfg.media.max_streams,
             cfg.media.fetch_timeout,
+            files,
         )
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
         settings = EngineSettings(
@@ -243,10 +245,11 @@ async def create_app(
     fetch = untrusted_session(loaded, timeout)
     cfg = loaded.relay
     media = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, NetGuard.of(cfg.network.allow_private))
+    files = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, None)
     try:
-        relay = Relay(loaded, session, store, fetch, exposure, media)
+        relay = Relay(loaded, session, store, fetch, exposure, media, files)
     except BaseException:
-        for opened in (session, fetch, media):
+        for opened in (session, fetch, media, files):
             await opened.close()
         await store.close()
         raise
@@ -281,6 +284,7 @@ async def create_app(
         await session.close()
         await fetch.close()
         await media.close()
+        await files.close()
         await relay.store.close()
 
     app.cleanup_ctx.append(lifecycle)

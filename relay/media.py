@@ -123,8 +123,10 @@ def stream_response(
 class MediaService:
     """Makes relay media links and reads attachments into memory, never to disk.
 
-    `session` is the media pool, apart from the one deliveries use; `max_streams` caps concurrent
-    /media downloads and `fetch_timeout` bounds each fetch and stream in total."""
+    `session` is the media pool for URLs taken from platform or CRM data (guarded against private
+    addresses), `trusted` the one for file hosts the admin configured; both apart from the pool
+    deliveries use. `max_streams` caps concurrent /media downloads and `fetch_timeout` bounds each
+    fetch and stream in total."""
 
     def __init__(
         self,
@@ -137,9 +139,11 @@ class MediaService:
         connectors: Callable[[str], Connector | None],
         max_streams: int = 32,
         fetch_timeout: float = 120.0,
+        trusted: aiohttp.ClientSession | None = None,
     ) -> None:
         self.sealer = sealer
         self.session = session
+        self.trusted = trusted or session
         self.public_url = public_url.rstrip("/")
         self.allowlist = tuple(allowlist)
         self.max_bytes = max_bytes

@@ -11,13 +11,16 @@ MEDIA_READ_HEADROOM = 16  # media connections beyond media.max_streams, for atta
 
 
 def media_session(
-    max_streams: int, fetch_timeout: float, guard: NetGuard, resolver: AbstractResolver | None = None
+    max_streams: int, fetch_timeout: float, guard: NetGuard | None, resolver: AbstractResolver | None = None
 ) -> aiohttp.ClientSession:
-    """The client session for media fetches: its own bounded pool and a total deadline per request, so
-    slow or stuck file hosts never hold connections that deliveries need; `guard` refuses private
-    addresses (file URLs come from platform data)."""
+    """A client session for media fetches: its own bounded pool and a total deadline per request, so
+    slow or stuck file hosts never hold connections that deliveries need. With a `guard` it refuses
+    private addresses (for file URLs taken from platform data); without, it is for configured hosts."""
     timeout = aiohttp.ClientTimeout(total=fetch_timeout, connect=10, sock_read=30)
-    return guarded_session(guard, resolver=resolver, limit=max_streams + MEDIA_READ_HEADROOM, timeout=timeout)
+    limit = max_streams + MEDIA_READ_HEADROOM
+    if guard is not None:
+        return guarded_session(guard, resolver=resolver, limit=limit, timeout=timeout)
+    return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=limit, resolver=resolver))
 
 
 def saturated(session: aiohttp.ClientSession) -> bool:

@@ -237,7 +237,7 @@ class TelegramConnector(Connector):
             raise MediaError("Telegram refused the file (too big for bots, or expired)") from None
         except TelegramError as exc:
             raise MediaError(f"Telegram getFile failed ({type(exc).__name__})") from None
-        return await download(self.ctx.media.session, found.file_path or "", limit, found.file_size)
+        return await download(self.ctx.media.trusted, found.file_path or "", limit, found.file_size)
 
     async def check(self) -> list[Check]:
         try:

@@ -140,6 +140,7 @@ async def test_claim_ttl_reaches_the_engine_and_is_bounded(tmp_path: Path) -> No
     await app[RELAY_KEY].session.close()
     await app[RELAY_KEY].fetch_session.close()
     await app[RELAY_KEY].media.session.close()
+    await app[RELAY_KEY].media.trusted.close()
     path.write_text(GOOD + "\n[state]\nclaim_ttl = 0\n")
     with pytest.raises(ConfigError) as err:
         config.load(path)
@@ -156,6 +157,7 @@ async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> N
     await relay.session.close()
     await relay.fetch_session.close()
     await relay.media.session.close()
+    await relay.media.trusted.close()
 
 
 @pytest.mark.parametrize(

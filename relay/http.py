@@ -14,6 +14,7 @@ from aiohttp import web
 
 from relay import codec
 from relay.connector import Outcome, Result
+from relay.credential import header_credential, malformed_header, same
 from relay.errors import AuthError, BadRequest
 from relay.keyed import HmacSha256
 
@@ -43,6 +44,9 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
     never a traceback; `refuse` may answer first (e.g. 503 under overload) before the body is read."""
 
     async def run(request: web.Request) -> web.StreamResponse:
+        malformed = malformed_header(request.headers)
+        if malformed is not None:
+            return web.json_response({"error": f"malformed {malformed} header"}, status=401)
         if refuse is not None:
             refusal = refuse()
             if refusal is not None:
@@ -91,6 +95,7 @@ def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300)
     """Check a `t=,v1=` signature in constant time with a replay window; AuthError if it fails."""
     if not header:
         raise AuthError("missing signature header", 401)
+    header_credential(header, "signature header")
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
@@ -102,7 +107,7 @@ def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300)
     if abs(time.time() - t) > tolerance:
         raise AuthError("signature timestamp outside the 5-minute window", 401)
     expected = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+    if not any(same(v, expected) for v in parts.get("v1", [])):
         raise AuthError("signature does not match", 401)
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from connectors.whatsapp.convert import Incoming, Receipt, parse_payload
 from relay.connector import Outcome, Result, Route
+from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond
 from relay.model import Kind, Status
@@ -26,17 +27,16 @@ def verify_signature(secret: bytes, header: str | None, raw: bytes) -> None:
     """X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(app secret, raw body), compared in constant time."""
     if not header:
         raise AuthError("missing X-Hub-Signature-256 header", 401)
-    scheme, _, given = header.strip().partition("=")
+    scheme, _, given = header_credential(header, "X-Hub-Signature-256 header").strip().partition(b"=")
     expected = hmac.new(secret, raw, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(given.lower().encode(), expected) or scheme.lower() != "sha256":
+    if not same(given.lower(), expected) or scheme.lower() != b"sha256":
         raise AuthError("X-Hub-Signature-256 does not match", 403)
 
 
 def routes(conn: WhatsAppConnector) -> Sequence[Route]:
     async def handshake(request: web.Request) -> web.Response:
         query = request.query
-        token = query.get("hub.verify_token", "").encode()
-        matches = hmac.compare_digest(token, conn.config.verify_token.reveal().encode())
+        matches = same(query.get("hub.verify_token", ""), conn.config.verify_token.reveal())
         if query.get("hub.mode") != "subscribe" or not matches:
             raise AuthError("hub.mode or hub.verify_token does not match", 403)
         challenge = query.get("hub.challenge", "")

@@ -8,11 +8,11 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from relay import registry
+from relay import registry, strength
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
 from relay.errors import ConfigError
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
@@ -44,7 +44,7 @@ class ServerConfig(_Strict):
 
 class KeyConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
-    secret: Secret
+    secret: Annotated[Secret, AfterValidator(strength.not_placeholder)]
 
 
 class WorkspaceConfig(_Strict):
@@ -54,11 +54,13 @@ class WorkspaceConfig(_Strict):
 
     @field_validator("keys")
     @classmethod
-    def _sealing_key_long_enough(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
-        if keys and len(keys[0].secret.reveal()) < 16:
+    def _sealing_key_strong(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
+        problem = strength.weakness(keys[0].secret.reveal()) if keys else None
+        if problem is not None:
             raise ValueError(
-                "the first key seals new references and must be at least 16 characters; generate one with "
-                "`openssl rand -base64 32` and put it first (a shorter old key may follow, to open old references)"
+                f"the first key seals new references and must be at least 16 characters of random text ({problem}); "
+                "generate one with `openssl rand -base64 32` and put it first (a shorter old key may follow, to open "
+                "old references)"
             )
         return keys
 

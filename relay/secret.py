@@ -71,11 +71,19 @@ def _key(master: str, salt: bytes) -> bytes:
 
 def master_key() -> str:
     """The master key from RELAY_MASTER_KEY, or a clear error."""
+    from relay.strength import weakness
+
     value = os.environ.get("RELAY_MASTER_KEY", "")
     if len(value) < 16:
         raise SecretsFileError(
             "RELAY_MASTER_KEY is not set or shorter than 16 characters: "
             "export a long random value (e.g. `openssl rand -base64 32`) to use the secrets file"
+        )
+    problem = weakness(value)
+    if problem is not None:
+        raise SecretsFileError(
+            f"RELAY_MASTER_KEY {problem}: export a long random value (e.g. `openssl rand -base64 32`) "
+            "to use the secrets file"
         )
     return value
 

@@ -18,14 +18,14 @@ from connectors.inbox import convert, inbound
 from relay.connector import Capabilities, Connector, ConnectorConfig, ConnectorKind, Context, Manifest, Route
 from relay.errors import AuthError, ConfigError
 from relay.model import Kind, Message
-from relay.secret import Secret
+from relay.strength import Strong
 
 
 class InboxConfig(ConnectorConfig):
     """`type = "inbox"`: the in-memory agent inbox; `access_key` protects it beyond localhost."""
 
     type: Literal["inbox"]
-    access_key: Secret | None = None
+    access_key: Strong | None = None
     max_conversations: int = Field(default=500, ge=1, le=100_000)
     max_messages: int = Field(default=200, ge=1, le=10_000)
     ack_deadline: float = Field(default=15.0, gt=0, le=120)

@@ -92,7 +92,7 @@ async def test_wrong_password_names_state_url(redis_server: RedisServer) -> None
 
 
 async def test_make_store_uses_the_workspace_prefix(redis_url: str) -> None:
-    raw = workspace({"crm": {"type": "webhook", "url": "http://127.0.0.1:9/", "secret": "x" * 16}}, [])
+    raw = workspace({"crm": {"type": "webhook", "url": "http://127.0.0.1:9/", "secret": "webhook-secret-0123456"}}, [])
     raw["state"] = {"backend": "redis", "url": redis_url}
     store = await make_store(config.parse(raw, "<test>"))
     try:

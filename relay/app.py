@@ -12,7 +12,9 @@ from aiohttp import web
 
 from relay.config import Loaded
 from relay.connector import Connector, Context
+from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
+from relay.errors import AuthError
 from relay.http import guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
@@ -174,12 +176,22 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[RELAY_KEY].metrics.render()
+    relay = request.app[RELAY_KEY]
+    token = relay.loaded.relay.server.metrics_token
+    if token is not None and not bearer_matches(token, request.headers.get("Authorization")):
+        raise AuthError("missing or wrong bearer token (server.metrics_token)", 401)
+    text = relay.metrics.render()
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 async def index(request: web.Request) -> web.Response:
+    """The landing page; it names the workspace and its pages only while /metrics is public too."""
     relay = request.app[RELAY_KEY]
+    if relay.loaded.relay.server.metrics_token is not None:
+        return web.Response(
+            text="<!doctype html><meta charset=utf-8><title>Relay</title><h1>Relay is running</h1>",
+            content_type="text/html",
+        )
     links = []
     for name, conn in relay.connectors.items():
         for route in conn.routes():

@@ -33,6 +33,7 @@ class ServerConfig(_Strict):
     max_inflight_per_destination: int = Field(default=512, ge=1)
     shutdown_grace: float = Field(default=10.0, ge=0)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    metrics_token: strength.Strong | None = None
 
     @field_validator("public_url")
     @classmethod
@@ -132,6 +133,7 @@ class Loaded:
     def secrets(self) -> list[str]:
         """Every secret value, so the log redactor can mask it."""
         found = [k.secret.reveal() for k in self.relay.workspace.keys]
+        found += [v.reveal() for v in _walk_secrets(self.relay.server)]
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
         if self.relay.state.url:

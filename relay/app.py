@@ -81,6 +81,7 @@ class Relay:
                 state=store,
                 log=logging.getLogger(f"relay.connector.{name}"),
                 max_body_bytes=cfg.server.max_body_bytes,
+                metrics=self.metrics,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         self.started: dict[str, bool] = {}

@@ -35,7 +35,8 @@ async def make_store(loaded: Loaded) -> StateStore:
         from relay.state_redis import RedisStateStore
 
         assert cfg.url is not None, "validated by StateConfig"
-        return await RedisStateStore.connect(cfg.url.reveal(), prefix=f"relay:{loaded.relay.workspace.id}:")
+        prefix = f"relay:{loaded.relay.workspace.id}:"
+        return await RedisStateStore.connect(cfg.url.reveal(), prefix, cfg.assume_no_persistence)
     return MemoryStateStore(cfg.max_entries)
 
 
@@ -96,7 +97,8 @@ class Relay:
         return self.engine.accepting and self.state_ok and all(self.started.get(n) for n in self.connectors)
 
     async def watch_state(self, every: float = 60.0) -> None:
-        """Keep checking that a shared state store still keeps nothing on disk; not ready while it does."""
+        """Keep checking that a shared state store still keeps nothing on disk; while it might, new messages
+        are refused (503 state_store_persistent) and readiness is withdrawn."""
         check = getattr(self.store, "persistence_problems", None)
         while check is not None:
             await asyncio.sleep(every)
@@ -106,8 +108,13 @@ class Relay:
                 log.warning("state store check failed", extra={"error": type(exc).__name__})
                 continue
             if problems and self.state_ok:
-                log.error("state store now writes to disk; readiness withdrawn", extra={"reason": "persistence_on"})
+                log.error("state store now writes to disk; intake paused", extra={"reason": "persistence_on"})
+            elif not problems and not self.state_ok:
+                log.warning(
+                    "state store keeps nothing on disk again; intake resumed", extra={"reason": "persistence_off"}
+                )
             self.state_ok = not problems
+            self.engine.hold = None if self.state_ok else "state_store_persistent"
 
     async def start_connectors(self) -> None:
         """Start every connector in order; ones that fail are retried in the background (readyz says which)."""

@@ -72,6 +72,7 @@ class StateConfig(_Strict):
     dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     claim_ttl: float = Field(default=10.0, ge=1, le=300)
     max_entries: int = Field(default=200_000, ge=1000)
+    assume_no_persistence: bool = False
 
     @model_validator(mode="after")
     def _backend_settings(self) -> StateConfig:
@@ -79,6 +80,8 @@ class StateConfig(_Strict):
             raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
         if self.backend == "memory" and self.url is not None:
             raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
+        if self.backend == "memory" and self.assume_no_persistence:
+            raise ValueError('assume_no_persistence is for backend = "redis"; remove it')
         if self.backend == "redis" and "max_entries" in self.model_fields_set:
             raise ValueError(
                 "max_entries bounds the memory backend only; remove it (Redis is bounded by its maxmemory)"

@@ -18,6 +18,7 @@ from relay.errors import AuthError
 from relay.http import guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
+from relay.readiness import StateProbe
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
@@ -88,6 +89,7 @@ class Relay:
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
         self.state_ok = True
+        self.state_probe = StateProbe(store)
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
@@ -174,13 +176,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
-    body = {
-        "ready": relay.ready,
+    unreachable = await relay.state_probe.problem()
+    ready = relay.ready and unreachable is None
+    body: dict[str, object] = {
+        "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
+        "state_store_reachable": unreachable is None,
         "connectors": relay.started,
     }
-    return web.json_response(body, status=200 if relay.ready else 503)
+    if unreachable is not None:
+        body["reason"] = unreachable
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -172,6 +172,10 @@ class RedisStateStore:
     async def lease(self, key: str, holder: str, ttl: float) -> bool:
         return bool(await self._lease(keys=[self._k(key)], args=[holder, _ms(ttl)]))
 
+    async def ping(self) -> None:
+        """One round trip, for readiness."""
+        await self.redis.ping()
+
     async def persistence_problems(self) -> list[str]:
         """Re-read the server's persistence settings: someone may switch RDB or AOF on later."""
         return await _persistence_problems(self.redis, "the state store", self.assume_no_persistence)

@@ -15,7 +15,7 @@ from relay.connector import Connector, Context
 from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
 from relay.errors import AuthError
-from relay.http import guarded, respond
+from relay.http import BODY_TIMEOUT, guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.readiness import StateProbe
@@ -227,6 +227,7 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     """Build the web app for a validated workspace; connectors start with the app and close with it."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
+    app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)

@@ -34,6 +34,8 @@ class ServerConfig(_Strict):
     shutdown_grace: float = Field(default=10.0, ge=0)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     metrics_token: strength.Strong | None = None
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("public_url")
     @classmethod

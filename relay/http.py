@@ -21,6 +21,7 @@ from relay.keyed import HmacSha256
 log = logging.getLogger("relay.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
 def respond(result: Result, failed_status: int = 200) -> web.Response:
@@ -69,11 +70,17 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The raw body, or 413 with a reason when it is over the limit."""
+    """The raw body; 413 with a reason when it is over the limit, 408 when it is not all there within the
+    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest."""
+    limit = request.config_dict.get(BODY_TIMEOUT, 30.0)
     try:
-        return await request.read()
+        async with asyncio.timeout(limit):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise BadRequest("request body too large", 413) from None
+    except TimeoutError:
+        request.content.set_exception(TimeoutError())
+        raise BadRequest(f"request body not received within {limit:g} s", 408) from None
 
 
 def parse_json(raw: bytes) -> Any:

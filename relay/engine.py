@@ -82,7 +82,7 @@ class Engine:
         self.settings = settings
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
-        self.hold: str | None = None
+        self.hold: str | None = None  # a SHED reason refusing new messages for a while, e.g. "state_store_persistent"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: dict[str, int] = {}
         self._deadlines: dict[str, float] = {}

@@ -12,15 +12,17 @@ from aiohttp import web
 
 from relay.config import Loaded
 from relay.connector import Connector, Context
+from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
-from relay.errors import ConfigError
+from relay.errors import AuthError, ConfigError
 from relay.exposure import Exposure, local_only
-from relay.http import guarded, respond
+from relay.http import BODY_TIMEOUT, guarded, respond
 from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.netguard import NetGuard, guarded_session
 from relay.pool import media_session, saturated
+from relay.readiness import StateProbe
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
@@ -38,7 +40,8 @@ async def make_store(loaded: Loaded) -> StateStore:
         from relay.state_redis import RedisStateStore
 
         assert cfg.url is not None, "validated by StateConfig"
-        return await RedisStateStore.connect(cfg.url.reveal(), prefix=f"relay:{loaded.relay.workspace.id}:")
+        prefix = f"relay:{loaded.relay.workspace.id}:"
+        return await RedisStateStore.connect(cfg.url.reveal(), prefix, cfg.assume_no_persistence)
     return MemoryStateStore(cfg.max_entries)
 
 
@@ -106,6 +109,7 @@ class Relay:
                 log=logging.getLogger(f"relay.connector.{name}"),
                 max_body_bytes=cfg.server.max_body_bytes,
                 exposure=self.exposure,
+                metrics=self.metrics,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         unlocked = [n for n, c in self.connectors.items() if any(r.local for r in c.routes())]
@@ -115,6 +119,7 @@ class Relay:
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
         self.state_ok = True
+        self.state_probe = StateProbe(store)
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
@@ -124,7 +129,8 @@ class Relay:
         return self.engine.accepting and self.state_ok and all(self.started.get(n) for n in self.connectors)
 
     async def watch_state(self, every: float = 60.0) -> None:
-        """Keep checking that a shared state store still keeps nothing on disk; not ready while it does."""
+        """Keep checking that a shared state store still keeps nothing on disk; while it might, new messages
+        are refused (503 state_store_persistent) and readiness is withdrawn."""
         check = getattr(self.store, "persistence_problems", None)
         while check is not None:
             await asyncio.sleep(every)
@@ -134,8 +140,13 @@ class Relay:
                 log.warning("state store check failed", extra={"error": type(exc).__name__})
                 continue
             if problems and self.state_ok:
-                log.error("state store now writes to disk; readiness withdrawn", extra={"reason": "persistence_on"})
+                log.error("state store now writes to disk; intake paused", extra={"reason": "persistence_on"})
+            elif not problems and not self.state_ok:
+                log.warning(
+                    "state store keeps nothing on disk again; intake resumed", extra={"reason": "persistence_off"}
+                )
             self.state_ok = not problems
+            self.engine.hold = None if self.state_ok else "state_store_persistent"
 
     async def start_connectors(self) -> None:
         """Start every connector in order; ones that fail are retried in the background (readyz says which)."""
@@ -195,27 +206,41 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
+    unreachable = await relay.state_probe.problem()
     pool_full = saturated(relay.session)
-    ready = relay.ready and not pool_full
-    body = {
+    ready = relay.ready and unreachable is None and not pool_full
+    body: dict[str, object] = {
         "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
+        "state_store_reachable": unreachable is None,
         "delivery_pool_ok": not pool_full,
         "connectors": relay.started,
     }
-    if pool_full:
+    if unreachable is not None:
+        body["reason"] = unreachable
+    elif pool_full:
         body["reason"] = "delivery_pool_saturated: every outbound connection is in use and deliveries are queued"
     return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[RELAY_KEY].metrics.render()
+    relay = request.app[RELAY_KEY]
+    token = relay.loaded.relay.server.metrics_token
+    if token is not None and not bearer_matches(token, request.headers.get("Authorization")):
+        raise AuthError("missing or wrong bearer token (server.metrics_token)", 401)
+    text = relay.metrics.render()
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 async def index(request: web.Request) -> web.Response:
+    """The landing page; it names the workspace and its pages only while /metrics is public too."""
     relay = request.app[RELAY_KEY]
+    if relay.loaded.relay.server.metrics_token is not None:
+        return web.Response(
+            text="<!doctype html><meta charset=utf-8><title>Relay</title><h1>Relay is running</h1>",
+            content_type="text/html",
+        )
     links = []
     for name, conn in relay.connectors.items():
         for route in conn.routes():
@@ -239,6 +264,7 @@ async def create_app(
     `exposure` is where it will listen (default: server.host); admin pages refuse to run unlocked beyond loopback."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
+    app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from relay import config as config_mod
 from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
+from relay.deadline import guarded_site
 from relay.errors import ConfigError
 from relay.exposure import Exposure
 from relay.logs import setup_logging
@@ -43,9 +44,13 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
 async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
     app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
     relay = app[RELAY_KEY]
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    server = loaded.relay.server
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.shutdown_grace)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=loaded.relay.server.shutdown_grace)
+    slow = relay.metrics.key(connector="server", reason="header_timeout")
+    site = guarded_site(
+        runner, host, port, server.header_timeout, lambda: relay.metrics.inc_key("relay_rejected_total", slow)
+    )
     try:
         await site.start()
     except OSError:

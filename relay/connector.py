@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from relay.errors import MediaError
 from relay.exposure import Exposure
 from relay.frozen import fast_init
+from relay.metrics import Metrics
 from relay.model import Address, Message
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ class Context:
     state: StateStore
     log: logging.Logger
     max_body_bytes: int = 1 << 20
+    metrics: Metrics = field(default_factory=Metrics)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     exposure: Exposure = field(default_factory=lambda: Exposure(""))

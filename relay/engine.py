@@ -31,6 +31,7 @@ SHED = {
     "shutting_down": Result(Outcome.RETRY, "shutting_down", retry_after=5),
     "overloaded": Result(Outcome.OVERLOADED, "overloaded", retry_after=1),
     "destination_busy": Result(Outcome.OVERLOADED, "destination_busy", retry_after=1),
+    "state_store_persistent": Result(Outcome.RETRY, "state_store_persistent", retry_after=30),
 }
 
 
@@ -81,6 +82,7 @@ class Engine:
         self.settings = settings
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
+        self.hold: str | None = None  # a SHED reason refusing new messages for a while, e.g. "state_store_persistent"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: dict[str, int] = {}
         self._deadlines: dict[str, float] = {}
@@ -97,6 +99,8 @@ class Engine:
         body is read (when only a messenger's destination, its CRM, is known), so shedding costs little."""
         if not self.accepting:
             return "shutting_down"
+        if self.hold is not None:
+            return self.hold
         if len(self._tasks) >= self.settings.max_inflight:
             return "overloaded"
         dest = self.router.target(origin) if destination is None else destination

@@ -17,7 +17,7 @@ from connectors.inbox import convert, inbound
 from relay.connector import Capabilities, Connector, ConnectorConfig, ConnectorKind, Context, Manifest, Route
 from relay.errors import AuthError, ConfigError
 from relay.model import Kind, Message
-from relay.secret import Secret
+from relay.strength import Strong
 
 
 def same(given: str, expected: str) -> bool:
@@ -29,7 +29,7 @@ class InboxConfig(ConnectorConfig):
     """`type = "inbox"`: the in-memory agent inbox; without `access_key` it serves loopback only."""
 
     type: Literal["inbox"]
-    access_key: Secret | None = None
+    access_key: Strong | None = None
     max_conversations: int = Field(default=500, ge=1, le=100_000)
     max_messages: int = Field(default=200, ge=1, le=10_000)
     ack_deadline: float = Field(default=15.0, gt=0, le=120)

@@ -13,6 +13,7 @@ import aiohttp
 import jwt
 
 from connectors.teams.config import https_or_loopback
+from relay.credential import header_credential
 from relay.errors import AuthError
 
 REFRESH_EVERY = 24 * 3600.0
@@ -143,6 +144,7 @@ def bearer(header: str | None) -> str:
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("missing bearer token", 401)
+    header_credential(token, "bearer token")
     return token.strip()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
 from connectors.telegram.convert import ALLOWED_UPDATES
 from relay.connector import Result
+from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond
 
@@ -27,7 +27,7 @@ def authenticate(expected: bytes, header: str | None) -> None:
     """Constant-time check of Telegram's secret-token header; 403 when missing or different."""
     if not header:
         raise AuthError("missing X-Telegram-Bot-Api-Secret-Token header", 403)
-    if not hmac.compare_digest(header.encode("utf-8", "replace"), expected):
+    if not same(header_credential(header, "X-Telegram-Bot-Api-Secret-Token header"), expected):
         raise AuthError("wrong X-Telegram-Bot-Api-Secret-Token", 403)
 
 

@@ -6,12 +6,12 @@ import base64
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from relay.connector import ConnectorConfig
 from relay.model import Address, Attachment, Kind, Message, Party
 from relay.richtext import RichText, from_markdown, to_markdown
-from relay.secret import Secret
+from relay.strength import Strong
 
 EVENT_TYPES = {
     Kind.TEXT: "message",
@@ -31,19 +31,12 @@ class WebhookConfig(ConnectorConfig):
 
     type: Literal["webhook"]
     url: str = Field(pattern=r"^https?://")
-    secret: Secret
-    inbound_secret: Secret | None = None
+    secret: Strong
+    inbound_secret: Strong | None = None
     timeout: float = Field(default=10.0, gt=0, le=120)
     ack_deadline: float = Field(default=10.0, gt=0, le=120)
     inline_media_max: int = Field(default=0, ge=0, le=5 << 20)
     max_rate: float | None = Field(default=None, gt=0)
-
-    @field_validator("secret", "inbound_secret")
-    @classmethod
-    def _long_enough(cls, value: Secret | None) -> Secret | None:
-        if value is not None and len(value.reveal()) < 16:
-            raise ValueError("must be at least 16 characters; generate one with `openssl rand -hex 32`")
-        return value
 
 
 def _party(p: Party | None) -> dict[str, Any] | None:

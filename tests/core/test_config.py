@@ -114,7 +114,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 
     prefixes = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-", "TELEGRAM_BOT_TOKEN": "123456789:"}
     for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)):
-        monkeypatch.setenv(name, prefixes.get(name, "") + "example-value-0123456789abcdef")
+        monkeypatch.setenv(name, prefixes.get(name, "") + "doc-value-7f3a9c2e5b1d4806")
     loaded = config.load(path)
     assert loaded.instances
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from relay.errors import MediaError
 from relay.exposure import Exposure
 from relay.frozen import fast_init
+from relay.metrics import Metrics
 from relay.model import Address, Message
 from relay.reasons import Reason
 from relay.stream import MediaStream
@@ -183,19 +184,24 @@ class Hook:
 
 @dataclass(slots=True)
 class Context:
-    """What the core hands a connector: shared client session, delivery, sealing, media, state."""
+    """What the core hands a connector: client sessions, delivery, sealing, media, state.
+
+    `session` is for endpoints the admin configured; `fetch_session` for any URL taken from platform or CRM
+    data (attachment and media URLs, service URLs): it never connects to private or metadata addresses."""
 
     instance: str
     workspace: str
     public_url: str
     session: aiohttp.ClientSession
     client: PlatformClient
+    fetch_session: aiohttp.ClientSession
     deliver: Callable[[Message], Awaitable[Result]]
     sealer: Sealer
     media: MediaService
     state: StateStore
     log: logging.Logger
     max_body_bytes: int = 1 << 20
+    metrics: Metrics = field(default_factory=Metrics)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     exposure: Exposure = field(default_factory=lambda: Exposure(""))

@@ -13,7 +13,7 @@ import aiohttp
 
 from connectors.bottlecrm import convert
 from connectors.bottlecrm.config import BottleCrmConfig
-from relay.client import HostPolicy, PlatformClient
+from relay.client import PlatformClient
 from relay.errors import DeliveryError
 
 TIMEOUT = 30.0
@@ -48,7 +48,7 @@ async def register_webhook(
 async def ensure_webhook(base_url: str, jwt: str, hook_url: str, events: list[str]) -> dict[str, Any] | None:
     """Register the webhook unless one for `hook_url` exists; None when it already exists."""
     async with aiohttp.ClientSession() as session:
-        client = PlatformClient(session, session, HostPolicy(()))
+        client = PlatformClient.standalone(session)
         for ep in await list_webhooks(client, base_url, jwt):
             if str(ep.get("url", "")).rstrip("/") == hook_url.rstrip("/"):
                 return None

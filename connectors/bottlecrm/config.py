@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from relay import strength
 from relay.connector import ConnectorConfig
 from relay.secret import Secret
 
@@ -37,12 +38,17 @@ class BottleCrmConfig(ConnectorConfig):
     timeout: float = Field(default=5.0, gt=0, le=60)
     ack_deadline: float | None = Field(default=None, gt=0, le=120)
 
-    @field_validator("api_token", "webhook_secret")
+    @field_validator("api_token")
     @classmethod
     def _long_enough(cls, value: Secret) -> Secret:
         if len(value.reveal()) < 16:
-            raise ValueError("must be at least 16 characters (a bcrm_pat_... token / the whsec_... webhook secret)")
+            raise ValueError("must be at least 16 characters (a bcrm_pat_... token)")
         return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _strong(cls, value: Secret) -> Secret:
+        return strength.check(value, "use the whsec_... secret printed by `relay bottlecrm register-webhook`")
 
     @property
     def base(self) -> str:

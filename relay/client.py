@@ -132,12 +132,12 @@ class PlatformClient:
         self.sessions = sessions
         self.session = sessions.trusted
         self.policy = policy
+        self._timeouts: dict[tuple[float, float | None], aiohttp.ClientTimeout] = {}
 
     @classmethod
     def standalone(cls, session: aiohttp.ClientSession) -> PlatformClient:
         """A client for a command run outside a relay (an admin CLI): one session for configured endpoints."""
         return cls(Sessions(session, session, session, session), HostPolicy(()))
-        self._timeouts: dict[tuple[float, float | None], aiohttp.ClientTimeout] = {}
 
     def _timeout(self, call: Call) -> aiohttp.ClientTimeout:
         key = (call.timeout, call.read_timeout)

@@ -7,14 +7,22 @@ import time
 from collections.abc import Callable
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from connectors.slack.inbound import verify as slack_verify
 from connectors.teams.auth import bearer
 from connectors.telegram.inbound import authenticate as telegram_authenticate
 from connectors.whatsapp.inbound import verify_signature as whatsapp_verify
+from relay.connector import HookRequest
 from relay.errors import AuthError
 from relay.http import verify
 from relay.secret import Secret
+
+
+def hook_request(headers: dict[str, str], body: bytes = b"{}") -> HookRequest:
+    """What a webhook's authenticate step sees, with these headers."""
+    return HookRequest(CIMultiDictProxy(CIMultiDict(headers)), {}, body)
+
 
 ODD = ["é", "t=1,v1=é", "\udcff\udcfe", "sha256=\u202e00", "v0=😀", "١٢٣٤٥٦٧٨٩٠", "0123\x00"]
 KEY = b"a-shared-key-0123456789"
@@ -24,7 +32,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "slack": lambda v: slack_verify(
         KEY, {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b""
     ),
-    "telegram": lambda v: telegram_authenticate(KEY, v),
+    "telegram": lambda v: telegram_authenticate(KEY, hook_request({"X-Telegram-Bot-Api-Secret-Token": v})),
     "teams": lambda v: bearer("Bearer " + v),
 }
 

@@ -178,13 +178,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
+    problems = {name: found for name, conn in relay.connectors.items() if (found := conn.health())}
+    ready = relay.ready and not problems
     body = {
-        "ready": relay.ready,
+        "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
         "connectors": relay.started,
+        "problems": problems,
     }
-    return web.json_response(body, status=200 if relay.ready else 503)
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -47,8 +47,18 @@ def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
     return respond(_DELIVERED)
 
 
+def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Result]]) -> Deliver:
+    """`deliver`, with each result passed through the hook's `settle` step."""
+
+    async def run(message: Message) -> Result:
+        return await settle(message, await deliver(message))
+
+    return run
+
+
 def handler(hook: Hook, deliver: Deliver) -> Handler:
     """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`)."""
+    send = deliver if hook.settle is None else settling(deliver, hook.settle)
 
     async def run(request: web.Request) -> web.StreamResponse:
         raw = await read_body(request)
@@ -57,6 +67,6 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
         inbound = await hook.parse(seen, credential)
         if inbound.reply is not None:
             return inbound.reply
-        return answer(await deliver_all(inbound, deliver), hook.failed_status)
+        return answer(await deliver_all(inbound, send), hook.failed_status)
 
     return run

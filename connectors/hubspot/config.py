@@ -42,6 +42,7 @@ class HubSpotConfig(ConnectorConfig):
     file_ttl: str | None = Field(default="P90D", pattern=r"^P[0-9]{1,3}D$")
     api_base_url: str = Field(default="https://api.hubapi.com", pattern=r"^https?://[^\s/?#]+$")
     app_base_url: str = Field(default="https://app.hubspot.com", pattern=r"^https?://[^\s/?#]+$")
+    token_path: str = Field(default="/oauth/2026-03/token", pattern=r"^/oauth/[a-z0-9-]+/token$")
     file_hosts: tuple[str, ...] = ("*.hubspotusercontent*.net", "*.hubspot.net", "*.hubspot.com", "*.hubapi.com")
     timeout: float = Field(default=15.0, gt=0, le=120)
     refresh_margin: float = Field(default=300.0, ge=0, le=1700)

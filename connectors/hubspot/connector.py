@@ -55,7 +55,8 @@ class HubSpotConnector(Connector):
             raise TokenRevoked("not_connected")
         grant = {"grant_type": "refresh_token", "refresh_token": self.refresh_token.reveal()}
         form = convert.token_form(self.config.client_id, self.config.client_secret, grant)
-        call = Call("POST", f"{self.api}/oauth/v1/token", body=form, timeout=self.config.timeout, idempotent=True)
+        url = f"{self.api}{self.config.token_path}"
+        call = Call("POST", url, body=form, timeout=self.config.timeout, idempotent=True)
         found, rotated = convert.grant_of(await self.ctx.client.call(call))
         if rotated is not None:
             self.refresh_token = rotated

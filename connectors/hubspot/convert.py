@@ -25,6 +25,7 @@ SYSTEM_LINES = {
     Kind.OPT_IN: "(the customer opted in to messages on this channel again)",
 }
 STATUSES = {Status.SENT: "SENT", Status.READ: "READ", Status.FAILED: "FAILED"}
+REFUSED_GRANTS = {"invalid_grant", "invalid_client", "unauthorized_client", "BAD_REFRESH_TOKEN", "BAD_AUTH_CODE"}
 
 
 def bearer(token: Secret, json: bool = True) -> dict[str, str]:
@@ -58,9 +59,8 @@ def delivery_identifier(sender: Party | None, fallback: str) -> dict[str, str]:
 
 def usage(mime: str) -> str:
     """HubSpot's fileUsageType for a MIME type."""
-    if mime.startswith("image/"):
-        return "STICKER" if mime == "image/webp" else "IMAGE"
-    return "AUDIO" if mime.startswith("audio/") else "OTHER"
+    kind = mime.partition("/")[0]
+    return {"image": "STICKER" if mime == "image/webp" else "IMAGE", "audio": "AUDIO"}.get(kind, "OTHER")
 
 
 def text_of(message: Message) -> RichText:
@@ -153,23 +153,24 @@ def refusal(answer: Answer, idempotent: bool = True) -> DeliveryError:
 
 
 def token_form(config_id: str, secret: Secret, grant: Mapping[str, str]) -> dict[str, str]:
-    """The form body of POST /oauth/v1/token for one grant (refresh_token or authorization_code)."""
+    """The form body of POST /oauth/<version>/token for one grant (refresh_token or authorization_code)."""
     return {"client_id": config_id, "client_secret": secret.reveal(), **grant}
 
 
 def grant_of(answer: Answer) -> tuple[Grant, Secret | None]:
     """The access token from a token answer (and the refresh token when HubSpot sent one); a refused
-    refresh token is TokenRevoked, anything else not usable is TOKEN_UNAVAILABLE."""
+    grant (invalid_grant, BAD_REFRESH_TOKEN, …) is TokenRevoked, anything else not usable TOKEN_UNAVAILABLE."""
     data = answer.json()
     body = data if isinstance(data, dict) else {}
-    if answer.ok and isinstance(body.get("access_token"), str) and body["access_token"]:
-        life = body.get("expires_in")
-        refresh = body.get("refresh_token")
-        grant = Grant(Secret(body["access_token"]), float(life) if isinstance(life, int | float) else 1800.0)
+    access = body.get("access_token") or body.get("accessToken")
+    if answer.ok and isinstance(access, str) and access:
+        life = body.get("expires_in", body.get("expiresIn"))
+        refresh = body.get("refresh_token") or body.get("refreshToken")
+        grant = Grant(Secret(access), float(life) if isinstance(life, int | float) else 1800.0)
         return grant, Secret(refresh) if isinstance(refresh, str) and refresh else None
-    status = str(body.get("status") or "")
-    if answer.status in (400, 401, 403) and status in ("BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "BAD_CLIENT_ID", ""):
-        raise TokenRevoked(status or answer.status)
+    code = str(body.get("error") or body.get("status") or "")
+    if answer.status in (400, 401, 403) and (code in REFUSED_GRANTS or not code):
+        raise TokenRevoked(code or answer.status)
     if answer.status == 429:
         raise refusal(answer)
     raise DeliveryError(Reason.TOKEN_UNAVAILABLE, retry_after=5.0, scope="connector", detail=answer.status)

@@ -60,7 +60,8 @@ class Installer:
 
     async def _token_call(self, grant: dict[str, str]) -> tuple[Grant, Secret | None]:
         form = convert.token_form(self.cfg.client_id, self.cfg.client_secret, grant)
-        return convert.grant_of(await self.client.call(Call("POST", f"{self.api}/oauth/v1/token", body=form)))
+        call = Call("POST", f"{self.api}{self.cfg.token_path}", body=form)
+        return convert.grant_of(await self.client.call(call))
 
     async def _refresh(self) -> Grant:
         if self.refresh is None:

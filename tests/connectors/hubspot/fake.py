@@ -84,6 +84,7 @@ class FakeHubSpot(FakePlatform, MessagesApi, WebhookSender):
         r = app.router
         r.add_get("/oauth/authorize", self.authorize)
         r.add_post("/oauth/v1/token", self.token)
+        r.add_post("/oauth/2026-03/token", self.token)
         r.add_route("*", CHANNELS, self.channel_collection)
         r.add_route("*", CHANNELS + "/{cid}", self.channel_item)
         r.add_route("*", CHANNELS + "/{cid}/channel-accounts", self.account_collection)
@@ -111,26 +112,32 @@ class FakeHubSpot(FakePlatform, MessagesApi, WebhookSender):
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return web.json_response({"status": "BAD_CLIENT_ID", "message": "missing or invalid client id"}, status=400)
+            return self._refused("invalid_client", "BAD_CLIENT_ID", "missing or invalid client id")
         kind = form.get("grant_type")
         self.grants[str(kind)] += 1
         if kind == "authorization_code":
             if self.codes.pop(str(form.get("code")), None) != form.get("redirect_uri"):
-                body = {"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code"}
-                return web.json_response(body, status=400)
+                return self._refused("invalid_grant", "BAD_AUTH_CODE", "missing or unknown auth code")
             refresh = "r-" + secrets.token_hex(16)
             self.refresh_tokens.add(refresh)
         elif kind == "refresh_token":
             refresh = str(form.get("refresh_token"))
             if refresh not in self.refresh_tokens:
-                body = {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}
-                return web.json_response(body, status=400)
+                return self._refused(
+                    "invalid_grant", "BAD_REFRESH_TOKEN", "refresh token is invalid, expired or revoked"
+                )
         else:
-            return web.json_response({"status": "BAD_GRANT_TYPE", "message": "unknown grant type"}, status=400)
+            return self._refused("unsupported_grant_type", "BAD_GRANT_TYPE", "unknown grant type")
         access = "a-" + secrets.token_hex(24)
         self.access[access] = time.monotonic() + self.expires_in
         granted = {"access_token": access, "refresh_token": refresh, "token_type": "bearer"}
         return web.json_response(granted | {"expires_in": self.expires_in})
+
+    @staticmethod
+    def _refused(error: str, status: str, message: str) -> web.Response:
+        """HubSpot's OAuth error: RFC 6749's error fields, with its own status and message kept."""
+        body = {"error": error, "error_description": message, "status": status, "message": message}
+        return web.json_response(body, status=400)
 
     def revoke(self) -> None:
         """The portal uninstalled the app: every token stops working."""

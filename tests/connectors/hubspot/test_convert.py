@@ -117,6 +117,11 @@ def test_token_answers() -> None:
     assert repr(grant.token) == "***"
     with pytest.raises(TokenRevoked):
         convert.grant_of(_answer(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}))
+    with pytest.raises(TokenRevoked) as revoked:
+        convert.grant_of(_answer(400, {"error": "invalid_grant", "error_description": "refresh token is revoked"}))
+    assert revoked.value.detail == "invalid_grant"
+    camel, _ = convert.grant_of(_answer(200, {"accessToken": "b", "expiresIn": 600}))
+    assert camel.token.reveal() == "b" and camel.expires_in == 600
     with pytest.raises(DeliveryError) as busy:
         convert.grant_of(_answer(503, None))
     assert busy.value.reason is Reason.TOKEN_UNAVAILABLE and busy.value.retryable

@@ -214,7 +214,8 @@ async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
     unreachable = await relay.state_probe.problem()
     pool_full = saturated(relay.session)
-    ready = relay.ready and unreachable is None and not pool_full
+    problems = {name: found for name, conn in relay.connectors.items() if (found := conn.health())}
+    ready = relay.ready and unreachable is None and not pool_full and not problems
     body: dict[str, object] = {
         "ready": ready,
         "accepting": relay.engine.accepting,
@@ -222,6 +223,7 @@ async def readyz(request: web.Request) -> web.Response:
         "state_store_reachable": unreachable is None,
         "delivery_pool_ok": not pool_full,
         "connectors": relay.started,
+        "problems": problems,
     }
     if unreachable is not None:
         body["reason"] = unreachable

@@ -172,14 +172,17 @@ class Inbound:
 class Hook:
     """A webhook route under /hooks/<instance>: the core runs shed, bounded read, `authenticate`,
     `parse`, delivery of each message and the answer. `authenticate` returns what `parse` needs of
-    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM).
-    Either step may be a plain function or a coroutine function."""
+    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM);
+    `settle`, if set, sees each message's result before the answer and may change it (e.g. tell the
+    CRM its message was sent, and have the source redeliver if that could not be done). Either step
+    may be a plain function or a coroutine function."""
 
     method: str
     path: str
     authenticate: Callable[[HookRequest], Any]
     parse: Callable[[HookRequest, Any], Inbound | Awaitable[Inbound]]
     failed_status: int = 200
+    settle: Callable[[Message, Result], Awaitable[Result]] | None = None
 
 
 @dataclass(slots=True)
@@ -256,6 +259,10 @@ class Connector(ABC):
     async def check(self) -> list[Check]:
         """Reach the platform with the configured credentials; never raise."""
         return [Check("configuration", True, "nothing to reach")]
+
+    def health(self) -> str | None:
+        """A content-free problem only an admin can fix (e.g. a revoked install), shown by /readyz; or None."""
+        return None
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
         """Stream a platform file held by this instance, refusing more than `limit` bytes."""

@@ -50,12 +50,22 @@ def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
     return respond(_DELIVERED)
 
 
+def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Result]]) -> Deliver:
+    """`deliver`, with each result passed through the hook's `settle` step."""
+
+    async def run(message: Message) -> Result:
+        return await settle(message, await deliver(message))
+
+    return run
+
+
 def handler(hook: Hook, deliver: Deliver) -> Handler:
     """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); a parse step
     that must read the platform and cannot raises DeliveryError, answered like a delivery that failed."""
 
     authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
     wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
+    send = deliver if hook.settle is None else settling(deliver, hook.settle)
 
     async def run(request: web.Request) -> web.StreamResponse:
         seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
@@ -70,7 +80,7 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
             return inbound.reply
         groups = inbound.groups
         if len(groups) == 1 and len(groups[0]) == 1:
-            return respond(await deliver(groups[0][0]), failed_status)
-        return answer(await deliver_all(inbound, deliver), failed_status)
+            return respond(await send(groups[0][0]), failed_status)
+        return answer(await deliver_all(inbound, send), failed_status)
 
     return run

@@ -51,7 +51,8 @@ class Server:
 @dataclass
 class FaultyCrm(CrmSink):
     """The CRM sink with a timed fault: until `fault_until` every verified post gets `fault` ("500", "429",
-    "hang": wait `hang_seconds` then 500). Accepted messages are recorded by marker."""
+    "hang": wait `hang_seconds` then 500; "late": accepted, answered only after `hang_seconds`). Accepted
+    messages are recorded by marker."""
 
     fault: str = "none"
     fault_until: float = 0.0
@@ -61,6 +62,11 @@ class FaultyCrm(CrmSink):
         self.fault, self.fault_until = fault, time.monotonic() + seconds
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self.fault == "late" and time.monotonic() < self.fault_until:
+            answer = await super().handle(request)
+            self.faulted += 1
+            await asyncio.sleep(self.hang_seconds)
+            return answer
         if self.fault != "none" and time.monotonic() < self.fault_until:
             raw = await request.read()
             if "X-Relay-Signature" not in request.headers or not raw:

@@ -70,9 +70,10 @@ async def _inbound(
     replicas: int = 1,
     mid: Callable[[Rig], Awaitable[None]] | None = None,
     note: Callable[[Rig], str] = lambda r: "",
+    crm: str = "webhook",
 ) -> Row:
     """Messenger -> CRM: the fake platform posts Telegram updates and redelivers until acknowledged."""
-    async with Rig(replicas=replicas, give_up=sizes.give_up) as rig:
+    async with Rig(replicas=replicas, give_up=sizes.give_up, crm=crm) as rig:
         source = rig.source()
         if setup is not None:
             await setup(rig)
@@ -80,7 +81,8 @@ async def _inbound(
         seconds = await rig.traffic(source, rig.inbound(sizes.messages), sizes.rate, hook)
         await asyncio.sleep(1.0)
         sent = [rig.marker(i) for i in range(sizes.messages)]
-        return _row(name, "messenger -> CRM", rig, source, sent, rig.crm.accepted(), seconds, note(rig))
+        direction = "messenger -> HubSpot" if crm == "hubspot" else "messenger -> CRM"
+        return _row(name, direction, rig, source, sent, rig.destination().accepted(), seconds, note(rig))
 
 
 def _row(
@@ -94,12 +96,12 @@ def _row(
     note: str,
 ) -> Row:
     once, dup, distinct, lost = tally(sent, got)
-    notices = rig.bot.notices() + rig.crm.notices()
+    notices = rig.bot.notices() + rig.destination().notices()
     extra = "Redis state shared" if rig.redis and len(rig.relays) > 1 else ""
-    if dup and not distinct:
+    if dup and not distinct and rig.hubspot is None:
         extra += (
             f"{'; ' if extra else ''}the {dup} raw repeats are posts the CRM accepted while the relay that sent them "
-            "died before reading the answer; each repeat carried the same X-Relay-Event-Id"
+            "died or timed out before reading the answer; each repeat carried the same X-Relay-Event-Id"
         )
     return Row(
         name,
@@ -221,6 +223,54 @@ async def replica_sigterm(sizes: Sizes) -> Row:
     return await _inbound("SIGTERM with work in flight (CRM takes 0.5 s)", sizes, slow, replicas=2, mid=term, note=note)
 
 
+async def crm_late(sizes: Sizes, crm: str = "webhook") -> Row:
+    """The CRM takes the message, then answers after the relay's client timeout: the relay cannot tell."""
+
+    async def fault(rig: Rig) -> None:
+        target = rig.destination()
+        target.hang_seconds = 2.5
+        target.set_fault("late", sizes.fault_seconds)
+
+    suffix = " (HubSpot)" if crm == "hubspot" else ""
+    return await _inbound(
+        f"CRM commits, then answers after the client timeout, for {sizes.fault_seconds:g} s{suffix}",
+        sizes,
+        fault,
+        note=lambda r: (
+            f"{r.destination().faulted} posts taken and answered 2.5 s late (client timeout 1 s)" + _repeats(r)
+        ),
+        crm=crm,
+    )
+
+
+def _repeats(rig: Rig) -> str:
+    if rig.hubspot is None:
+        return ""
+    return f"; {rig.hubspot.repeats()} publishes repeated an idempotency id HubSpot already held"
+
+
+async def hubspot_late(sizes: Sizes) -> Row:
+    return await crm_late(sizes, "hubspot")
+
+
+async def hubspot_sigkill(sizes: Sizes) -> Row:
+    async def slow(rig: Rig) -> None:
+        rig.destination().delay = 0.3
+
+    async def kill(rig: Rig) -> None:
+        rig.relays[0].signal(signal.SIGKILL)
+
+    return await _inbound(
+        "Replica killed with SIGKILL mid-traffic (CRM takes 0.3 s) (HubSpot)",
+        sizes,
+        slow,
+        replicas=2,
+        mid=kill,
+        note=lambda r: f"replica r0 exit {r.relays[0].popen.poll() if r.relays[0].popen else '?'}" + _repeats(r),
+        crm="hubspot",
+    )
+
+
 FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "crm_refusing": crm_refusing,
     "crm_500": crm_500,
@@ -229,6 +279,9 @@ FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "messenger_429": messenger_429,
     "sigkill": replica_sigkill,
     "sigterm": replica_sigterm,
+    "crm_late": crm_late,
+    "hubspot_late": hubspot_late,
+    "hubspot_sigkill": hubspot_sigkill,
 }
 
 

@@ -134,6 +134,13 @@ def render(rows: list[Row], sizes: Sizes, suites: list[Suite], redis: bool, seco
         "would still see twice; Telegram has no idempotency key, so there every repeat counts. *Notices* are "
         "content-free could-not-deliver notices seen by the fakes. Target: 0 lost and 0 duplicated.",
         "",
+        "Rows marked *(HubSpot)* send the same Telegram traffic to the `hubspot` connector, against the HubSpot "
+        "fake of tests/connectors/hubspot/fake.py (OAuth, custom-channel publish, one relay replica or two). The "
+        "relay sends each message with an `integrationIdempotencyId` derived from the platform message id; the "
+        "fake keeps one message per id and answers a repeat with the stored one (HubSpot's API names the field; "
+        "its documentation does not describe a repeat). There *Delivered twice (raw)* counts messages the agent's "
+        "thread would show twice, and the event id is the idempotency id.",
+        "",
         *_fault_table(rows),
         "",
         "## Hostile input",

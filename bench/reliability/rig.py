@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server
+from bench.reliability.hubspot import FaultyHubSpot, crm_config
 from bench.reliability.relays import WORKSPACE_KEY, RelayProc, free_port, new_workspace, redis_available, relay_config
 from bench.reliability.source import Redeliverer, Request, crm_answer, telegram_update
 from relay.model import Address
@@ -35,34 +36,36 @@ class Rig:
         grace: float = 5.0,
         give_up: float = 60.0,
         redis: bool | None = None,
+        crm: str = "webhook",
     ) -> None:
         self.run = secrets.token_hex(4)
         self.workspace = new_workspace()
         self.redis = redis_available() if redis is None else redis
         self.bot = FakeBotApi()
         self.crm = FaultyCrm()
+        self.hubspot = FaultyHubSpot() if crm == "hubspot" else None
         self.bot_server = Server(self.bot.app(), free_port())
-        self.crm_server = Server(self.crm.app(), free_port())
+        self.crm_server = Server((self.hubspot or self.crm).app(), free_port())
         self.give_up = give_up
         self._tmp = tempfile.TemporaryDirectory(prefix="relay-rel-")
-        self.relays = [
-            RelayProc(
-                f"r{i}",
-                relay_config(
-                    free_port(),
-                    self.bot_server.url,
-                    self.crm_server.url,
-                    self.workspace,
-                    self.redis,
-                    level,
-                    deadline,
-                    crm_timeout,
-                    grace,
-                ),
-                Path(self._tmp.name),
+        configs = [
+            relay_config(
+                free_port(),
+                self.bot_server.url,
+                self.crm_server.url,
+                self.workspace,
+                self.redis,
+                level,
+                deadline,
+                crm_timeout,
+                grace,
             )
-            for i in range(replicas)
+            for _ in range(replicas)
         ]
+        if self.hubspot is not None:
+            for cfg in configs:
+                cfg["connectors"]["crm"] = crm_config(self.hubspot, self.crm_server.url, crm_timeout, deadline + 1.0)
+        self.relays = [RelayProc(f"r{i}", cfg, Path(self._tmp.name)) for i, cfg in enumerate(configs)]
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Rig:
@@ -87,6 +90,10 @@ class Rig:
         if self.session is not None:
             await self.session.close()
         self._tmp.cleanup()
+
+    def destination(self) -> FaultyCrm | FaultyHubSpot:
+        """The CRM fake the messenger traffic goes to: the webhook sink, or HubSpot."""
+        return self.hubspot or self.crm
 
     def source(self, pause: float = 0.3) -> Redeliverer:
         assert self.session is not None

@@ -28,7 +28,9 @@ class Recorded:
 @dataclass(slots=True)
 class Rule:
     """A fault: requests matching `method` and the `path` glob get this answer (after `delay`), `times`
-    times (None: until removed); `status` 0 with a delay only slows the real answer down."""
+    times (None: until removed); `status` 0 with a delay only slows the real answer down. With `after`,
+    the real handler runs first (the platform commits) and only then the fault is answered, or with
+    `status` 0 the real answer comes late: a relay killed or timed out before it reads the answer."""
 
     path: str
     status: int = 500
@@ -37,6 +39,7 @@ class Rule:
     delay: float = 0.0
     times: int | None = 1
     method: str | None = None
+    after: bool = False
     hits: int = 0
 
     def matches(self, request: web.Request) -> bool:
@@ -81,6 +84,12 @@ class FakePlatform:
         body = b"" if request.content_type.startswith("multipart/") else await request.read()
         self.recorded.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
         rule = next((r for r in self.rules if r.matches(request)), None)
+        if rule is not None and rule.after:
+            rule.hits += 1
+            real: web.StreamResponse = await handler(request)
+            if rule.delay:
+                await asyncio.sleep(rule.delay)
+            return rule.answer() if rule.status else real
         if rule is not None:
             rule.hits += 1
             if rule.delay:

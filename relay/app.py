@@ -14,6 +14,8 @@ from relay import hooks
 from relay.client import HostPolicy, PlatformClient
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
+from relay.consent import Ledger, MemoryLedger
+from relay.consent_setup import maintain, make_guard, make_ledger, open_ledger
 from relay.engine import SHED, Engine, EngineSettings
 from relay.http import guarded, respond
 from relay.media import MediaService
@@ -42,11 +44,14 @@ async def make_store(loaded: Loaded) -> StateStore:
 class Relay:
     """Everything one workspace runs: connectors, engine, media, metrics."""
 
-    def __init__(self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore) -> None:
+    def __init__(
+        self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore, ledger: Ledger | None = None
+    ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
         self.session = session
         self.store = store
+        self.ledger: Ledger = ledger or MemoryLedger()
         self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
         keys = [WorkspaceKey(k.id, k.secret.reveal().encode()) for k in cfg.workspace.keys]
         self.sealer = Sealer(cfg.workspace.id, keys)
@@ -68,7 +73,8 @@ class Relay:
             dedup_ttl=cfg.state.dedup_ttl,
             claim_ttl=cfg.state.claim_ttl,
         )
-        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
+        guard = make_guard(loaded, self.ledger, self.connectors, self.metrics)
+        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings, guard)
         self.client = PlatformClient(session, session, HostPolicy(cfg.media.allowlist))
         for name, inst in loaded.instances.items():
             ctx = Context(
@@ -200,14 +206,15 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
-    """Build the web app for a validated workspace; connectors start with the app and close with it."""
+async def create_app(loaded: Loaded, store: StateStore | None = None, ledger: Ledger | None = None) -> web.Application:
+    """Build the web app for a validated workspace; the consent ledger opens and connectors start with
+    the app, and close with it."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
-    relay = Relay(loaded, session, store)
+    relay = Relay(loaded, session, store, ledger or make_ledger(loaded))
     app[RELAY_KEY] = relay
     for path, handler in (
         ("/", index),
@@ -229,14 +236,23 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     app.on_shutdown.append(on_shutdown)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await open_ledger(loaded, relay.ledger)
+        except BaseException:
+            await session.close()
+            await relay.store.close()
+            raise
         await relay.start_connectors()
         watcher = asyncio.create_task(relay.watch_state())
+        keeper = asyncio.create_task(maintain(relay.ledger))
         yield
         watcher.cancel()
+        keeper.cancel()
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()
         await relay.store.close()
+        await relay.ledger.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"
     DEADLINE_EXCEEDED = "deadline_exceeded"
     STATE_UNAVAILABLE = "state_unavailable"
+    CONSENT_UNAVAILABLE = "consent_unavailable"
     INTERNAL_ERROR = "internal_error"
     SHUTTING_DOWN = "shutting_down"
     OVERLOADED = "overloaded"
@@ -86,6 +87,7 @@ _CLASS = {
     Reason.DEADLINE_EXCEEDED: RetryClass.RETRY,
     Reason.EARLIER_IN_FLIGHT: RetryClass.RETRY_AFTER,
     Reason.STATE_UNAVAILABLE: RetryClass.RETRY_AFTER,
+    Reason.CONSENT_UNAVAILABLE: RetryClass.RETRY_AFTER,
     Reason.INTERNAL_ERROR: RetryClass.RETRY,
     Reason.SHUTTING_DOWN: RetryClass.RETRY_AFTER,
     Reason.OVERLOADED: RetryClass.RETRY_AFTER,
@@ -124,6 +126,7 @@ MEANING = {
     Reason.RATE_LIMITED: "The relay's own rate limit for this destination would be exceeded before the deadline.",
     Reason.DEADLINE_EXCEEDED: "The destination did not accept within the source's deadline; the source redelivers.",
     Reason.STATE_UNAVAILABLE: "The state store (Redis) cannot be reached; nothing was delivered.",
+    Reason.CONSENT_UNAVAILABLE: "The consent ledger cannot be read or written; nothing was sent, retried later.",
     Reason.INTERNAL_ERROR: "An unexpected error in the relay; the source redelivers.",
     Reason.SHUTTING_DOWN: "This replica is stopping; the source redelivers to another.",
     Reason.OVERLOADED: "This replica has too much in flight; the source redelivers.",

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from relay import config as config_mod
 from relay.app import RELAY_KEY, Relay, create_app
+from relay.consent_cli import add_cli as add_consent_cli
 from relay.errors import ConfigError
 from relay.logs import setup_logging
 from relay.safety import disable_core_dumps
@@ -193,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     slist = sec.add_parser("list", help="list secret names")
     slist.add_argument("--file")
     slist.set_defaults(func=cmd_secrets_list)
+    add_consent_cli(sub)
     for ep in entry_points(group="relay.cli"):
         ep.load()(sub)
     return p

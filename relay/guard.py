@@ -79,13 +79,16 @@ class Guard:
         return minimise(message, policy) if policy is not None and policy.outbound else message
 
     async def _from_customer(self, origin: Connector, message: Message) -> Message:
+        """A keyword from a messenger the core answers for (the same keyword already marked as a consent
+        event by such a connector counts as the keyword); an opt-out the platform itself reports."""
+        if message.kind not in (Kind.TEXT, *_STATE):
+            return message
         at = min(message.sent_at.timestamp(), time.time())
-        if message.kind in _STATE:
+        keywords = origin.capabilities.consent_keywords
+        word = self.keywords.classify(message.text.plain) if keywords and not message.attachments else None
+        if message.kind in _STATE and (word is None or _KIND.get(word) is not message.kind):
             await self._record(origin, message.conversation, _STATE[message.kind], How.PLATFORM, at)
             return message.with_(text=RichText(), attachments=(), reason=How.PLATFORM.value)
-        if message.kind is not Kind.TEXT or message.attachments or not origin.capabilities.consent_keywords:
-            return message
-        word = self.keywords.classify(message.text.plain)
         if word is None:
             return message
         if word is Keyword.HELP:
@@ -94,7 +97,7 @@ class Guard:
         if word is Keyword.OPT_IN:
             current = await self.ledger.state(self._subjects(origin, message.conversation))
             if current is None or current.state is not State.OPTED_OUT:
-                return message
+                return message.with_(kind=Kind.TEXT)
         state = State.OPTED_OUT if word is Keyword.OPT_OUT else State.OPTED_IN
         if await self._record(origin, message.conversation, state, How.KEYWORD, at):
             await self._reply(origin, message, word)

@@ -65,3 +65,20 @@ async def test_the_webhook_crm_is_told_what_was_masked(start_relay: RelayFactory
     message = sink.messages()[0]["message"]
     assert message["masked"] == {"card": 2, "email": 1}
     assert message["text"] == "card ••••-••••-••••-1111 and •••• •••• •••• 0004, mail [email]"
+
+
+async def test_outbound_is_minimised_where_the_route_says_so(start_relay: RelayFactory, crm_sink: Any) -> None:
+    from tests.conftest import chat_token, webhook_workspace
+    from tests.consent.common import crm_post, spy_sends
+
+    sink, url = crm_sink
+    raw = webhook_workspace(url)
+    raw["routes"][0]["minimise"] = {"directions": ["inbound", "outbound"], "attachments_deny": ["text/*"]}
+    client, relay = await start_relay(raw)
+    sent = spy_sends(relay, "webchat")
+    chat = await chat_token(client)
+    await client.post("/hooks/webchat/api/messages", json={"id": "m1", "text": "hi"}, headers=chat)
+    conversation = sink.messages()[0]["conversation"]
+    resp = await crm_post(client, {"conversation": conversation, "id": "crm-1", "text": f"card on file: {CARD}"})
+    assert resp.status == 200
+    assert sent[-1].text.plain == f"card on file: {MASKED}" and dict(sent[-1].masked) == {"card": 1}

@@ -15,7 +15,8 @@ from relay.errors import ConfigError
 from relay.privacy_config import MinimiseConfig
 from tests.conftest import workspace
 
-CHAT_CRM = {"chat": {"type": "webchat"}, "crm": {"type": "webhook", "url": "https://c.example/h", "secret": "s" * 20}}
+CRM = {"type": "webhook", "url": "https://c.example/h", "secret": "consent-test-secret-7d2f9a41c6b3"}
+CHAT_CRM = {"chat": {"type": "webchat"}, "crm": CRM}
 
 
 def _raw(**extra: Any) -> dict[str, Any]:

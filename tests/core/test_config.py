@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from connectors.webhook import WebhookConfig
 from relay import config
 from relay.app import RELAY_KEY, create_app
 from relay.errors import ConfigError
 from relay.secret import save_secrets
+from relay.state import MemoryStateStore
 
 GOOD = """
 [workspace]
@@ -40,7 +43,7 @@ def test_good_config_loads_and_resolves_env(tmp_path: Path) -> None:
     path = tmp_path / "relay.toml"
     path.write_text(GOOD)
     loaded = config.load(path)
-    assert loaded.instances["crm"].config.secret.reveal() == "crm-secret-0123456789abc"
+    assert cast(WebhookConfig, loaded.instances["crm"].config).secret.reveal() == "crm-secret-0123456789abc"
     assert "crm-secret" not in repr(loaded.instances["crm"].config)
     assert loaded.crm_of() == {"chat": "crm"}
 
@@ -78,7 +81,7 @@ def test_secrets_file_supplies_references(tmp_path: Path, monkeypatch: pytest.Mo
     path = tmp_path / "relay.toml"
     path.write_text(GOOD.replace('id = "acme"', 'id = "acme"\nsecrets_file = "secrets.json"'))
     loaded = config.load(path)
-    assert loaded.instances["crm"].config.secret.reveal() == "from-the-file-0123456789"
+    assert cast(WebhookConfig, loaded.instances["crm"].config).secret.reveal() == "from-the-file-0123456789"
     assert b"from-the-file" not in (tmp_path / "secrets.json").read_bytes()
 
 
@@ -153,7 +156,7 @@ async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> N
     app = await create_app(config.load(path))
     relay = app[RELAY_KEY]
     assert relay.engine.settings.max_inflight_per_destination == 40
-    assert relay.store.max_keys == 5000
+    assert cast(MemoryStateStore, relay.store).max_keys == 5000
     await relay.session.close()
     await relay.fetch_session.close()
     await relay.media.session.close()

@@ -185,7 +185,7 @@ async def test_state_store_outage_asks_for_redelivery(start_relay: RelayFactory,
     async def down(*args: Any) -> bool:
         raise ConnectionError("state store down")
 
-    relay.engine.dedup.store.claim = down  # type: ignore[method-assign]
+    relay.engine.dedup.store.claim = down  # type: ignore[method-assign,assignment]
     chat = await chat_token(client)
     resp = await _post(client, chat, "s1")
     assert resp.status == 503

@@ -38,11 +38,11 @@ async def test_readyz_follows_the_state_store(redis_server: RedisServer, start_r
     assert status == 200 and body["state_store_reachable"] is True
     admin = aioredis.Redis.from_url(url)
     try:
-        await admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+        await admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")  # type: ignore[no-untyped-call]
         body, took = await _until_status(client, 503)
         assert body["state_store_reachable"] is False and body["reason"] == "state store unreachable (TimeoutError)"
         assert took < 1.5, "a hung store must not hold /readyz"
-        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
         await _until_status(client, 200)
         await admin.shutdown(nosave=True)
     except Exception:

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from relay.connector import Outcome, Result
 from relay.dedup import Dedup
+from relay.reasons import Reason
 from relay.state import StateStore
 from relay.state_redis import RedisStateStore
 from tests.state.conftest import REDIS_URL
@@ -134,7 +135,7 @@ async def test_dedup_hands_over_after_a_failed_attempt(stores: Pair) -> None:
     assert await first.begin("d:msg", 5) is None
     waiting = asyncio.create_task(second.begin("d:msg", 5))
     await asyncio.sleep(0.1)
-    await first.finish("d:msg", Result(Outcome.RETRY, "crm_unreachable"))
+    await first.finish("d:msg", Result(Outcome.RETRY, Reason.PLATFORM_UNREACHABLE))
     assert await asyncio.wait_for(waiting, 5) is None, "the redelivery now owns the message"
     await second.finish("d:msg", Result(Outcome.DELIVERED))
 

@@ -114,7 +114,8 @@ def test_recorded_payloads_parse_in_ptb_and_agree_with_the_conversion(name: str)
         return
     assert m is not None and m.sender is not None
     pid = platform_id(msg.chat.id, msg.message_id)
-    assert m.id == (f"{pid}:edit:{int(msg.edit_date.timestamp())}" if update.edited_message else pid)
+    edited = msg.edit_date
+    assert m.id == (f"{pid}:edit:{int(edited.timestamp())}" if update.edited_message and edited else pid)
     assert (m.conversation.chat, chat_type(m.conversation)) == (str(msg.chat.id), msg.chat.type)
     assert m.event_id == str(update.update_id)
     assert m.sent_at == (msg.edit_date or msg.date) and m.sent_at.utcoffset() == timedelta(0)
@@ -194,7 +195,14 @@ def test_hostile_updates_give_none(update: dict[str, Any]) -> None:
 
 def test_junk_entities_and_optional_parts_are_left_out() -> None:
     plain = payload("text")["message"]["text"]
-    junk = [None, 1, "bold", [0, 4], {"type": 5, "offset": 0, "length": 4}, {"type": "bold", "offset": "0"}]
+    junk: list[object] = [
+        None,
+        1,
+        "bold",
+        [0, 4],
+        {"type": 5, "offset": 0, "length": 4},
+        {"type": "bold", "offset": "0"},
+    ]
     junk += [{"type": "italic", "offset": True, "length": 2}, {"type": "text_link", "offset": 0, "length": 5, "url": 7}]
     junk += [{"type": "bold", "offset": 10**9, "length": 10**9}, {"type": "bold", "offset": -3, "length": 2}]
     m = text_with(entities=[*junk, {"type": "bold", "offset": 0, "length": 5}])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from connectors.inbox import InboxConnector
 from relay.connector import Check
 from tests.conftest import RelayFactory
 from tests.connectors.telegram.fake_api import SECRET, TOKEN, FakeTelegram
@@ -36,7 +37,7 @@ async def test_customer_to_inbox_and_agent_reply_back(
         else:
             fake.push(update)
         inbox = relay.connectors["inbox"]
-        await eventually(lambda: bool(inbox.inbox.conversations))
+        await eventually(lambda: bool(cast(InboxConnector, inbox).inbox.conversations))
         convs = (await (await client.get("/hooks/inbox/api/conversations", headers=INBOX_AUTH)).json())["conversations"]
         ref = convs[0]["conversation"]
         thread = await (await client.get(f"/hooks/inbox/api/conversations/{ref}", headers=INBOX_AUTH)).json()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from connectors.telegram import TelegramConnector
 from relay import config
 from relay.app import RELAY_KEY, create_app
 from relay.state import MemoryStateStore
@@ -254,7 +255,7 @@ async def test_one_chat_failing_does_not_hold_back_another(
     api = fake_tg[1]
     sink, url = crm_sink
     _, relay = await start_relay(to_crm(api, url, {"mode": "polling", "secret_token": None, "accept_groups": True}))
-    poller = relay.connectors["tg"].poller
+    poller = cast(TelegramConnector, relay.connectors["tg"]).poller
     assert poller is not None
     sink.fail_times, sink.fail_status = 1, 400
     ok = await poller.deliver([payload("text"), payload("group_text")])
@@ -270,11 +271,11 @@ async def test_only_one_replica_polls(
     loaded = config.parse(to_crm(api, url, {"mode": "polling", "secret_token": None}), "<test>")
     first = await create_app(loaded, store)
     await aiohttp_client(first)
-    poller1 = first[RELAY_KEY].connectors["tg"].poller
+    poller1 = cast(TelegramConnector, first[RELAY_KEY].connectors["tg"]).poller
     await eventually(lambda: poller1 is not None and poller1.polls >= 1)
     second = await create_app(loaded, store)
     await aiohttp_client(second)
-    poller2 = second[RELAY_KEY].connectors["tg"].poller
+    poller2 = cast(TelegramConnector, second[RELAY_KEY].connectors["tg"]).poller
     fake.push(payload("text"))
     fake.push(payload("sticker"))
     await eventually(lambda: len(sink.received) == 2)

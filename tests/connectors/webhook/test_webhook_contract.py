@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
+from connectors.webchat import WebchatConnector
 from relay.http import sign
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
 from tests.support.crm_sink import SINK_SECRET
@@ -137,7 +138,10 @@ async def test_attachment_urls_outside_the_allowlist_are_refused(start_relay: Re
     resp = await client.post("/hooks/crm", data=raw, headers=headers)
     assert resp.status == 422
     assert "allowlist" in (await resp.json())["error"]
-    assert relay.connectors["webchat"].visitors.held[chat["X-Webchat-Token"].split(".")[0]].items == deque()
+    assert (
+        cast(WebchatConnector, relay.connectors["webchat"]).visitors.held[chat["X-Webchat-Token"].split(".")[0]].items
+        == deque()
+    )
 
 
 async def test_allowlisted_attachment_reaches_the_customer_as_a_link(start_relay: RelayFactory, crm_sink: Any) -> None:

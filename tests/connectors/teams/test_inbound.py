@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from connectors.teams.convert import chat_type
 from tests.connectors.teams.conftest import Setup
 from tests.connectors.teams.fakes import APP_ID, jwk, mint, payload
 
@@ -147,6 +148,6 @@ async def test_mentions_stripped_and_channel_thread_kept(setup: Setup) -> None:
     thread = await setup.thread(convs[0]["conversation"])
     assert thread["messages"][0]["html"] == "can someone check invoice 42?"
     address = setup.relay.sealer.open(convs[0]["conversation"])
-    assert address.thread == "1736935000001" and address.chat_type == "channel"
+    assert address.thread == "1736935000001" and chat_type(address) == "channel"
     assert address.chat.endswith(";messageid=1736935000001")
     assert APP_ID not in thread["messages"][0]["html"]

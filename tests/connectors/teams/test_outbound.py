@@ -18,6 +18,7 @@ from relay.seal import legacy_handle
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.teams.conftest import Setup, teams_config
 from tests.connectors.teams.fakes import APP_ID, SECRET, TENANT, BotFramework, Entra, payload, rsa_key
+from tests.core.test_seal import SEALED_C1_TEAMS
 
 PERSONAL = "a:1XyZPersonalChat"
 CHANNEL = "19:c0ffee00supportchannel@thread.tacv2;messageid=1736935000001"
@@ -220,3 +221,21 @@ async def test_check_reports_an_unreachable_authority(
     checks = await relay.connectors["teams"].check()
     assert (checks[0].what, checks[0].ok) == ("token", False)
     assert checks[0].detail in ("token_endpoint_unreachable", "authority_or_credential_invalid")
+
+
+async def test_a_reference_sealed_in_the_first_format_still_answers(setup: Setup) -> None:
+    """A c1 reference (instance, chat, thread, service URL, tenant, chat type) still reaches the Bot Connector;
+    its service URL is pointed at the fake by sealing it again exactly as the first format did."""
+    sealer = setup.relay.sealer
+    fields = sealer._open("c1", SEALED_C1_TEAMS)
+    assert fields[3:] == ["https://smba.trafficmanager.net/emea/", "tenant-1", "channel"]
+    assert sealer._seal("c1", fields) == SEALED_C1_TEAMS, "re-sealing gives the first format's exact string"
+    fields[3] = setup.service
+    legacy = sealer._seal("c1", fields)
+    assert sealer.open(legacy).handle == legacy_handle(setup.service, "channel")
+    resp = await setup.reply(legacy, "still answering")
+    assert resp.status == 200, await resp.text()
+    sent = setup.cloud.posted
+    assert [(s.method, s.conversation, s.reply_to) for s in sent] == [("POST", "19:abc;messageid=42", None)]
+    assert sent[0].body and sent[0].body["text"] == "still answering"
+    assert sent[0].auth == "Bearer fake-bot-token-1"

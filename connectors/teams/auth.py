@@ -25,10 +25,10 @@ LEEWAY = 300
 
 
 class KeysUnavailable(DeliveryError):
-    """The signing keys could not be fetched: the request cannot be checked now, so the Bot Connector redelivers."""
+    """The keys that check tokens could not be fetched: the request cannot be checked now (503, redeliver)."""
 
     def __init__(self) -> None:
-        super().__init__(Reason.PLATFORM_UNREACHABLE, retry_after=KEYS_RETRY_AFTER, scope=None, detail="signing_keys")
+        super().__init__(Reason.TOKEN_UNAVAILABLE, retry_after=KEYS_RETRY_AFTER, scope=None, detail="signing_keys")
 
 
 @dataclass(frozen=True, slots=True)

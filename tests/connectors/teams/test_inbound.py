@@ -76,7 +76,9 @@ async def test_channel_not_matching_endorsement_is_403(setup: Setup) -> None:
 async def test_metadata_unavailable_asks_for_redelivery(setup: Setup) -> None:
     setup.cloud.metadata_down = True
     resp = await setup.post(payload("personal_message", setup.service))
-    assert resp.status == 503 and resp.headers["Retry-After"]
+    assert resp.status == 503 and resp.headers["Retry-After"] == "10"
+    body = await resp.json()
+    assert (body["status"], body["reason"], body["code"]) == ("retry", "token_unavailable", "signing_keys")
     assert await setup.conversations() == []
 
 

@@ -61,6 +61,9 @@ keys = [{{ id = "k1", secret = "{WORKSPACE_KEY}" }}]
 level = "{log_level}"
 format = "json"
 
+[consent]
+backend = "memory"
+
 [connectors.{INSTANCE}]
 type = "telegram"
 token = "{BOT_TOKEN}"

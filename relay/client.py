@@ -15,6 +15,7 @@ from relay import codec
 from relay.errors import DeliveryError, MediaError
 from relay.frozen import fast_init
 from relay.media import host_allowed
+from relay.netguard import REASON, refused
 from relay.reasons import Reason
 from relay.stream import MediaStream
 
@@ -30,7 +31,8 @@ class Call:
     `hosts`: None for an endpoint the admin configured (trusted); otherwise the URL came from platform
     or CRM data, and it and every redirect hop must be on one of these host patterns (or the workspace
     media allowlist) and never resolve to a private address. `idempotent`: the platform de-duplicates
-    this request, so a timeout or a lost connection may be retried.
+    this request, so a timeout or a lost connection may be retried. `forward_auth`: whether Authorization
+    follows a redirect that stays on the same host (it never follows one to another host).
     """
 
     method: str
@@ -45,6 +47,7 @@ class Call:
     hosts: tuple[str, ...] | None = None
     redirects: int = 0
     encoded: bool = False
+    forward_auth: bool = True
 
 
 @fast_init
@@ -183,7 +186,7 @@ class PlatformClient:
                 return resp
             resp.release()
             target = str(resp.url.join(URL(location)))
-            if URL(target).host != URL(url).host:
+            if not call.forward_auth or URL(target).host != URL(url).host:
                 headers.pop("Authorization", None)
             if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
@@ -197,7 +200,9 @@ class PlatformClient:
                 raw = await resp.read()
             finally:
                 resp.release()
-        except aiohttp.ClientConnectorError:
+        except aiohttp.ClientConnectorError as exc:
+            if refused(exc):
+                raise DeliveryError(Reason.HOST_NOT_ALLOWED, detail="private_address") from None
             raise DeliveryError(Reason.PLATFORM_UNREACHABLE, scope="connector") from None
         except TimeoutError:
             raise DeliveryError(Reason.PLATFORM_TIMEOUT, retryable=call.idempotent, scope="connector") from None
@@ -215,6 +220,8 @@ class PlatformClient:
         except DeliveryError as exc:
             raise MediaError(f"file host refused ({exc.reason.value})") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"file host refused: {REASON}") from None
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
         if resp.status != 200:
             resp.release()

@@ -60,8 +60,9 @@ def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Res
 
 
 def handler(hook: Hook, deliver: Deliver) -> Handler:
-    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); a parse step
-    that must read the platform and cannot raises DeliveryError, answered like a delivery that failed."""
+    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); an authenticate
+    or parse step that must read the platform and cannot raises DeliveryError, answered like a delivery that
+    failed (e.g. 503 + Retry-After when signing keys cannot be fetched)."""
 
     authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
     wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
@@ -69,8 +70,8 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
 
     async def run(request: web.Request) -> web.StreamResponse:
         seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
-        credential = await authenticate(seen) if wait_auth else authenticate(seen)
         try:
+            credential = await authenticate(seen) if wait_auth else authenticate(seen)
             parsed = parse(seen, credential)
             inbound = cast(Inbound, await parsed if wait_parse else parsed)  # type: ignore[misc]
         except DeliveryError as exc:

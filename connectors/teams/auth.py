@@ -1,29 +1,34 @@
-"""Bot Framework inbound JWT validation: OpenID metadata and JWKS fetched with aiohttp and cached."""
+"""Library-forced module (PyJWT): Bot Framework tokens verified against the OpenID JWKS cached here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import jwt
 
 from connectors.teams.config import https_or_loopback
-from relay.credential import header_credential
-from relay.errors import AuthError
+from relay.client import Call, PlatformClient
+from relay.errors import AuthError, DeliveryError
+from relay.reasons import Reason
 
 REFRESH_EVERY = 24 * 3600.0
 UNKNOWN_KID_COOLDOWN = 300.0
 FAILED_FETCH_COOLDOWN = 10.0
+FETCH_TIMEOUT = 10.0
+KEYS_RETRY_AFTER = 10.0
 LEEWAY = 300
 
 
-class KeysUnavailable(Exception):
-    """The signing keys could not be fetched; the request cannot be checked now (answer 503)."""
+class KeysUnavailable(DeliveryError):
+    """The keys that check tokens could not be fetched: the request cannot be checked now (503, redeliver)."""
+
+    def __init__(self) -> None:
+        super().__init__(Reason.TOKEN_UNAVAILABLE, retry_after=KEYS_RETRY_AFTER, scope=None, detail="signing_keys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,7 @@ class SigningKey:
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """A token that passed signature, issuer, audience and expiry checks."""
+    """A token that passed signature, issuer, audience and expiry checks: its claims and its key."""
 
     claims: dict[str, Any]
     key: SigningKey
@@ -44,16 +49,16 @@ class Verified:
 
 class KeyCache:
     """The JWKS of the OpenID metadata: refreshed daily, and on an unknown kid at most once per cooldown;
-    concurrent requests share one refresh."""
+    concurrent requests share one refresh. The metadata URL is the admin's, and so is the JWKS it names."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        client: PlatformClient,
         metadata_url: str,
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.session = session
+        self.client = client
         self.metadata_url = metadata_url
         self.log = log
         self.clock = clock
@@ -102,9 +107,11 @@ class KeyCache:
             jwks_uri = meta.get("jwks_uri") if isinstance(meta, dict) else None
             if not isinstance(jwks_uri, str):
                 raise ValueError("metadata has no jwks_uri")
-            data = await self._json(https_or_loopback(jwks_uri))
-            keys = _parse_jwks(data)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            keys = _parse_jwks(await self._json(https_or_loopback(jwks_uri)))
+        except DeliveryError as exc:
+            self.log.warning("signing keys not refreshed", extra={"error": exc.reason.value})
+            return
+        except ValueError as exc:
             self.log.warning("signing keys not refreshed", extra={"error": type(exc).__name__})
             return
         self.keys = keys
@@ -112,11 +119,10 @@ class KeyCache:
         self.log.info("signing keys refreshed", extra={"count": len(keys)})
 
     async def _json(self, url: str) -> Any:
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with self.session.get(url, allow_redirects=False, timeout=timeout) as resp:
-            if resp.status != 200:
-                raise ValueError(f"HTTP {resp.status}")
-            return await resp.json(content_type=None)
+        answer = await self.client.call(Call("GET", url, timeout=FETCH_TIMEOUT))
+        if answer.status != 200:
+            raise ValueError(f"HTTP {answer.status}")
+        return answer.json()
 
 
 def _parse_jwks(data: Any) -> dict[str, SigningKey]:
@@ -137,15 +143,6 @@ def _parse_jwks(data: Any) -> dict[str, SigningKey]:
     if not out:
         raise ValueError("JWKS has no usable RSA keys")
     return out
-
-
-def bearer(header: str | None) -> str:
-    """The token of an `Authorization: Bearer` header; AuthError(401) if absent."""
-    scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("missing bearer token", 401)
-    header_credential(token, "bearer token")
-    return token.strip()
 
 
 async def verify_token(token: str, keys: KeyCache, app_id: str, issuer: str) -> Verified:
@@ -179,15 +176,3 @@ async def verify_token(token: str, keys: KeyCache, app_id: str, issuer: str) -> 
     except jwt.PyJWTError:
         raise AuthError("token is not valid", 401) from None
     return Verified(claims, key)
-
-
-def check_activity(verified: Verified, service_url: object, channel_id: object, channels: Sequence[str]) -> None:
-    """The channel must be one this bot serves, the token's serviceurl claim must equal the activity's, and its
-    key must be endorsed for the channel."""
-    if not isinstance(channel_id, str) or channel_id not in channels:
-        raise AuthError("channelId is not a channel this bot accepts (teams channels setting)", 403)
-    claim = verified.claims.get("serviceurl")
-    if not isinstance(service_url, str) or not isinstance(claim, str) or claim != service_url:
-        raise AuthError("serviceUrl does not match the token", 403)
-    if not isinstance(channel_id, str) or channel_id not in verified.key.endorsements:
-        raise AuthError("signing key is not endorsed for this channel", 403)

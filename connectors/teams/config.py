@@ -87,7 +87,7 @@ class TeamsConfig(ConnectorConfig):
     service_url_allowlist: tuple[str, ...] = ()
     file_host_allowlist: tuple[str, ...] = ()
     channels: tuple[str, ...] = Field(default=("msteams",), min_length=1)
-    ack_deadline: float = Field(default=12.0, gt=0, le=14)
+    ack_deadline: float | None = Field(default=None, gt=0, le=14)
 
     @field_validator("app_id")
     @classmethod
@@ -122,6 +122,16 @@ class TeamsConfig(ConnectorConfig):
         if self.app_secret is not None and not self.app_secret.reveal():
             raise ValueError("app_secret is empty")
         return self
+
+    @property
+    def service_hosts(self) -> tuple[str, ...]:
+        """The hosts a service URL may name (the bot token goes there): Bot Framework's and the allowlist."""
+        return SERVICE_HOSTS + self.service_url_allowlist
+
+    @property
+    def file_hosts(self) -> tuple[str, ...]:
+        """The hosts a file's downloadUrl (and each redirect) may name: SharePoint's and the allowlist."""
+        return FILE_HOSTS + self.file_host_allowlist
 
     @property
     def authority_url(self) -> str:

@@ -1,51 +1,47 @@
-"""Microsoft Teams over the Bot Framework REST protocol: JWT-checked inbound, msal-token outbound."""
+"""Microsoft Teams over the Bot Framework REST protocol: JWT-checked activities in, msal-token replies out."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
-from urllib.parse import quote
-
-import aiohttp
-from aiohttp import web
-from yarl import URL
+from collections.abc import Sequence
 
 from connectors.teams import inbound
-from connectors.teams.auth import KeyCache
+from connectors.teams.auth import KeyCache, Verified
 from connectors.teams.config import TeamsConfig, file_url_allowed, service_url_allowed
 from connectors.teams.convert import (
     DOWNLOAD,
     INLINE,
-    UNREACHABLE_CODES,
     base_conversation,
-    error_code,
     file_line,
     parse_media_id,
+    refusal,
+    sent_id,
+    service_url,
     to_activity,
+    to_call,
 )
-from connectors.teams.tokens import TokenError, TokenSource
-from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream, Route
+from connectors.teams.tokens import TokenSource
+from relay.client import Call
+from relay.connector import (
+    Capabilities,
+    Check,
+    Connector,
+    ConnectorKind,
+    Context,
+    Hook,
+    HookRequest,
+    Inbound,
+    Limit,
+    Manifest,
+    MediaStream,
+)
 from relay.errors import DeliveryError, MediaError
-from relay.media import stream_response
 from relay.model import Address, Kind, Message
-from relay.netguard import REASON, refused
-from relay.richtext import RichText, utf16_len
+from relay.reasons import Reason
+from relay.richtext import RichText
 
 IMAGE_MAX = 1 << 20
-PAYLOAD_BUDGET = 14_000
 UNREACHABLE_TTL = 24 * 3600.0
-RETRYABLE = frozenset({412, 502, 503, 504})
-SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-MAX_HOPS = 3
-
-
-def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
-    try:
-        return max(0.0, float(resp.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+FILE_REDIRECTS = 2
 
 
 class TeamsConnector(Connector):
@@ -55,14 +51,19 @@ class TeamsConnector(Connector):
 
     def __init__(self, name: str, config: TeamsConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        self.keys = KeyCache(ctx.session, config.openid_metadata_url, ctx.log)
+        self.keys = KeyCache(ctx.client, config.openid_metadata_url, ctx.log)
         self.tokens = TokenSource(config, ctx.log)
 
-    def routes(self) -> Sequence[Route]:
-        async def post(request: web.Request) -> web.Response:
-            return await inbound.handle(self, request)
+    def routes(self) -> Sequence[Hook]:
+        config = self.config
 
-        return (Route("POST", "/messages", post), Route("POST", "", post), Route("POST", "/", post))
+        async def authenticate(request: HookRequest) -> Verified:
+            return await inbound.authenticate(self.keys, config.app_id, config.issuer, request)
+
+        async def parse(request: HookRequest, verified: Verified) -> Inbound:
+            return await inbound.parse(self.name, config.channels, self.heard_from, request, verified)
+
+        return tuple(Hook("POST", path, authenticate, parse) for path in ("/messages", "", "/"))
 
     def _unreachable_key(self, address: Address) -> str:
         return "teams:unreachable:" + self.ctx.sealer.digest(f"{self.name}:{base_conversation(address.chat)}")
@@ -71,21 +72,16 @@ class TeamsConnector(Connector):
         """An authenticated activity came from this conversation: sending there may work again."""
         await self.ctx.state.delete(self._unreachable_key(address))
 
-    async def _token(self) -> str:
-        try:
-            return await self.tokens.token()
-        except TokenError as exc:
-            if exc.permanent:
-                raise DeliveryError(f"token_{exc.code}") from None
-            raise DeliveryError("token_unavailable", retryable=True, retry_after=5, scope="connector") from None
-
     async def _content(self, message: Message) -> tuple[RichText, list[tuple[str, str, bytes]]]:
+        """The text with each file's caption; images that fit the file cap inline as bytes, any other file as
+        a link line (the Bot Connector takes no files from a bot; degrade made links of files over the cap)."""
+        cap = self.capabilities.max_file_bytes
         text = message.text
         images: list[tuple[str, str, bytes]] = []
         for att in message.attachments:
-            if att.is_image and (att.size is None or att.size <= IMAGE_MAX):
+            if att.is_image and (att.size is None or att.size <= cap):
                 try:
-                    images.append((att.mime, att.name, await self.ctx.media.read(att, IMAGE_MAX)))
+                    images.append((att.mime, att.name, await self.ctx.media.read(att, cap)))
                     text = text + (RichText.of("\n") if text and att.caption else RichText()) + att.caption
                     continue
                 except MediaError:
@@ -95,124 +91,58 @@ class TeamsConnector(Connector):
 
     async def send(self, message: Message) -> str:
         address = message.conversation
-        service = address.service_url
+        service = service_url(address)
         if not service or not service_url_allowed(service, self.config.service_url_allowlist):
-            raise DeliveryError("service_url_not_allowed")
+            raise DeliveryError(Reason.HOST_NOT_ALLOWED, detail="service_url")
         if await self.ctx.state.get(self._unreachable_key(address)) is not None:
-            raise DeliveryError("recipient_unreachable", unreachable=True)
-        url = f"{service.rstrip('/')}/v3/conversations/{quote(address.chat, safe='')}/activities"
-        body: dict[str, Any] | None = None
+            raise DeliveryError(Reason.RECIPIENT_UNREACHABLE)
+        body = None
         if message.kind is Kind.DELETE:
             if not message.ref:
-                raise DeliveryError("unknown_message_to_change")
-            method, url = "DELETE", f"{url}/{quote(message.ref, safe='')}"
+                raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         else:
-            text, images = await self._content(message)
-            body = to_activity(message, text, images)
-            if utf16_len(json.dumps({**body, "attachments": []}, ensure_ascii=False)) > PAYLOAD_BUDGET:
-                body.update(textFormat="plain", text=text.plain)
-            method = "POST"
-            if message.kind is Kind.EDIT and message.ref:
-                method, url, body["id"] = "PUT", f"{url}/{quote(message.ref, safe='')}", message.ref
-            elif message.ref:
-                url = f"{url}/{quote(message.ref, safe='')}"
-        return await self._call(method, url, body, message, address)
-
-    async def _call(
-        self, method: str, url: str, body: dict[str, Any] | None, message: Message, address: Address
-    ) -> str:
-        headers = {"Authorization": f"Bearer {await self._token()}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        try:
-            async with self.ctx.fetch_session.request(
-                method, URL(url, encoded=True), data=data, headers=headers, allow_redirects=False, timeout=SEND_TIMEOUT
-            ) as resp:
-                payload = await _json(resp)
-                if resp.status < 300:
-                    found = payload.get("id") if isinstance(payload, dict) else None
-                    if isinstance(found, str) and found:
-                        return found
-                    return message.ref or self.ctx.sealer.digest(message.dedup_id)[:24]
-                await self._refused(resp, payload, address)
-        except aiohttp.ClientConnectorError as exc:
-            if refused(exc):
-                raise DeliveryError("service_url_refused") from None
-            raise DeliveryError("platform_unreachable", retryable=True, scope="connector") from None
-        except (aiohttp.ClientError, TimeoutError):
-            raise DeliveryError("platform_no_answer") from None
-
-    async def _refused(self, resp: aiohttp.ClientResponse, payload: Any, address: Address) -> NoReturn:
-        status = resp.status
-        if status == 429:
-            raise DeliveryError("throttled", retryable=True, retry_after=_retry_after(resp) or 1.0, scope="chat")
-        if status in RETRYABLE:
-            raise DeliveryError(f"platform_busy_{status}", retryable=True, retry_after=_retry_after(resp), scope="chat")
-        code = error_code(payload)
-        self.ctx.log.warning("send refused", extra={"status": status, "code": code})
-        if status == 403 and code in UNREACHABLE_CODES:
-            await self.ctx.state.set(self._unreachable_key(address), code or "1", UNREACHABLE_TTL)
-            raise DeliveryError("recipient_unreachable", unreachable=True)
-        if status == 413:
-            raise DeliveryError("message_too_large")
-        raise DeliveryError(f"platform_rejected_{status}")
-
-    def _hop_policy(self, kind: str) -> Callable[[str], bool] | None:
-        """Which URLs a file of this kind may be fetched from, on its first hop and on every redirect."""
-        if kind == INLINE:
-            return lambda url: service_url_allowed(url, self.config.service_url_allowlist)
-        if kind == DOWNLOAD:
-            return lambda url: file_url_allowed(url, self.config.file_host_allowlist)
-        return None
+            body = to_activity(message, *await self._content(message))
+        call = to_call(message, service, body, await self.tokens.token(), self.config.service_hosts)
+        answer = await self.ctx.client.call(call)
+        if answer.ok:
+            return sent_id(answer) or message.ref or self.ctx.sealer.digest(message.dedup_id)[:24]
+        error = refusal(answer)
+        if not error.retryable:
+            self.ctx.log.warning("send refused", extra={"status": answer.status, "code": error.detail})
+        if error.unreachable:
+            await self.ctx.state.set(self._unreachable_key(address), error.detail or "1", UNREACHABLE_TTL)
+        raise error
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
+        """A file from the service URL's host (with the bot token, to the first hop only) or a SharePoint
+        download URL (pre-authenticated); the URL and every redirect hop must be on that kind's hosts."""
         kind, url = parse_media_id(file_id)
-        allowed = self._hop_policy(kind)
-        if allowed is None or not allowed(url):
-            hosts = (
+        config = self.config
+        headers: dict[str, str] = {}
+        if kind == INLINE and service_url_allowed(url, config.service_url_allowlist):
+            try:
+                headers["Authorization"] = f"Bearer {await self.tokens.token()}"
+            except DeliveryError:
+                raise MediaError("bot token unavailable") from None
+            hosts = config.service_hosts
+        elif kind == DOWNLOAD and file_url_allowed(url, config.file_host_allowlist):
+            hosts = config.file_hosts
+        else:
+            where = (
                 "Bot Framework hosts or service_url_allowlist"
                 if kind == INLINE
                 else "SharePoint or file_host_allowlist"
             )
-            raise MediaError(f"file is not on the Teams file hosts ({hosts})")
-        headers: dict[str, str] = {}
-        if kind == INLINE:
-            try:
-                headers["Authorization"] = f"Bearer {await self.tokens.token()}"
-            except TokenError:
-                raise MediaError("bot token unavailable") from None
-        resp = await self._get(url, headers, allowed)
-        return stream_response(resp, limit, mime=resp.content_type or "application/octet-stream")
-
-    async def _get(self, url: str, headers: dict[str, str], allowed: Callable[[str], bool]) -> aiohttp.ClientResponse:
-        """GET through the guarded session; the token goes to the first hop only, and every redirect target must
-        pass the same host policy."""
-        try:
-            for _hop in range(MAX_HOPS):
-                resp = await self.ctx.media.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
-                location = resp.headers.get("Location")
-                if resp.status not in REDIRECTS or not location:
-                    return resp
-                resp.release()
-                url, headers = str(resp.url.join(URL(location))), {}
-                if not allowed(url):
-                    raise MediaError("file redirect to a host outside the Teams file hosts")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            if refused(exc):
-                raise MediaError(f"file host refused: {REASON}") from None
-            raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
-        raise MediaError("too many redirects for the file")
+            raise MediaError(f"file is not on the Teams file hosts ({where})")
+        call = Call("GET", url, headers, hosts=hosts, redirects=FILE_REDIRECTS, encoded=True, forward_auth=False)
+        return await self.ctx.client.stream(call, limit)
 
     async def check(self) -> list[Check]:
         try:
             await self.tokens.token()
             checks = [Check("token", True, "obtained")]
-        except TokenError as exc:
-            checks = [Check("token", False, exc.code)]
-        except Exception as exc:
-            checks = [Check("token", False, type(exc).__name__)]
+        except DeliveryError as exc:
+            checks = [Check("token", False, exc.detail or exc.reason.value)]
         try:
             count = await self.keys.ensure()
             checks.append(Check("openid signing keys", count > 0, f"{count} keys" if count else "not fetched"))
@@ -223,13 +153,6 @@ class TeamsConnector(Connector):
     async def close(self) -> None:
         await super().close()
         await self.tokens.close()
-
-
-async def _json(resp: aiohttp.ClientResponse) -> Any:
-    try:
-        return await resp.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError, UnicodeDecodeError):
-        return None
 
 
 MANIFEST = Manifest(

@@ -1,8 +1,9 @@
-"""Pure conversions between Bot Framework activities and Message; Teams markdown rendering."""
+"""Pure conversions: Bot Framework activities to Message, Message to the activity Call, answers to ids or Reasons."""
 
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import re
 from collections.abc import Sequence
@@ -10,15 +11,22 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from relay.errors import BadRequest
+from relay import codec
+from relay.client import Answer, Call
+from relay.errors import BadRequest, DeliveryError
 from relay.model import Address, Attachment, Kind, MediaRef, Message, Party
-from relay.richtext import RichText, Span, Style
+from relay.reasons import Reason
+from relay.richtext import RichText, Span, Style, utf16_len
+from relay.seal import legacy_handle
 
 THREAD_MARK = ";messageid="
 DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 DOWNLOAD, INLINE = "d", "i"
 KINDS = {"message": Kind.TEXT, "messageUpdate": Kind.EDIT, "messageDelete": Kind.DELETE}
 UNREACHABLE_CODES = frozenset({"ConversationBlockedByUser", "BotNotInConversationRoster", "BotDisabledByAdmin"})
+BUSY = frozenset({412, 502, 503, 504})
+PAYLOAD_BUDGET = 14_000
+SEND_TIMEOUT = 30.0
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -99,20 +107,31 @@ def _sent_at(activity: dict[str, Any]) -> datetime:
 
 
 def address_of(activity: dict[str, Any], instance: str) -> Address:
-    """Where replies to this activity go: conversation (with its channel thread), service URL, tenant."""
+    """Where replies to this activity go: the conversation (with its channel thread), and as the handle the
+    service URL and conversation type, written as the core writes first-format references."""
     conv = _obj(activity.get("conversation"))
     chat = _str(conv.get("id"))
     if chat is None:
         raise BadRequest("activity has no conversation id")
-    tenant = _str(conv.get("tenantId")) or _str(_obj(_obj(activity.get("channelData")).get("tenant")).get("id"))
-    return Address(
-        instance,
-        chat=chat,
-        thread=thread_of(chat),
-        service_url=_str(activity.get("serviceUrl")),
-        tenant=tenant,
-        chat_type=_str(conv.get("conversationType")),
-    )
+    handle = legacy_handle(_str(activity.get("serviceUrl")), _str(conv.get("conversationType")))
+    return Address(instance, chat=chat, thread=thread_of(chat), handle=handle)
+
+
+def _handle(address: Address) -> dict[str, Any]:
+    try:
+        return _obj(json.loads(address.handle)) if address.handle else {}
+    except ValueError:
+        return {}
+
+
+def service_url(address: Address) -> str | None:
+    """The Bot Connector service URL an address's handle holds, if any."""
+    return _str(_handle(address).get("service_url"))
+
+
+def chat_type(address: Address) -> str | None:
+    """The conversation type (personal, groupChat, channel) an address's handle holds, if any."""
+    return _str(_handle(address).get("chat_type"))
 
 
 def to_message(activity: dict[str, Any], instance: str) -> Message | None:
@@ -131,17 +150,10 @@ def to_message(activity: dict[str, Any], instance: str) -> Message | None:
             id=sender_raw["id"], name=_str(sender_raw.get("name")), username=_str(sender_raw.get("aadObjectId"))
         )
     event = f"{address.chat}:{act_id}"
+    common: dict[str, Any] = {"origin": instance, "conversation": address, "sender": sender}
+    common["sent_at"] = _sent_at(activity)
     if kind is Kind.DELETE:
-        return Message(
-            kind=kind,
-            id=f"{act_id}:delete",
-            origin=instance,
-            conversation=address,
-            sender=sender,
-            ref=act_id,
-            event_id=f"{event}:delete",
-            sent_at=_sent_at(activity),
-        )
+        return Message(kind=kind, id=f"{act_id}:delete", ref=act_id, event_id=f"{event}:delete", **common)
     bot_id = _str(_obj(activity.get("recipient")).get("id"))
     text = strip_mentions(_str(activity.get("text")) or "", activity.get("entities"), bot_id)
     attachments = _attachments(activity, instance)
@@ -149,28 +161,16 @@ def to_message(activity: dict[str, Any], instance: str) -> Message | None:
         return None
     if kind is Kind.EDIT:
         stamp = _str(activity.get("timestamp")) or ""
-        return Message(
-            kind=kind,
-            id=f"{act_id}:edit:{stamp}",
-            origin=instance,
-            conversation=address,
-            sender=sender,
-            text=RichText.of(text),
-            ref=act_id,
-            event_id=f"{event}:edit:{stamp}",
-            sent_at=_sent_at(activity),
-        )
+        edit_id, edit_event = f"{act_id}:edit:{stamp}", f"{event}:edit:{stamp}"
+        return Message(kind=kind, id=edit_id, text=RichText.of(text), ref=act_id, event_id=edit_event, **common)
     return Message(
         kind=Kind.MEDIA if attachments else Kind.TEXT,
         id=act_id,
-        origin=instance,
-        conversation=address,
-        sender=sender,
         text=RichText.of(text),
         attachments=attachments,
         event_id=event,
         ref=_str(activity.get("replyToId")),
-        sent_at=_sent_at(activity),
+        **common,
     )
 
 
@@ -209,7 +209,8 @@ def file_line(name: str, link: str | None) -> RichText:
 
 
 def to_activity(message: Message, text: RichText, images: Sequence[tuple[str, str, bytes]]) -> dict[str, Any]:
-    """The activity JSON for a message: markdown text and inline images as data URIs."""
+    """The activity JSON for a message: markdown text (plain when the markup would not fit the payload
+    budget) and inline images as data URIs."""
     body: dict[str, Any] = {"type": "message", "textFormat": "markdown", "text": render(text)}
     if images:
         body["attachments"] = [
@@ -218,7 +219,53 @@ def to_activity(message: Message, text: RichText, images: Sequence[tuple[str, st
         ]
     if message.ref is not None and message.kind is not Kind.EDIT:
         body["replyToId"] = message.ref
+    if utf16_len(json.dumps({**body, "attachments": []}, ensure_ascii=False)) > PAYLOAD_BUDGET:
+        body.update(textFormat="plain", text=text.plain)
     return body
+
+
+def activities_url(service: str, chat: str, activity: str | None = None) -> str:
+    """The conversation's activities URL on its service (percent-encoded), or one activity's."""
+    url = f"{service.rstrip('/')}/v3/conversations/{quote(chat, safe='')}/activities"
+    return f"{url}/{quote(activity, safe='')}" if activity else url
+
+
+def to_call(message: Message, service: str, body: dict[str, Any] | None, token: str, hosts: Sequence[str]) -> Call:
+    """The Bot Connector request: DELETE (no body), PUT (an edit of `ref`), or POST (a reply to `ref` if set).
+    The service URL came from the platform, so the call names the hosts it may go to."""
+    headers = {"Authorization": f"Bearer {token}"}
+    method, data = "DELETE", None
+    if body is not None:
+        method = "PUT" if message.kind is Kind.EDIT and message.ref else "POST"
+        data = codec.dumps({**body, "id": message.ref} if method == "PUT" else body)
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    url = activities_url(service, message.conversation.chat, message.ref)
+    return Call(method, url, headers, data, timeout=SEND_TIMEOUT, hosts=tuple(hosts), encoded=True)
+
+
+def sent_id(answer: Answer) -> str | None:
+    """The activity id of a 2xx answer, if it names one."""
+    found = _obj(answer.json()).get("id")
+    return found if isinstance(found, str) and found else None
+
+
+def refusal(answer: Answer) -> DeliveryError:
+    """What a non-2xx Bot Connector answer means: 429 throttled and 412/502/503/504 busy (per chat), a 403
+    naming a blocked or removed bot the recipient unreachable, 401 the bot's credentials, anything else a
+    refusal for good (the detail names the Bot Connector's error code, or the status)."""
+    status = answer.status
+    if status == 429:
+        return DeliveryError(Reason.THROTTLED, retry_after=answer.retry_after or 1.0, scope="chat", detail=status)
+    if status in BUSY:
+        return DeliveryError(Reason.PLATFORM_BUSY, retry_after=answer.retry_after, scope="chat", detail=status)
+    code = error_code(answer.json())
+    if status == 403 and code in UNREACHABLE_CODES:
+        return DeliveryError(Reason.RECIPIENT_UNREACHABLE, detail=code)
+    if status == 413:
+        return DeliveryError(Reason.MESSAGE_TOO_LARGE, detail=status)
+    if status == 401:
+        return DeliveryError(Reason.PLATFORM_AUTH_FAILED, scope="connector", detail=status)
+    return DeliveryError(Reason.PLATFORM_REJECTED, detail=code or status)
 
 
 def error_code(data: Any) -> str | None:

@@ -1,35 +1,58 @@
-"""The Bot Framework messaging endpoint: verify the JWT, then parse the activity and deliver it."""
+"""The Bot Framework messaging endpoint: the JWT verified first, then the activity checked against it and parsed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
-from aiohttp import web
-
-from connectors.teams.auth import KeysUnavailable, bearer, check_activity, verify_token
+from connectors.teams.auth import KeyCache, Verified, verify_token
 from connectors.teams.convert import address_of, to_message
-from relay.errors import BadRequest
-from relay.http import parse_json, read_body, respond
+from relay.connector import HookRequest, Inbound
+from relay.credential import header_credential
+from relay.errors import AuthError, BadRequest
+from relay.http import parse_json
+from relay.model import Address
 
-if TYPE_CHECKING:
-    from connectors.teams.connector import TeamsConnector
+
+def bearer(header: str | None) -> str:
+    """The token of an `Authorization: Bearer` header; AuthError(401) if absent or malformed."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing bearer token", 401)
+    header_credential(token, "bearer token")
+    return token.strip()
 
 
-async def handle(conn: TeamsConnector, request: web.Request) -> web.Response:
-    """POST /hooks/<instance>/messages: one activity from the Bot Connector service."""
-    token = bearer(request.headers.get("Authorization"))
-    raw = await read_body(request)
-    try:
-        verified = await verify_token(token, conn.keys, conn.config.app_id, conn.config.issuer)
-    except KeysUnavailable:
-        body = {"error": "signing keys unavailable", "detail": "not delivered yet; redeliver this request"}
-        return web.json_response(body, status=503, headers={"Retry-After": "10"})
-    activity = parse_json(raw)
+async def authenticate(keys: KeyCache, app_id: str, issuer: str, request: HookRequest) -> Verified:
+    """The bearer JWT's claims once its signature (JWKS), issuer, audience and expiry hold; AuthError(401)
+    if not, KeysUnavailable (503, redeliver) when the signing keys cannot be fetched to tell."""
+    return await verify_token(bearer(request.headers.get("Authorization")), keys, app_id, issuer)
+
+
+def check_activity(verified: Verified, service_url: object, channel_id: object, channels: Sequence[str]) -> None:
+    """The channel must be one this bot serves, the token's serviceurl claim must equal the activity's, and its
+    key must be endorsed for the channel."""
+    if not isinstance(channel_id, str) or channel_id not in channels:
+        raise AuthError("channelId is not a channel this bot accepts (teams channels setting)", 403)
+    claim = verified.claims.get("serviceurl")
+    if not isinstance(service_url, str) or not isinstance(claim, str) or claim != service_url:
+        raise AuthError("serviceUrl does not match the token", 403)
+    if channel_id not in verified.key.endorsements:
+        raise AuthError("signing key is not endorsed for this channel", 403)
+
+
+async def parse(
+    instance: str,
+    channels: Sequence[str],
+    heard_from: Callable[[Address], Awaitable[None]],
+    request: HookRequest,
+    verified: Verified,
+) -> Inbound:
+    """One activity, checked against its token (channel, serviceUrl, endorsement): its Message, or nothing for
+    activities the relay does not carry. Any authenticated activity tells `heard_from` its conversation."""
+    activity = parse_json(request.body)
     if not isinstance(activity, dict):
         raise BadRequest("activity must be a JSON object")
-    check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"), conn.config.channels)
-    await conn.heard_from(address_of(activity, conn.name))
-    message = to_message(activity, conn.name)
-    if message is None:
-        return web.json_response({"status": "ignored"})
-    return respond(await conn.ctx.deliver(message))
+    check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"), channels)
+    await heard_from(address_of(activity, instance))
+    message = to_message(activity, instance)
+    return Inbound.of(message) if message is not None else Inbound()

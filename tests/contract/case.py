@@ -30,7 +30,8 @@ class Payload:
 class ContractCase:
     """One connector type for the contract suite: `config(base_url)` points it at `fake()`; `address`
     names a conversation a messenger can send to (given the instance name); `payloads` replay
-    what the platform sends; `start` says whether the connector may be started against the fake."""
+    what the platform sends; `extra` holds workspace settings the fake needs (e.g. `network` and `media`
+    allowances for a fake on loopback serving URLs the connector takes from platform data)."""
 
     fake: Callable[[], FakePlatform]
     config: Callable[[str], dict[str, Any]]

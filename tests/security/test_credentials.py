@@ -3,16 +3,21 @@ characters (non-ASCII letters, other scripts' digits, lone surrogates from undec
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from connectors.slack.inbound import verify as slack_verify
-from connectors.teams.auth import bearer
+from connectors.teams.auth import KeyCache
+from connectors.teams.inbound import authenticate as teams_authenticate
 from connectors.telegram.inbound import authenticate as telegram_authenticate
 from connectors.whatsapp.inbound import verify_signature as whatsapp_verify
+from relay.client import PlatformClient
 from relay.connector import HookRequest
 from relay.errors import AuthError
 from relay.http import verify
@@ -26,6 +31,7 @@ def hook_request(headers: dict[str, str], body: bytes = b"{}") -> HookRequest:
 
 ODD = ["é", "t=1,v1=é", "\udcff\udcfe", "sha256=\u202e00", "v0=😀", "١٢٣٤٥٦٧٨٩٠", "0123\x00"]
 KEY = b"a-shared-key-0123456789"
+NO_KEYS = KeyCache(cast(PlatformClient, None), "https://keys.invalid/", logging.getLogger("test"))  # never reached
 CHECKS: dict[str, Callable[[str], object]] = {
     "relay-signature": lambda v: verify(KEY, f"t={int(time.time())},v1={v}", b"{}"),
     "whatsapp": lambda v: whatsapp_verify(KEY, v, b"{}"),
@@ -33,7 +39,9 @@ CHECKS: dict[str, Callable[[str], object]] = {
         KEY, {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b""
     ),
     "telegram": lambda v: telegram_authenticate(KEY, hook_request({"X-Telegram-Bot-Api-Secret-Token": v})),
-    "teams": lambda v: bearer("Bearer " + v),
+    "teams": lambda v: asyncio.run(
+        teams_authenticate(NO_KEYS, "app", "iss", hook_request({"Authorization": "Bearer " + v}))
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from tests.connectors.teams.fakes import APP_ID, SECRET, TENANT, BotFramework, E
 INBOX_KEY = "inbox-test-key-123456"
 INBOX_AUTH = {"Authorization": f"Bearer {INBOX_KEY}"}
 LOCAL_FAKES = {"allow_private": ["127.0.0.1/32"]}  # the fakes serve platform URLs on loopback
+PLAIN_HTTP = {"allowlist": ["127.0.0.1"]}  # ... over plain http, which only the media allowlist may name
 
 
 @pytest.fixture
@@ -107,6 +108,7 @@ async def setup(start_relay: RelayFactory, cloud: BotFramework, entra: Entra) ->
         {"teams": teams_config(cloud, entra), "inbox": {"type": "inbox", "access_key": INBOX_KEY}},
         [{"from": ["teams"], "to": "inbox"}],
         network=LOCAL_FAKES,
+        media=PLAIN_HTTP,
     )
     client, relay = await start_relay(raw)
     return Setup(client, relay, cloud, entra)

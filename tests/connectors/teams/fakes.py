@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
+from tests.support.fake_platform import FakePlatform
+
 PAYLOADS = Path(__file__).parent / "payloads"
 APP_ID = "5f0c2b7e-0000-4000-8000-00000000b07"
 TENANT = "72f9aaaa-0000-4000-8000-000000000001"
@@ -81,7 +83,7 @@ class Sent:
 
 
 @dataclass
-class BotFramework:
+class BotFramework(FakePlatform):
     """OpenID metadata + JWKS and the Bot Connector service (the serviceUrl) in one plain-http app."""
 
     keys: list[dict[str, Any]] = field(default_factory=lambda: [jwk("key-1")])
@@ -95,15 +97,16 @@ class BotFramework:
     chunked: bool = False
     base: str = ""
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def __post_init__(self) -> None:
+        FakePlatform.__init__(self)
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/.well-known/openidconfiguration", self.metadata)
         app.router.add_get("/v1/.well-known/keys", self.jwks)
         app.router.add_route("*", "/v3/conversations/{conv}/activities", self.activity)
         app.router.add_route("*", "/v3/conversations/{conv}/activities/{reply}", self.activity)
         app.router.add_get("/v3/attachments/{id}/views/original", self.attachment)
         app.router.add_get("/download/{id}", self.download)
-        return app
 
     async def metadata(self, request: web.Request) -> web.Response:
         self.metadata_hits += 1
@@ -112,7 +115,7 @@ class BotFramework:
         return web.json_response(
             {
                 "issuer": ISSUER,
-                "jwks_uri": f"{self.base}/v1/.well-known/keys",
+                "jwks_uri": f"{self.base or request.url.origin()}/v1/.well-known/keys",
                 "id_token_signing_alg_values_supported": ["RS256"],
             }
         )
@@ -126,7 +129,7 @@ class BotFramework:
         return unquote(raw)
 
     async def activity(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
+        body = await request.json() if request.body_exists else None
         reply = request.raw_path.split("/activities", 1)[1].lstrip("/") or None
         sent = Sent(
             request.method,

@@ -9,7 +9,16 @@ from pydantic import ValidationError
 
 from connectors.teams import EXAMPLE_CONFIG, TeamsConfig
 from connectors.teams.config import service_url_allowed
-from connectors.teams.convert import error_code, parse_media_id, render, strip_mentions, to_activity, to_message
+from connectors.teams.convert import (
+    chat_type,
+    error_code,
+    parse_media_id,
+    render,
+    service_url,
+    strip_mentions,
+    to_activity,
+    to_message,
+)
 from relay.model import Address, Kind, Message
 from relay.richtext import RichText, Span, Style, from_markdown
 from tests.connectors.teams.fakes import payload
@@ -27,8 +36,12 @@ def test_personal_message() -> None:
         "teams",
     )
     assert msg.conversation == Address(
-        "teams", "a:1XyZPersonalChat", None, SERVICE, "72f9aaaa-0000-4000-8000-000000000001", "personal"
+        "teams",
+        "a:1XyZPersonalChat",
+        None,
+        '{"service_url":"https://smba.trafficmanager.net/emea/","chat_type":"personal"}',
     )
+    assert (service_url(msg.conversation), chat_type(msg.conversation)) == (SERVICE, "personal")
     assert msg.sender is not None
     assert (msg.sender.id, msg.sender.name, msg.sender.username) == (
         "29:1AbCdEfPersonalUser",
@@ -44,7 +57,7 @@ def test_channel_message_keeps_thread_and_strips_bot_mention() -> None:
     assert msg is not None and msg.kind is Kind.TEXT and msg.attachments == ()
     assert msg.conversation.thread == "1736935000001"
     assert msg.conversation.chat == "19:c0ffee00supportchannel@thread.tacv2;messageid=1736935000001"
-    assert msg.conversation.chat_type == "channel"
+    assert chat_type(msg.conversation) == "channel"
     assert msg.text.plain == "can someone check invoice 42?"
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from connectors.teams.convert import chat_type
 from tests.connectors.teams.conftest import Setup
 from tests.connectors.teams.fakes import APP_ID, jwk, mint, payload
 
@@ -75,7 +76,9 @@ async def test_channel_not_matching_endorsement_is_403(setup: Setup) -> None:
 async def test_metadata_unavailable_asks_for_redelivery(setup: Setup) -> None:
     setup.cloud.metadata_down = True
     resp = await setup.post(payload("personal_message", setup.service))
-    assert resp.status == 503 and resp.headers["Retry-After"]
+    assert resp.status == 503 and resp.headers["Retry-After"] == "10"
+    body = await resp.json()
+    assert (body["status"], body["reason"], body["code"]) == ("retry", "token_unavailable", "signing_keys")
     assert await setup.conversations() == []
 
 
@@ -147,6 +150,6 @@ async def test_mentions_stripped_and_channel_thread_kept(setup: Setup) -> None:
     thread = await setup.thread(convs[0]["conversation"])
     assert thread["messages"][0]["html"] == "can someone check invoice 42?"
     address = setup.relay.sealer.open(convs[0]["conversation"])
-    assert address.thread == "1736935000001" and address.chat_type == "channel"
+    assert address.thread == "1736935000001" and chat_type(address) == "channel"
     assert address.chat.endswith(";messageid=1736935000001")
     assert APP_ID not in thread["messages"][0]["html"]

@@ -12,24 +12,21 @@ from cryptography.hazmat.primitives import serialization
 
 from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, Message
+from relay.reasons import Reason
 from relay.richtext import RichText, from_markdown
+from relay.seal import legacy_handle
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.teams.conftest import Setup, teams_config
 from tests.connectors.teams.fakes import APP_ID, SECRET, TENANT, BotFramework, Entra, payload, rsa_key
+from tests.core.test_seal import SEALED_C1_TEAMS
 
 PERSONAL = "a:1XyZPersonalChat"
 CHANNEL = "19:c0ffee00supportchannel@thread.tacv2;messageid=1736935000001"
 
 
 def address(setup: Setup, chat: str = PERSONAL, service: str | None = None) -> Address:
-    return Address(
-        "teams",
-        chat,
-        thread=chat.partition(";messageid=")[2] or None,
-        service_url=service or setup.service,
-        tenant=TENANT,
-        chat_type="personal",
-    )
+    thread = chat.partition(";messageid=")[2] or None
+    return Address("teams", chat, thread, legacy_handle(service or setup.service, "personal"))
 
 
 def message(setup: Setup, text: str | RichText = "Shipped **today**", **kw: Any) -> Message:
@@ -91,21 +88,22 @@ async def test_transient_statuses_are_retryable(setup: Setup, status: int) -> No
 
 
 @pytest.mark.parametrize(
-    ("status", "reason"),
+    ("status", "reason", "detail"),
     [
-        (400, "platform_rejected_400"),
-        (401, "platform_rejected_401"),
-        (404, "platform_rejected_404"),
-        (413, "message_too_large"),
-        (500, "platform_rejected_500"),
-        (403, "platform_rejected_403"),
+        (400, Reason.PLATFORM_REJECTED, "NotEnoughPermissions"),
+        (401, Reason.PLATFORM_AUTH_FAILED, "401"),
+        (404, Reason.PLATFORM_REJECTED, "NotEnoughPermissions"),
+        (413, Reason.MESSAGE_TOO_LARGE, "413"),
+        (500, Reason.PLATFORM_REJECTED, "NotEnoughPermissions"),
+        (403, Reason.PLATFORM_REJECTED, "NotEnoughPermissions"),
     ],
 )
-async def test_permanent_statuses_are_not_retried(setup: Setup, status: int, reason: str) -> None:
+async def test_permanent_statuses_are_not_retried(setup: Setup, status: int, reason: Reason, detail: str) -> None:
     setup.cloud.failures.append((status, {}, {"error": {"code": "NotEnoughPermissions"}}))
     with pytest.raises(DeliveryError) as err:
         await setup.teams.send(message(setup))
     assert (err.value.retryable, err.value.reason, err.value.unreachable) == (False, reason, False)
+    assert err.value.detail == detail
 
 
 @pytest.mark.parametrize("code", ["ConversationBlockedByUser", "BotNotInConversationRoster", "BotDisabledByAdmin"])
@@ -113,7 +111,8 @@ async def test_403_blocked_stops_sending_until_the_user_writes_again(setup: Setu
     setup.cloud.failures.append((403, {}, {"error": {"code": code, "message": "x"}}))
     with pytest.raises(DeliveryError) as err:
         await setup.teams.send(message(setup))
-    assert (err.value.reason, err.value.unreachable, err.value.retryable) == ("recipient_unreachable", True, False)
+    assert (err.value.reason, err.value.unreachable, err.value.retryable) == (Reason.RECIPIENT_UNREACHABLE, True, False)
+    assert err.value.detail == code
     with pytest.raises(DeliveryError):
         await setup.teams.send(message(setup, id="crm-2"))
     assert len(setup.cloud.sent) == 1
@@ -139,7 +138,7 @@ async def test_token_never_goes_to_an_unknown_service_url(setup: Setup) -> None:
     for service in ("https://evil.example.com/", "http://smba.trafficmanager.net/emea/"):
         with pytest.raises(DeliveryError) as err:
             await setup.teams.send(message(setup, conversation=address(setup, service=service)))
-        assert err.value.reason == "service_url_not_allowed"
+        assert (err.value.reason, err.value.detail) == (Reason.HOST_NOT_ALLOWED, "service_url")
     assert setup.entra.token_requests == 0 and setup.cloud.sent == []
 
 
@@ -190,7 +189,8 @@ async def test_check_reports_a_refused_credential(setup: Setup) -> None:
     assert SECRET not in repr(checks)
     with pytest.raises(DeliveryError) as err:
         await setup.teams.send(message(setup))
-    assert err.value.reason == "token_invalid_client" and not err.value.retryable
+    assert (err.value.reason, err.value.detail) == (Reason.PLATFORM_AUTH_FAILED, "invalid_client")
+    assert not err.value.retryable
 
 
 async def test_certificate_credential_gets_a_token(
@@ -221,3 +221,21 @@ async def test_check_reports_an_unreachable_authority(
     checks = await relay.connectors["teams"].check()
     assert (checks[0].what, checks[0].ok) == ("token", False)
     assert checks[0].detail in ("token_endpoint_unreachable", "authority_or_credential_invalid")
+
+
+async def test_a_reference_sealed_in_the_first_format_still_answers(setup: Setup) -> None:
+    """A c1 reference (instance, chat, thread, service URL, tenant, chat type) still reaches the Bot Connector;
+    its service URL is pointed at the fake by sealing it again exactly as the first format did."""
+    sealer = setup.relay.sealer
+    fields = sealer._open("c1", SEALED_C1_TEAMS)
+    assert fields[3:] == ["https://smba.trafficmanager.net/emea/", "tenant-1", "channel"]
+    assert sealer._seal("c1", fields) == SEALED_C1_TEAMS, "re-sealing gives the first format's exact string"
+    fields[3] = setup.service
+    legacy = sealer._seal("c1", fields)
+    assert sealer.open(legacy).handle == legacy_handle(setup.service, "channel")
+    resp = await setup.reply(legacy, "still answering")
+    assert resp.status == 200, await resp.text()
+    sent = setup.cloud.posted
+    assert [(s.method, s.conversation, s.reply_to) for s in sent] == [("POST", "19:abc;messageid=42", None)]
+    assert sent[0].body and sent[0].body["text"] == "still answering"
+    assert sent[0].auth == "Bearer fake-bot-token-1"

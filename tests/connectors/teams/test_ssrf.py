@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from connectors.teams import EXAMPLE_CONFIG, TeamsConfig
 from connectors.teams.config import file_url_allowed
 from tests.conftest import RelayFactory, workspace
-from tests.connectors.teams.conftest import INBOX_KEY, LOCAL_FAKES, Setup, teams_config
+from tests.connectors.teams.conftest import INBOX_KEY, LOCAL_FAKES, PLAIN_HTTP, Setup, teams_config
 from tests.connectors.teams.fakes import BotFramework, Entra, jwk, payload
 from tests.security.test_netguard import Listener
 
@@ -36,6 +36,7 @@ async def start(
     raw = workspace(
         {"teams": teams, "inbox": {"type": "inbox", "access_key": INBOX_KEY}},
         [{"from": ["teams"], "to": "inbox"}],
+        media=PLAIN_HTTP,
         **extra,
     )
     client, relay = await start_relay(raw)
@@ -88,7 +89,7 @@ async def test_download_url_outside_the_file_hosts_is_refused(
     [
         ("https://127.0.0.2:{port}/internal", "file host refused"),
         ("https://169.254.169.254/latest/meta-data/", "file host refused"),
-        ("http://127.0.0.2:{port}/internal", "outside the Teams file hosts"),
+        ("http://127.0.0.2:{port}/internal", "host_not_allowed"),
     ],
 )
 async def test_redirect_from_an_allowed_host_to_a_private_address_is_refused(
@@ -123,7 +124,7 @@ async def test_redirect_to_a_host_outside_the_file_hosts_is_not_followed(
     server = await aiohttp_server(app)
     setup = await start(start_relay, cloud, entra, network=LOCAL_FAKES)
     status, reason = await fetch_file(setup, f"http://127.0.0.1:{server.port}/file.pdf")
-    assert status == 502 and "outside the Teams file hosts" in reason, reason
+    assert status == 502 and "host_not_allowed" in reason, reason
 
 
 async def test_replies_never_go_to_a_service_url_on_a_private_address(
@@ -133,7 +134,7 @@ async def test_replies_never_go_to_a_service_url_on_a_private_address(
     assert (await setup.post(payload("personal_message", setup.service))).status == 200
     ref = (await setup.conversations())[0]["conversation"]
     body = await (await setup.reply(ref, "hello")).json()
-    assert (body["status"], body["reason"]) == ("failed", "service_url_refused")
+    assert (body["status"], body["reason"]) == ("failed", "host_not_allowed")
     assert cloud.sent == []
 
 

@@ -16,6 +16,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from relay.errors import RelayError
+from relay.weak import weakness
 
 
 class Secret:
@@ -71,8 +72,6 @@ def _key(master: str, salt: bytes) -> bytes:
 
 def master_key() -> str:
     """The master key from RELAY_MASTER_KEY, or a clear error."""
-    from relay.strength import weakness
-
     value = os.environ.get("RELAY_MASTER_KEY", "")
     if len(value) < 16:
         raise SecretsFileError(

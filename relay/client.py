@@ -15,6 +15,7 @@ from relay import codec
 from relay.errors import DeliveryError, MediaError
 from relay.frozen import fast_init
 from relay.media import host_allowed
+from relay.netguard import REASON, refused
 from relay.reasons import Reason
 from relay.stream import MediaStream
 
@@ -197,7 +198,9 @@ class PlatformClient:
                 raw = await resp.read()
             finally:
                 resp.release()
-        except aiohttp.ClientConnectorError:
+        except aiohttp.ClientConnectorError as exc:
+            if refused(exc):
+                raise DeliveryError(Reason.HOST_NOT_ALLOWED) from None
             raise DeliveryError(Reason.PLATFORM_UNREACHABLE, scope="connector") from None
         except TimeoutError:
             raise DeliveryError(Reason.PLATFORM_TIMEOUT, retryable=call.idempotent, scope="connector") from None
@@ -215,6 +218,8 @@ class PlatformClient:
         except DeliveryError as exc:
             raise MediaError(f"file host refused ({exc.reason.value})") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"file host refused: {REASON}") from None
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
         if resp.status != 200:
             resp.release()

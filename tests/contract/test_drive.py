@@ -49,6 +49,7 @@ async def drive(type_name: str, aiohttp_server: Any, start_relay: RelayFactory) 
         raw = workspace({"subject": config, "crm": inbox}, [{"from": ["subject"], "to": "crm"}])
     else:
         raw = workspace({"chat": {"type": "webchat"}, "subject": config}, [{"from": ["chat"], "to": "subject"}])
+    raw.update(case.extra.get("workspace", {}))
     client, relay = await start_relay(raw)
     return Driven(client, relay, relay.connectors["subject"], fake, server, case)
 

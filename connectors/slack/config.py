@@ -22,7 +22,7 @@ class SlackConfig(ConnectorConfig):
     channels: tuple[str, ...] = Field(default=(), max_length=1000)
     include_email: bool = False
     api_base_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
-    ack_deadline: float = Field(default=2.5, gt=0.3, le=2.9)
+    ack_deadline: float | None = Field(default=None, gt=0.3, le=2.9)
 
     @field_validator("bot_token")
     @classmethod

@@ -1,48 +1,28 @@
-"""Slack connector: Events API route or Socket Mode in; chat.postMessage, chat.update, uploads out."""
+"""Slack connector: Events API hook or Socket Mode in; chat.postMessage, chat.update, uploads out."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-from slack_sdk.web.async_client import AsyncWebClient
-
-from connectors.slack import api, inbound
+from connectors.slack import convert, inbound, sdk
 from connectors.slack.config import SlackConfig
-from connectors.slack.convert import actor, is_relayed, message_id, party, split_id, to_message, to_mrkdwn
 from relay.connector import (
     Capabilities,
     Check,
     Connector,
     ConnectorKind,
     Context,
+    Hook,
+    HookRequest,
+    Inbound,
     Limit,
     Manifest,
     MediaStream,
-    Result,
-    Route,
 )
 from relay.errors import DeliveryError, MediaError
-from relay.model import Kind, Message, Party
-
-USER_TTL = 300.0
-USER_CACHE = 2000
-LOOKUP_TIMEOUT = 0.35
-IDENTITY_WAIT = 0.25
-IDENTITY_COOLDOWN = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who the app is, from auth.test."""
-
-    user_id: str | None
-    bot_id: str | None
+from relay.media import close_chunks
+from relay.model import Kind, Message
 
 
 class SlackConnector(Connector):
@@ -54,177 +34,94 @@ class SlackConnector(Connector):
         super().__init__(name, config, ctx)
         self.token = config.bot_token.reveal()
         self.signing_key = (config.signing_secret.reveal() if config.signing_secret else "").encode()
-        self.channels = frozenset(config.channels)
-        quiet = inbound.library_logger()
-        self.web = AsyncWebClient(
-            token=self.token,
-            base_url=config.api_base_url,
-            session=ctx.session,
-            logger=quiet,
-            retry_handlers=[],
-            timeout=30,
-        )
-        self.bolt_client = AsyncWebClient(base_url=config.api_base_url, session=ctx.session, logger=quiet)
-        self.bolt = inbound.build_app(self)
-        self.socket: inbound.SocketHandler | None = None
-        self._identity: Identity | None = None
-        self._identity_tried = 0.0
-        self._identity_task: asyncio.Task[None] | None = None
-        self._users: OrderedDict[str, tuple[float, Party]] = OrderedDict()
+        self.web = sdk.web_client(config.api_base_url, ctx.session, self.token)
+        self.app_web = sdk.web_client(config.api_base_url, ctx.session)
+        self.directory = sdk.Directory(name, self.web, config.include_email, ctx.spawn, ctx.log)
+        self.events = inbound.Events(name, frozenset(config.channels), self.directory, ctx.log)
+        self.socket: sdk.Socket | None = None
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[Hook]:
         if self.config.mode != "events":
             return ()
 
-        async def post(request: web.Request) -> web.Response:
-            return await inbound.handle(self, request)
+        def authenticate(request: HookRequest) -> None:
+            inbound.authenticate(self.signing_key, request)
 
-        return (Route("POST", "/events", post), Route("POST", "/", post))
+        async def parse(request: HookRequest, _: Any) -> Inbound:
+            return await inbound.parse(self.events, request)
+
+        return (Hook("POST", "/events", authenticate, parse), Hook("POST", "/", authenticate, parse))
 
     async def start(self) -> None:
         if self.config.mode == "socket" and self.config.app_token is not None:
-            self.socket = inbound.SocketHandler(
-                self.bolt, self.config.app_token.reveal(), logger=inbound.library_logger(), web_client=self.bolt_client
-            )
-            self.ctx.spawn(self.socket.connect_async(), "socket-connect")  # type: ignore[no-untyped-call]
+            self.socket = sdk.Socket(self.config.app_token.reveal(), self.app_web, self._envelope)
+            self.ctx.spawn(self.socket.run(), "socket-connect")
+
+    async def _envelope(self, kind: str, payload: dict[str, Any]) -> bool:
+        return await inbound.envelope(self.events, self.ctx.deliver, kind, payload)
 
     async def close(self) -> None:
         if self.socket is not None:
-            await self.socket.close_async()  # type: ignore[no-untyped-call]
+            await self.socket.close()
         await super().close()
 
-    async def identity(self) -> Identity | None:
-        """auth.test, cached. Waits at most IDENTITY_WAIT on the request path; a slow first call finishes
-        in the background, a failed one is tried again after a cooldown."""
-        if self._identity is not None:
-            return self._identity
-        task = self._identity_task
-        if task is None or (task.done() and time.monotonic() - self._identity_tried > IDENTITY_COOLDOWN):
-            self._identity_tried = time.monotonic()
-            task = self._identity_task = self.ctx.spawn(self._auth_test(), "auth.test")
-        await asyncio.wait({task}, timeout=IDENTITY_WAIT)
-        return self._identity
-
-    async def _auth_test(self) -> None:
-        try:
-            got = api.data(await api.call(self.web.auth_test()))
-        except DeliveryError as exc:
-            self.ctx.log.warning("auth.test failed", extra={"connector": self.name, "reason": exc.reason})
-            return
-        self._identity = Identity(got.get("user_id"), got.get("bot_id"))
-
-    async def sender(self, user_id: str | None) -> Party | None:
-        """The sender's Party: id always; display name (and e-mail if allowed) from users.info, briefly cached."""
-        if user_id is None:
-            return None
-        hit = self._users.get(user_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        info: dict[str, Any] | None = None
-        try:
-            got = api.data(await asyncio.wait_for(api.call(self.web.users_info(user=user_id)), LOOKUP_TIMEOUT))
-            user = got.get("user")
-            info = user if isinstance(user, dict) else None
-        except (DeliveryError, TimeoutError) as exc:
-            reason = exc.reason if isinstance(exc, DeliveryError) else "timeout"
-            self.ctx.log.info("users.info failed", extra={"connector": self.name, "reason": reason})
-        found = party(user_id, info, self.config.include_email)
-        if info is not None:
-            self._users[user_id] = (time.monotonic() + USER_TTL, found)
-            self._users.move_to_end(user_id)
-            while len(self._users) > USER_CACHE:
-                self._users.popitem(last=False)
-        return found
-
-    async def on_event(self, body: dict[str, Any]) -> Result | None:
-        """One Events API envelope: deliver it if it is relayed; None when it is ignored."""
-        event = body.get("event")
-        if not isinstance(event, dict):
-            return None
-        ident = await self.identity()
-        if not is_relayed(event, ident.user_id if ident else None, self.channels):
-            return None
-        message = to_message(body, self.name, await self.sender(actor(event)))
-        if message is None:
-            return None
-        return await self.ctx.deliver(message)
-
     async def send(self, message: Message) -> str:
-        channel, thread = message.conversation.chat, message.conversation.thread
         if message.kind in (Kind.EDIT, Kind.DELETE):
-            target_channel, ts = split_id(message.ref or "")
-            if not ts:
-                raise DeliveryError("unknown_message_to_change")
-            if message.kind is Kind.EDIT:
-                await api.call(self.web.chat_update(channel=target_channel, ts=ts, text=to_mrkdwn(message.text)))
-            else:
-                await api.call(self.web.chat_delete(channel=target_channel, ts=ts))
-            return message_id(target_channel, ts)
+            method, args = convert.change_args(message)
+            await sdk.call(self.web.api_call(method, json=args))
+            return convert.message_id(args["channel"], args["ts"])
         if message.attachments:
-            return await self._send_files(message, channel, thread)
-        got = api.data(
-            await api.call(
-                self.web.chat_postMessage(
-                    channel=channel,
-                    text=to_mrkdwn(message.text),
-                    thread_ts=thread,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            )
-        )
-        return message_id(str(got.get("channel") or channel), str(got.get("ts")))
+            return await self._send_files(message)
+        got = await sdk.call(self.web.api_call("chat.postMessage", json=convert.post_args(message)))
+        return convert.posted_id(got, message.conversation.chat)
 
-    async def _send_files(self, message: Message, channel: str, thread: str | None) -> str:
-        files: list[tuple[str, str, bytes]] = []
+    async def _send_files(self, message: Message) -> str:
+        """files.getUploadURLExternal -> POST of the bytes -> files.completeUploadExternal, all from memory."""
+        done: list[dict[str, str]] = []
         for att in message.attachments:
-            try:
-                files.append((att.name, att.mime, await self.ctx.media.read(att)))
-            except MediaError:
-                raise DeliveryError("media_unavailable") from None
-        uploaded = await api.upload(self.web, self.ctx.fetch_session, files, channel, thread, to_mrkdwn(message.text))
-        ts = api.shared_ts(uploaded, channel)
-        if ts is not None:
-            return message_id(channel, ts)
-        first = uploaded[0].get("id") if uploaded else None
-        return message_id(channel, f"file:{first or 'unknown'}")
+            raw = await self.ctx.media.read(att)
+            asked = {"filename": att.name, "length": len(raw)}
+            url, file_id = convert.upload_target(
+                await sdk.call(self.web.api_call("files.getUploadURLExternal", data=asked))
+            )
+            answer = await self.ctx.client.call(convert.upload_call(url, raw))
+            if not answer.ok:
+                raise answer.refusal()
+            done.append({"id": file_id, "title": att.name})
+        form = convert.completion_form(done, message)
+        completed = await sdk.call(self.web.api_call("files.completeUploadExternal", data=form))
+        return convert.uploaded_id(completed, message.conversation.chat)
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
         try:
-            got = api.data(await api.call(self.web.files_info(file=file_id)))
+            got = await sdk.call(self.web.files_info(file=file_id))
         except DeliveryError as exc:
-            raise MediaError(f"files.info failed ({exc.reason})") from None
-        info: dict[str, Any] = got["file"] if isinstance(got.get("file"), dict) else {}
-        url = info.get("url_private_download") or info.get("url_private")
-        if not isinstance(url, str):
+            raise MediaError(f"files.info failed ({exc.reason.value})") from None
+        call = convert.file_call(got, self.token, self.config.api_host)
+        if call is None:
             raise MediaError("Slack file has no download URL")
-        size = info.get("size")
-        if isinstance(size, int) and size > limit:
-            raise MediaError(f"file is larger than the {limit}-byte cap")
-        return await api.download(
-            self.ctx.media.session,
-            url,
-            self.token,
-            self.config.api_host,
-            limit,
-            str(info.get("mimetype") or ""),
-            str(info.get("name") or "file"),
-        )
+        mime, name = convert.file_meta(got)
+        found = await self.ctx.client.stream(call, limit, name=name)
+        if found.mime == "text/html" and mime != "text/html":
+            await close_chunks(found.chunks)
+            raise MediaError("Slack answered with a login page instead of the file (token lacks files:read?)")
+        found.mime = mime or found.mime
+        return found
 
     async def check(self) -> list[Check]:
         try:
-            got = api.data(await api.call(self.web.auth_test()))
+            got = await sdk.call(self.web.auth_test())
             checks = [Check("auth.test", True, f"team {got.get('team')}, bot {got.get('user')}")]
         except DeliveryError as exc:
-            return [Check("auth.test", False, exc.reason)]
+            return [Check("auth.test", False, str(exc))]
         except Exception as exc:
             return [Check("auth.test", False, type(exc).__name__)]
         if self.config.mode == "socket" and self.config.app_token is not None:
             try:
-                await api.call(self.bolt_client.apps_connections_open(app_token=self.config.app_token.reveal()))
+                await sdk.call(self.app_web.apps_connections_open(app_token=self.config.app_token.reveal()))
                 checks.append(Check("apps.connections.open", True, "socket mode URL issued"))
             except DeliveryError as exc:
-                checks.append(Check("apps.connections.open", False, exc.reason))
+                checks.append(Check("apps.connections.open", False, str(exc)))
         return checks
 
 

@@ -1,38 +1,23 @@
-"""Pure conversions: Slack events -> Message (mrkdwn rendering lives in mrkdwn.py). No I/O."""
+"""Pure conversions: Slack events -> Message, Message -> Web API arguments and file Calls, answers -> ids."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.slack.mrkdwn import parse_mrkdwn, to_mrkdwn
+from connectors.slack.mrkdwn import parse_mrkdwn, reaction_text, to_mrkdwn
+from relay.client import Call
+from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, MediaRef, Message, Party
+from relay.reasons import Reason
 
-__all__ = ["actor", "is_relayed", "message_id", "party", "split_id", "to_message", "to_mrkdwn"]
+FILE_HOSTS = ("files.slack.com", "*.slack.com", "*.slack-edge.com")
+FILE_REDIRECTS = 3
 
 MESSAGE_SUBTYPES = frozenset(
     {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
 )
-
-EMOJI = {
-    "+1": "👍",
-    "thumbsup": "👍",
-    "-1": "👎",
-    "thumbsdown": "👎",
-    "heart": "❤️",
-    "smile": "😄",
-    "joy": "😂",
-    "tada": "🎉",
-    "white_check_mark": "✅",
-    "eyes": "👀",
-    "pray": "🙏",
-    "fire": "🔥",
-    "ok_hand": "👌",
-    "clap": "👏",
-    "slightly_smiling_face": "🙂",
-    "rocket": "🚀",
-    "100": "💯",
-}
 
 
 def message_id(channel: str, ts: str) -> str:
@@ -143,12 +128,6 @@ def attachments(msg: dict[str, Any], instance: str) -> tuple[Attachment, ...]:
     return tuple(out)
 
 
-def reaction_text(name: str) -> str:
-    """A Slack reaction name as an emoji character where known, else :name:."""
-    base = name.split("::", 1)[0]
-    return EMOJI.get(base, f":{base}:")
-
-
 def to_message(body: dict[str, Any], instance: str, sender: Party | None) -> Message | None:
     """One Events API envelope (already checked with is_relayed) as a Message, or None if empty."""
     event = _dict(body.get("event"))
@@ -216,3 +195,84 @@ def party(user_id: str, info: dict[str, Any] | None, include_email: bool) -> Par
         language=_str(user.get("locale")),
         is_bot=bool(user.get("is_bot")),
     )
+
+
+def post_args(message: Message) -> dict[str, Any]:
+    """chat.postMessage's JSON for a text message: mrkdwn, in its thread, no link previews."""
+    args: dict[str, Any] = {"channel": message.conversation.chat, "text": to_mrkdwn(message.text)}
+    if message.conversation.thread:
+        args["thread_ts"] = message.conversation.thread
+    return args | {"unfurl_links": False, "unfurl_media": False}
+
+
+def change_args(message: Message) -> tuple[str, dict[str, Any]]:
+    """The Web API method and JSON that edit (chat.update) or delete (chat.delete) the message `ref` names."""
+    channel, ts = split_id(message.ref or "")
+    if not ts:
+        raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+    if message.kind is Kind.EDIT:
+        return "chat.update", {"channel": channel, "ts": ts, "text": to_mrkdwn(message.text)}
+    return "chat.delete", {"channel": channel, "ts": ts}
+
+
+def posted_id(data: dict[str, Any], channel: str) -> str:
+    """The relay's id of a posted message from chat.postMessage's answer."""
+    ts = _str(data.get("ts"))
+    if ts is None:
+        raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE)
+    return message_id(_str(data.get("channel")) or channel, ts)
+
+
+def upload_target(data: dict[str, Any]) -> tuple[str, str]:
+    """(upload URL, file id) from files.getUploadURLExternal's answer."""
+    url, file_id = _str(data.get("upload_url")), _str(data.get("file_id"))
+    if url is None or file_id is None:
+        raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail="upload_url_missing")
+    return url, file_id
+
+
+def upload_call(url: str, raw: bytes) -> Call:
+    """The POST of a file's bytes to the upload URL Slack handed out: on Slack's file hosts only."""
+    headers = {"Content-Type": "application/octet-stream"}
+    return Call("POST", url, headers=headers, body=raw, timeout=120.0, hosts=FILE_HOSTS)
+
+
+def completion_form(done: list[dict[str, str]], message: Message) -> dict[str, str]:
+    """files.completeUploadExternal's form: a form body, so file names and the comment never sit in a URL."""
+    form = {"files": json.dumps(done, separators=(",", ":")), "channel_id": message.conversation.chat}
+    if message.conversation.thread:
+        form["thread_ts"] = message.conversation.thread
+    comment = to_mrkdwn(message.text)
+    if comment:
+        form["initial_comment"] = comment
+    return form
+
+
+def uploaded_id(data: dict[str, Any], channel: str) -> str:
+    """The relay's id of a file share: the sharing message's ts when Slack already says, else the file id."""
+    files = [f for f in data.get("files") or () if isinstance(f, dict)]
+    for f in files:
+        shares = _dict(f.get("shares"))
+        for kind in ("public", "private"):
+            entries = _dict(shares.get(kind)).get(channel)
+            if isinstance(entries, list) and entries and isinstance(entries[0], dict) and entries[0].get("ts"):
+                return message_id(channel, str(entries[0]["ts"]))
+    first = _str(files[0].get("id")) if files else None
+    return message_id(channel, f"file:{first or 'unknown'}")
+
+
+def file_call(data: dict[str, Any], token: str, api_host: str) -> Call | None:
+    """The GET of a private file from files.info's answer, with the bot token, on Slack's file hosts
+    (or the configured API host); redirects followed by the core. None when Slack gave no URL."""
+    info = _dict(data.get("file"))
+    url = _str(info.get("url_private_download")) or _str(info.get("url_private"))
+    if url is None:
+        return None
+    headers = {"Authorization": f"Bearer {token}"}
+    return Call("GET", url, headers=headers, hosts=(*FILE_HOSTS, api_host), redirects=FILE_REDIRECTS)
+
+
+def file_meta(data: dict[str, Any]) -> tuple[str, str]:
+    """(mime type, name) of a file from files.info's answer."""
+    info = _dict(data.get("file"))
+    return _str(info.get("mimetype")) or "", _str(info.get("name")) or "file"

@@ -1,4 +1,4 @@
-"""Slack mrkdwn <-> canonical rich text. Pure."""
+"""Slack's text dialect (mrkdwn, emoji names) <-> canonical text; apart, as convert.py would pass 300 lines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,33 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from relay.richtext import RichText, Span, Style
+
+EMOJI = {
+    "+1": "👍",
+    "thumbsup": "👍",
+    "-1": "👎",
+    "thumbsdown": "👎",
+    "heart": "❤️",
+    "smile": "😄",
+    "joy": "😂",
+    "tada": "🎉",
+    "white_check_mark": "✅",
+    "eyes": "👀",
+    "pray": "🙏",
+    "fire": "🔥",
+    "ok_hand": "👌",
+    "clap": "👏",
+    "slightly_smiling_face": "🙂",
+    "rocket": "🚀",
+    "100": "💯",
+}
+
+
+def reaction_text(name: str) -> str:
+    """A Slack reaction name as an emoji character where known, else :name:."""
+    base = name.split("::", 1)[0]
+    return EMOJI.get(base, f":{base}:")
+
 
 # ---- mrkdwn out -------------------------------------------------------------------------------------
 

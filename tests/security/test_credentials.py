@@ -12,7 +12,7 @@ from typing import cast
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from connectors.slack.inbound import verify as slack_verify
+from connectors.slack.inbound import authenticate as slack_authenticate
 from connectors.teams.auth import KeyCache
 from connectors.teams.inbound import authenticate as teams_authenticate
 from connectors.telegram.inbound import authenticate as telegram_authenticate
@@ -35,8 +35,8 @@ NO_KEYS = KeyCache(cast(PlatformClient, None), "https://keys.invalid/", logging.
 CHECKS: dict[str, Callable[[str], object]] = {
     "relay-signature": lambda v: verify(KEY, f"t={int(time.time())},v1={v}", b"{}"),
     "whatsapp": lambda v: whatsapp_verify(KEY, v, b"{}"),
-    "slack": lambda v: slack_verify(
-        KEY, {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b""
+    "slack": lambda v: slack_authenticate(
+        KEY, hook_request({"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b"")
     ),
     "telegram": lambda v: telegram_authenticate(KEY, hook_request({"X-Telegram-Bot-Api-Secret-Token": v})),
     "teams": lambda v: asyncio.run(

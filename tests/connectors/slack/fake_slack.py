@@ -11,8 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
+from tests.support.fake_platform import FakePlatform, Recorded, Rule
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-fakebottokenvalue"
 APP_TOKEN = "xapp-1-A0RELAY01-3333333333-fakeapptokenvalue"
@@ -42,20 +45,30 @@ def signed(raw: bytes, secret: str = SIGNING_SECRET, stamp: int | None = None, *
     }
 
 
+def _params(request: Recorded) -> dict[str, Any]:
+    """A recorded Web API call's parameters: the query string, then a JSON or form body."""
+    params: dict[str, Any] = dict(request.query)
+    kind = next((v for k, v in request.headers.items() if k.lower() == "content-type"), "")
+    if kind.startswith("application/json") and request.body:
+        params.update(json.loads(request.body))
+    elif request.body:
+        params.update(parse_qsl(request.body.decode(), keep_blank_values=True))
+    return params
+
+
 @dataclass
-class FakeSlack:
+class FakeSlack(FakePlatform):
     """Records every Web API call; `fail(method, ...)` queues misbehaving answers."""
 
     token: str = BOT_TOKEN
     app_token: str = APP_TOKEN
     base: str = ""
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, tuple[bytes, str, str]] = field(
         default_factory=lambda: {"F07ABCDEF12": (PDF, "application/pdf", "invoice-0042.pdf")}
     )
     share_ts: bool = True
+    moved_to: str | None = None
     login_page: bool = False
     slow: dict[str, float] = field(default_factory=dict)
     acks: list[dict[str, Any]] = field(default_factory=list)
@@ -64,16 +77,20 @@ class FakeSlack:
     acked: asyncio.Event = field(default_factory=asyncio.Event)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def fail(
-        self,
-        method: str,
-        status: int = 200,
-        body: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-    ) -> None:
-        answer = (status, body if body is not None else {"ok": False, "error": "internal_error"}, headers or {})
-        self.failures.setdefault(method, []).extend([answer] * times)
+    def __post_init__(self) -> None:
+        FakePlatform.__init__(self)
+
+    def fail(self, path: str, status: int = 200, body: Any = None, **more: Any) -> Rule:
+        """A fault for a Web API method (`chat.postMessage`) or a path glob; by default Slack's ok:false."""
+        where = path if path.startswith("/") else f"/api/{path}"
+        return super().fail(
+            where, status, body if body is not None else {"ok": False, "error": "internal_error"}, **more
+        )
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every Web API call received (faults included), as (method, parameters)."""
+        return [(r.path.removeprefix("/api/"), _params(r)) for r in self.requests("/api/*")]
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
@@ -82,20 +99,16 @@ class FakeSlack:
         return f"1736940000.{next(self._ts):06d}"
 
     async def api(self, request: web.Request) -> web.Response:
+        self.base = self.base or str(request.url.origin())
         method = request.match_info["method"]
         params: dict[str, Any] = dict(request.query)
-        if request.method == "POST" and request.can_read_body:
+        if request.method == "POST" and request.body_exists:
             if request.content_type == "application/json":
                 params.update(await request.json())
             else:
                 params.update(dict(await request.post()))
-        self.calls.append((method, params))
         if method in self.slow:
             await asyncio.sleep(self.slow[method])
-        queued = self.failures.get(method)
-        if queued:
-            status, body, headers = queued.pop(0)
-            return web.json_response(body, status=status, headers=headers)
         expected = self.app_token if method == "apps.connections.open" else self.token
         if request.headers.get("Authorization") != f"Bearer {expected}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -153,6 +166,7 @@ class FakeSlack:
             return {"ok": False, "error": "file_not_found"}
         data, mime, name = found
         fid = p["file"]
+        step = "download" if self.moved_to is None else "moved"
         return {
             "ok": True,
             "file": {
@@ -161,7 +175,7 @@ class FakeSlack:
                 "mimetype": mime,
                 "size": len(data),
                 "url_private": f"{self.base}/files-pri/T0AB12CD3-{fid}/{name}",
-                "url_private_download": f"{self.base}/files-pri/T0AB12CD3-{fid}/download/{name}",
+                "url_private_download": f"{self.base}/files-pri/T0AB12CD3-{fid}/{step}/{name}",
             },
         }
 
@@ -191,6 +205,11 @@ class FakeSlack:
         fid = request.match_info["team_file"].split("-", 1)[1]
         data, mime, _name = self.files[fid]
         return web.Response(body=data, content_type=mime)
+
+    async def moved(self, request: web.Request) -> web.Response:
+        """A file URL that redirects to the download on `moved_to` (another host, or this one)."""
+        target = f"{self.moved_to}/files-pri/{request.match_info['team_file']}/download/{request.match_info['name']}"
+        raise web.HTTPFound(target)
 
     async def link(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -229,11 +248,10 @@ class FakeSlack:
         if self.ws is not None:
             await self.ws.close()
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.on_shutdown.append(self._shutdown)
         app.router.add_route("*", "/api/{method}", self.api)
         app.router.add_post("/upload/v1/{fid}", self.upload)
         app.router.add_get("/files-pri/{team_file}/download/{name}", self.download)
+        app.router.add_get("/files-pri/{team_file}/moved/{name}", self.moved)
         app.router.add_get("/link/", self.link)
-        return app

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.slack import EXAMPLE_CONFIG, MANIFEST, SlackConfig
-from connectors.slack.convert import is_relayed, party, reaction_text, to_message
-from connectors.slack.mrkdwn import parse_mrkdwn, to_mrkdwn
+from connectors.slack.convert import is_relayed, party, to_message
+from connectors.slack.mrkdwn import parse_mrkdwn, reaction_text, to_mrkdwn
 from relay.model import Address, Kind
 from relay.richtext import RichText, Span, Style, from_markdown
 from tests.connectors.slack.fake_slack import payload

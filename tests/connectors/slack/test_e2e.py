@@ -55,7 +55,7 @@ async def test_check_reports_auth_test(start_relay: RelayFactory, fake_slack: Fa
     assert "Acme Support" in check.detail
     fake_slack.fail("auth.test", body={"ok": False, "error": "invalid_auth"})
     [check] = await relay.connectors["slack"].check()
-    assert (check.what, check.ok, check.detail) == ("auth.test", False, "slack_invalid_auth")
+    assert (check.what, check.ok, check.detail) == ("auth.test", False, "platform_auth_failed (invalid_auth)")
 
 
 async def test_check_never_raises_when_slack_is_unreachable(start_relay: RelayFactory, fake_slack: FakeSlack) -> None:
@@ -63,4 +63,15 @@ async def test_check_never_raises_when_slack_is_unreachable(start_relay: RelayFa
     raw["connectors"]["slack"]["api_base_url"] = "http://127.0.0.1:9/api/"  # type: ignore[index]
     _, relay = await start_relay(raw)
     [check] = await relay.connectors["slack"].check()
-    assert not check.ok and check.detail == "slack_unreachable"
+    assert not check.ok and check.detail == "platform_unreachable"
+
+
+async def test_ack_deadline_comes_from_the_manifest_unless_configured(
+    start_relay: RelayFactory, fake_slack: FakeSlack
+) -> None:
+    _, relay = await start_relay(slack_to_inbox(fake_slack))
+    assert relay.connectors["slack"].capabilities.ack_deadline == 2.5
+    raw = slack_to_inbox(fake_slack)
+    raw["connectors"]["slack"]["ack_deadline"] = 2.0  # type: ignore[index]
+    _, relay = await start_relay(raw)
+    assert relay.connectors["slack"].capabilities.ack_deadline == 2.0

@@ -70,3 +70,39 @@ async def test_file_over_the_cap_is_refused(
     )
     resp = await client.get(urlsplit(sink.messages()[0]["message"]["attachments"][0]["url"]).path)
     assert resp.status == 502
+
+
+async def test_file_redirect_on_its_host_keeps_the_token(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    sink, _ = crm_sink
+    client = await share_file(start_relay, fake_slack, crm_sink)
+    fake_slack.moved_to = fake_slack.base
+    resp = await client.get(urlsplit(sink.messages()[0]["message"]["attachments"][0]["url"]).path)
+    assert resp.status == 200 and await resp.read() == PDF
+    assert [r.path.split("/")[3] for r in fake_slack.requests("/files-pri/*")] == ["moved", "download"]
+
+
+async def test_file_redirect_to_another_host_drops_the_token(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    sink, _ = crm_sink
+    media = {"allowlist": ["127.0.0.1:*", "localhost:*"]}
+    client = await share_file(start_relay, fake_slack, crm_sink, media=media)
+    fake_slack.moved_to = fake_slack.base.replace("127.0.0.1", "localhost")
+    resp = await client.get(urlsplit(sink.messages()[0]["message"]["attachments"][0]["url"]).path)
+    assert resp.status == 502
+    moved, landed = fake_slack.requests("/files-pri/*")
+    assert moved.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    assert "Authorization" not in landed.headers and landed.headers["Host"].startswith("localhost")
+
+
+async def test_file_redirect_off_slack_hosts_is_not_followed(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    sink, _ = crm_sink
+    client = await share_file(start_relay, fake_slack, crm_sink)
+    fake_slack.moved_to = fake_slack.base.replace("127.0.0.1", "localhost")
+    resp = await client.get(urlsplit(sink.messages()[0]["message"]["attachments"][0]["url"]).path)
+    assert resp.status == 502 and "host_not_allowed" in await resp.text()
+    assert [r.path.split("/")[3] for r in fake_slack.requests("/files-pri/*")] == ["moved"]

@@ -71,7 +71,8 @@ async def test_ok_false_is_a_failure_with_the_error_name(
     fake_slack.fail("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
     resp = await crm_says(client, relay, Address("slack", "C0GONE0001"), id="crm-1", text="hello")
     assert resp.status == 422
-    assert (await resp.json())["reason"] == "slack_channel_not_found"
+    answer = await resp.json()
+    assert (answer["reason"], answer["code"]) == ("recipient_unreachable", "channel_not_found")
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
@@ -159,6 +160,40 @@ async def test_upload_url_on_a_private_address_gets_no_bytes(
     client, relay = await start_relay(raw)
     attachment = {"url": str(server.make_url("/chart.png")), "name": "chart.png", "mime": "image/png"}
     resp = await crm_says(client, relay, Address("slack", CHANNEL), id="crm-1", text="chart", attachments=[attachment])
-    assert (await resp.json())["reason"] == "slack_upload_url_refused"
+    assert (await resp.json())["reason"] == "host_not_allowed"
     assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 1
     assert fake_slack.uploads == {}
+
+
+async def test_upload_url_resolving_to_a_private_address_is_refused_for_good(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str], aiohttp_server: Any
+) -> None:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x89PNG\r\n\x1a\nchart", content_type="image/png")
+
+    files = web.Application()
+    files.router.add_get("/chart.png", serve)
+    server = await aiohttp_server(files, host="127.0.0.2")
+    raw = slack_to_crm(fake_slack, crm_sink[1])
+    raw |= {"media": {"allowlist": ["127.0.0.*:*"]}, "network": {"allow_private": ["127.0.0.2/32"]}}
+    client, relay = await start_relay(raw)
+    attachment = {"url": str(server.make_url("/chart.png")), "name": "chart.png", "mime": "image/png"}
+    resp = await crm_says(client, relay, Address("slack", CHANNEL), id="crm-1", text="chart", attachments=[attachment])
+    assert resp.status == 422
+    assert (await resp.json())["reason"] == "host_not_allowed"
+    assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 1
+    assert fake_slack.uploads == {} and fake_slack.requests("/upload/*") == []
+
+
+async def test_reference_sealed_by_the_first_format_still_answers(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    client, relay = await start(start_relay, fake_slack, crm_sink)
+    legacy = relay.sealer._seal("c1", ["slack", CHANNEL, THREAD, None, None, None])
+    doc = {"type": "message", "conversation": legacy, "id": "crm-1", "text": "still here"}
+    raw = json.dumps(doc).encode()
+    headers = {"Content-Type": "application/json", "X-Relay-Signature": sign(SINK_SECRET.encode(), raw)}
+    resp = await client.post("/hooks/crm", data=raw, headers=headers)
+    assert resp.status == 200, await resp.text()
+    [posted] = fake_slack.calls_to("chat.postMessage")
+    assert (posted["channel"], posted["thread_ts"], posted["text"]) == (CHANNEL, THREAD, "still here")

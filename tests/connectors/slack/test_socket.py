@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from relay.app import Relay
 from tests.conftest import RelayFactory
@@ -64,3 +67,20 @@ async def test_socket_mode_leaves_undelivered_envelopes_unacked(
     await until(lambda: fake_slack.acks)
     assert fake_slack.acks == [{"envelope_id": "env-2"}]
     assert len(sink.messages()) == 1
+
+
+async def test_library_log_lines_carry_no_body(
+    start_relay: RelayFactory,
+    fake_slack: FakeSlack,
+    crm_sink: tuple[CrmSink, str],
+    canary: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_slack.fail("apps.connections.open", body={"ok": False, "error": "invalid_auth", "needed": canary})
+    raw = slack_to_crm(fake_slack, crm_sink[1], mode="socket", app_token=APP_TOKEN)
+    del raw["connectors"]["slack"]["signing_secret"]
+    await start_relay(raw)
+    await until(lambda: "slack library: Failed to connect" in caplog.text)
+    assert "slack library: Failed to retrieve WSS URL" in caplog.text
+    assert canary not in caplog.text and "fake-ticket" not in caplog.text

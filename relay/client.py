@@ -15,6 +15,7 @@ from relay import codec
 from relay.errors import DeliveryError, MediaError
 from relay.frozen import fast_init
 from relay.media import host_allowed
+from relay.netguard import REASON, refused
 from relay.reasons import Reason
 from relay.stream import MediaStream
 
@@ -215,6 +216,8 @@ class PlatformClient:
         except DeliveryError as exc:
             raise MediaError(f"file host refused ({exc.reason.value})") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"file host refused: {REASON}") from None
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
         if resp.status != 200:
             resp.release()

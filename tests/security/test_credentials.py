@@ -12,7 +12,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from connectors.slack.inbound import verify as slack_verify
 from connectors.teams.auth import bearer
 from connectors.telegram.inbound import authenticate as telegram_authenticate
-from connectors.whatsapp.inbound import verify_signature as whatsapp_verify
+from connectors.whatsapp.inbound import authenticate as whatsapp_authenticate
 from relay.connector import HookRequest
 from relay.errors import AuthError
 from relay.http import verify
@@ -28,7 +28,7 @@ ODD = ["é", "t=1,v1=é", "\udcff\udcfe", "sha256=\u202e00", "v0=😀", "١٢٣�
 KEY = b"a-shared-key-0123456789"
 CHECKS: dict[str, Callable[[str], None]] = {
     "relay-signature": lambda v: verify(KEY, f"t={int(time.time())},v1={v}", b"{}"),
-    "whatsapp": lambda v: whatsapp_verify(KEY, v, b"{}"),
+    "whatsapp": lambda v: whatsapp_authenticate(KEY, hook_request({"X-Hub-Signature-256": v})),
     "slack": lambda v: slack_verify(
         KEY, {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b""
     ),

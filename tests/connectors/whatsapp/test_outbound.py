@@ -131,9 +131,9 @@ async def test_throughput_limit_slows_the_whole_number(make_env: Any) -> None:
     ("code", "reason"),
     [
         (131026, "recipient_unreachable"),
-        (190, "token_invalid"),
-        (131030, "recipient_not_allowed"),
-        (368, "account_restricted"),
+        (190, "platform_auth_failed"),
+        (131030, "invalid_recipient"),
+        (368, "platform_rejected"),
     ],
 )
 async def test_terminal_errors_are_not_retried(make_env: Any, code: int, reason: str) -> None:
@@ -141,7 +141,7 @@ async def test_terminal_errors_are_not_retried(make_env: Any, code: int, reason:
     await webhook(env, text_payload("wamid.A1", "hi"))
     env.graph.script[CUSTOMER].append(graph_error(code, 401 if code == 190 else 400))
     result = await env.relay.engine.deliver(out("x"), deadline=3.0)
-    assert result.outcome is Outcome.FAILED and result.reason == reason
+    assert result.outcome is Outcome.FAILED and result.reason == reason and result.detail == str(code)
     assert env.graph.attempts[CUSTOMER] == 1
 
 

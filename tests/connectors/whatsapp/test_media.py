@@ -158,3 +158,21 @@ async def test_outbound_file_over_the_cap_is_refused(make_env: Any) -> None:
     with pytest.raises(DeliveryError, match="file_too_large"):
         await env.wa.send(message)
     assert env.graph.uploads == []
+
+
+async def test_media_that_does_not_match_its_sha256_is_refused(make_env: Any, no_writes: list[str]) -> None:
+    env = await make_env()
+    env.graph.media["1029384756"] = ("image/jpeg", PNG)
+    env.graph.corrupt.add("1029384756")
+    stream = await env.wa.fetch_media("1029384756", 1 << 20)
+    received = b""
+    with pytest.raises(MediaError, match="sha256"):
+        async for chunk in stream.chunks:
+            received += chunk
+    assert len(received) < len(PNG), "a file that does not match is never handed over whole"
+    raw = payload("media.json")
+    assert (await env.client.post("/hooks/wa", data=raw, headers=signature(raw))).status == 200
+    url = next(a["url"] for b in env.sink.received for a in b["message"]["attachments"] if a["name"] == "image.jpg")
+    resp = await env.client.get(url[url.index("/media/") :])
+    assert resp.status == 502 and "sha256" in await resp.text()
+    assert no_writes == []

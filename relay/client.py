@@ -225,7 +225,7 @@ class PlatformClient:
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
         if resp.status != 200:
             resp.release()
-            raise MediaError(f"file host answered HTTP {resp.status}")
+            raise MediaError(f"file host answered HTTP {resp.status}", status=resp.status)
         if resp.content_length is not None and resp.content_length > limit:
             resp.release()
             raise MediaError(f"file is larger than the {limit}-byte cap")

@@ -70,4 +70,9 @@ _RETRIED = frozenset({RetryClass.RETRY, RetryClass.RETRY_AFTER})
 
 
 class MediaError(RelayError):
-    """A file could not be fetched: too large, not allowed, or gone."""
+    """A file could not be fetched: too large, not allowed, or gone. `status` is the file host's HTTP
+    status when its answer was the reason (a short-lived URL that expired answers 401/403/404/410)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(reason)

@@ -40,7 +40,7 @@ class WhatsAppConfig(ConnectorConfig):
     max_media_bytes: int = Field(default=16 << 20, ge=1024, le=100 << 20)
     throughput: int = Field(default=80, ge=1, le=1000)
     timeout: float = Field(default=20.0, gt=0, le=120)
-    ack_deadline: float = Field(default=8.0, gt=0, le=60)
+    ack_deadline: float | None = Field(default=None, gt=0, le=60)
 
     @field_validator("opt_out_keywords", "opt_in_keywords")
     @classmethod

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
-
-import aiohttp
 
 from connectors.whatsapp import convert, inbound
 from connectors.whatsapp.config import WhatsAppConfig
-from connectors.whatsapp.graph import Graph, GraphError, delivery_error
-from connectors.whatsapp.markup import render
-from connectors.whatsapp.policy import Policy
-from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream, Route
-from relay.errors import DeliveryError
-from relay.model import Address, Kind, Message
+from connectors.whatsapp.markup import PAIR_LIMITED, TOKEN_REJECTED, WINDOW_CLOSED, media_kind, refusal, render
+from connectors.whatsapp.policy import Consent, Keys, Policy
+from relay.client import Answer, Call
+from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, Limit, Manifest, MediaStream
+from relay.errors import DeliveryError, MediaError
+from relay.model import Attachment, Kind, Message
+from relay.reasons import Reason
 
 PAIR_BURST = 10
 MAX_CAPTION = 1024
-CONSENT_TTL = 2 * 365 * 24 * 3600.0
+EXPIRED = (401, 403, 404, 410)
 
 
 class WhatsAppConnector(Connector):
@@ -28,126 +28,149 @@ class WhatsAppConnector(Connector):
 
     def __init__(self, name: str, config: WhatsAppConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        self.app_secret = config.app_secret.reveal().encode()
-        self.opt_out = frozenset(config.opt_out_keywords)
-        self.opt_in = frozenset(config.opt_in_keywords) - self.opt_out
-        self.graph = Graph(config, ctx.session, ctx.media.session)
-        self.policy = Policy(ctx, config.phone_number_id, CONSENT_TTL)
+        keys = Keys(ctx.sealer.digest, config.phone_number_id)
+        self.policy = Policy(ctx.state, keys)
+        self.consent = Consent(ctx.state, keys, config.opt_out_keywords, config.opt_in_keywords)
+        self.intake = inbound.Intake(name, config.phone_number_id, self.policy, self.consent, ctx.metrics, ctx.log)
 
-    def routes(self) -> Sequence[Route]:
-        return inbound.routes(self)
-
-    def limits(self, address: Address) -> Sequence[Limit]:
+    def tune(self, manifest: Capabilities) -> Capabilities:
+        """The number's `throughput` per second, and `max_media_bytes` for files."""
         rate = self.config.throughput
-        return (Limit("connector", rate, 1.0, rate), Limit("chat", 1, 6.0, PAIR_BURST))
+        limits = (Limit("connector", rate, 1.0, rate), Limit("chat", 1, 6.0, PAIR_BURST))
+        return replace(super().tune(manifest), limits=limits, max_file_bytes=self.config.max_media_bytes)
+
+    def routes(self) -> Sequence[Hook]:
+        signed = partial(inbound.authenticate, self.config.app_secret.reveal().encode())
+        subscribe = partial(inbound.subscribe, self.config.verify_token.reveal().encode())
+        notified = partial(inbound.parse, self.intake)
+        return (
+            Hook("GET", "", subscribe, inbound.challenge),
+            Hook("GET", "/", subscribe, inbound.challenge),
+            Hook("POST", "", signed, notified),
+            Hook("POST", "/", signed, notified),
+        )
 
     async def send(self, message: Message) -> str:
         to = message.conversation.chat
         if not to.isdigit():
-            raise DeliveryError("invalid_recipient")
-        if await self.policy.opted_out(to):
-            raise DeliveryError("opted_out")
-        try:
-            if not await self.policy.window_open(to):
-                return await self._outside_window(message, to)
-            wamid = await self._send_free(message, to)
-        except GraphError as err:
-            raise await self._refused(err, to) from None
+            raise DeliveryError(Reason.INVALID_RECIPIENT)
+        if await self.consent.opted_out(to):
+            raise DeliveryError(Reason.OPTED_OUT)
+        if not await self.policy.window_open(to):
+            return await self._outside_window(message, to)
+        wamid = await self._send_free(message, to)
         await self.policy.pair_reset(to)
         return wamid
 
-    async def _refused(self, err: GraphError, to: str) -> DeliveryError:
-        if err.code == 131047:
+    async def _graph(self, call: Call, to: str) -> Answer:
+        """Send a Graph call; a refusal becomes a DeliveryError after the state it tells of is kept."""
+        answer = await self.ctx.client.call(call)
+        if answer.ok:
+            return answer
+        code = convert.graph_code(answer)
+        if code == WINDOW_CLOSED:
             await self.policy.close_window(to)
-        if err.code in (0, 190):
+        if code in TOKEN_REJECTED:
             self.ctx.log.error("access token rejected", extra={"connector": self.name, "reason": "token_invalid"})
-        attempt = await self.policy.pair_attempt(to) if err.code == 131056 else 1
-        return delivery_error(err, attempt)
+        attempt = await self.policy.pair_attempt(to) if code == PAIR_LIMITED else 1
+        raise refusal(answer.status, code, answer.retry_after, attempt)
+
+    async def _post(self, body: dict[str, object], to: str) -> str:
+        return convert.wamid(await self._graph(convert.send_call(self.config, body), to))
 
     async def _outside_window(self, message: Message, to: str) -> str:
         """No free-form message after 24 h of customer silence: a configured template, or "template_required"."""
         tpl = self.config.template
         if tpl is None or message.kind is not Kind.TEXT:
-            raise DeliveryError("template_required")
+            raise DeliveryError(Reason.TEMPLATE_REQUIRED)
         if tpl.parameter == "text":
-            return await self.graph.send(convert.template_body(to, tpl.name, tpl.language, message.text.plain))
+            return await self._post(convert.template_body(to, tpl.name, tpl.language, message.text.plain), to)
         if not await self.policy.nudge(to):
-            raise DeliveryError("template_required")
-        await self.graph.send(convert.template_body(to, tpl.name, tpl.language, None))
-        raise DeliveryError("template_sent")
+            raise DeliveryError(Reason.TEMPLATE_REQUIRED)
+        await self._post(convert.template_body(to, tpl.name, tpl.language, None), to)
+        raise DeliveryError(Reason.TEMPLATE_SENT)
 
     async def _send_free(self, message: Message, to: str) -> str:
         if message.kind in (Kind.TEXT, Kind.NOTICE):
             if not message.text:
-                raise DeliveryError("empty_message")
-            return await self.graph.send(convert.text_body(to, message.text, message.ref))
+                raise DeliveryError(Reason.EMPTY_MESSAGE)
+            return await self._post(convert.text_body(to, message.text, message.ref), to)
         if message.kind is Kind.REACTION:
             if not message.ref:
-                raise DeliveryError("unknown_message_to_react_to")
-            return await self.graph.send(convert.reaction_body(to, message.ref, message.reaction or ""))
+                raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+            return await self._post(convert.reaction_body(to, message.ref, message.reaction or ""), to)
         if message.kind is Kind.MEDIA:
             return await self._send_media(message, to)
-        raise DeliveryError(f"unsupported_kind_{message.kind.value}")
+        raise DeliveryError(Reason.UNSUPPORTED, detail=message.kind.value)
 
-    async def _once(self, part: str, body: Callable[[], Awaitable[dict[str, object]]]) -> str:
-        """Send one part of a multi-send message at most once across retries."""
+    async def _send_media(self, message: Message, to: str) -> str:
+        """Each file uploaded from memory and sent by media id (the engine gives one file per part). The text
+        is the first file's caption; where it cannot be one (audio, or longer once marked up) it goes first,
+        on its own, once across retries."""
+        if not message.attachments:
+            raise DeliveryError(Reason.EMPTY_MESSAGE)
+        for att in message.attachments:
+            if att.size is not None and att.size > self.config.max_media_bytes:
+                raise DeliveryError(Reason.FILE_TOO_LARGE)
+        caption = render(message.text) if message.text else ""
+        ids: list[str] = []
+        if caption and (media_kind(message.attachments[0].mime) == "audio" or len(caption) > MAX_CAPTION):
+            ids.append(await self._lead_text(message, to))
+            caption = ""
+        for index, att in enumerate(message.attachments):
+            first = index == 0
+            ids.append(await self._send_file(att, to, caption if first else "", message.ref if first else None))
+        return ids[0]
+
+    async def _lead_text(self, message: Message, to: str) -> str:
+        part = f"{message.dedup_id}#t"
         done = await self.policy.sent_part(part)
         if done is not None:
             return done
-        wamid = await self.graph.send(await body())
+        wamid = await self._post(convert.text_body(to, message.text, message.ref), to)
         await self.policy.remember_part(part, wamid)
         return wamid
 
-    async def _media_part(self, message: Message, index: int) -> dict[str, object]:
-        att = message.attachments[index]
+    async def _send_file(self, att: Attachment, to: str, caption: str, ref: str | None) -> str:
         data = await self.ctx.media.read(att, self.config.max_media_bytes)
-        kind = convert.media_kind(att.mime)
-        media_id = await self.graph.upload(data, att.mime, att.name)
-        caption = render(message.text) if index == 0 and self._caption_fits(message, kind) else ""
-        return convert.media_body(
-            message.conversation.chat, kind, media_id, att.name, caption, message.ref if index == 0 else None
-        )
-
-    @staticmethod
-    def _caption_fits(message: Message, kind: str) -> bool:
-        return kind != "audio" and len(render(message.text)) <= MAX_CAPTION
-
-    async def _send_media(self, message: Message, to: str) -> str:
-        """Each file uploaded from memory and sent by media id; a caption that cannot ride along goes first."""
-        if not message.attachments:
-            raise DeliveryError("empty_message")
-        for att in message.attachments:
-            if att.size is not None and att.size > self.config.max_media_bytes:
-                raise DeliveryError("file_too_large")
-        first_kind = convert.media_kind(message.attachments[0].mime)
-        ids: list[str] = []
-        if message.text and not self._caption_fits(message, first_kind):
-
-            async def text() -> dict[str, object]:
-                return convert.text_body(to, message.text, message.ref)
-
-            ids.append(await self._once(f"{message.dedup_id}#t", text))
-        for index in range(len(message.attachments)):
-            ids.append(await self._once(f"{message.dedup_id}#{index}", partial(self._media_part, message, index)))
-        return ids[0]
+        upload = await self._graph(convert.upload_call(self.config, data, att.mime, att.name), to)
+        kind = media_kind(att.mime)
+        return await self._post(convert.media_body(to, kind, convert.media_id(upload), att.name, caption, ref), to)
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
-        return await self.graph.download(file_id, min(limit, self.config.max_media_bytes))
+        """Media id -> short-lived URL and sha256 -> the bytes with the token, streamed, capped and checked
+        against the sha256; an expired URL is looked up again once."""
+        if not convert.MEDIA_ID.match(file_id):
+            raise MediaError("not a WhatsApp media id")
+        limit = min(limit, self.config.max_media_bytes)
+        for attempt in (1, 2):
+            try:
+                found = await self.ctx.client.call(convert.lookup_call(self.config, file_id))
+            except DeliveryError as exc:
+                raise MediaError(f"WhatsApp media lookup failed ({exc.reason.value})") from None
+            info = convert.media_info(found)
+            if info.size is not None and info.size > limit:
+                raise MediaError(f"file is larger than the {limit}-byte cap")
+            call = convert.download_call(self.config, info.url)
+            try:
+                return await self.ctx.client.stream(call, limit, mime=info.mime, sha256=info.sha256)
+            except MediaError as exc:
+                if attempt == 2 or exc.status not in EXPIRED:
+                    raise
+        raise MediaError("WhatsApp media URL expired twice")
 
     async def check(self) -> list[Check]:
         token, number = "access token", "phone number id"
         try:
-            status, data = await self.graph.phone_number()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            detail = f"Graph API not reachable ({type(exc).__name__})"
+            answer = await self.ctx.client.call(convert.number_call(self.config))
+        except DeliveryError as exc:
+            detail = f"Graph API not reachable ({exc.reason.value})"
             return [Check(token, False, detail), Check(number, False, detail)]
-        err = data.get("error")
-        err = err if isinstance(err, dict) else {}
-        code = err.get("code") if isinstance(err.get("code"), int) else None
+        status, code, data = answer.status, convert.graph_code(answer), answer.json()
         if status == 200:
-            name = data.get("verified_name")
+            name = data.get("verified_name") if isinstance(data, dict) else None
             return [Check(token, True, "accepted"), Check(number, True, name if isinstance(name, str) else "ok")]
-        if status == 401 or code in (0, 190):
+        if status == 401 or code in TOKEN_REJECTED:
             return [
                 Check(token, False, f"rejected (HTTP {status}, code {code})"),
                 Check(number, False, "not checked: the token was rejected"),
@@ -171,6 +194,8 @@ MANIFEST = Manifest(
         reactions=True,
         files=True,
         max_file_bytes=100 << 20,
+        max_caption=MAX_CAPTION,
+        max_files=1,
         limits=(Limit("connector", 80, 1.0, 80), Limit("chat", 1, 6.0, PAIR_BURST)),
         ack_deadline=8.0,
         consent_keywords=True,

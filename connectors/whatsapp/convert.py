@@ -1,44 +1,31 @@
-"""Pure conversions: WhatsApp webhook JSON -> Messages and receipts; Messages -> Graph send bodies."""
+"""Pure conversions: webhook JSON -> Messages and receipts; Messages -> Graph calls; answers -> ids or errors."""
 
 from __future__ import annotations
 
-import mimetypes
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from connectors.whatsapp.markup import parse, reason_for, render
-from relay.errors import BadRequest
+import aiohttp
+
+from connectors.whatsapp.config import WhatsAppConfig
+from connectors.whatsapp.markup import contacts, dicts, file_name, location, obj, parse, reason_for, render
+from relay import codec
+from relay.client import Answer, Call
+from relay.errors import DeliveryError, MediaError
 from relay.model import Address, Attachment, Kind, MediaRef, Message, Party, Status
-from relay.richtext import RichText, Span
+from relay.reasons import Reason
+from relay.richtext import RichText
 
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
-# Meta redelivers a webhook for up to 7 days; a signed body about anything older is a replay. One hour of
-# margin for clocks.
-MAX_AGE = 7 * 24 * 3600 + 3600
+MEDIA_HOSTS = ("*.fbsbx.com", "*.facebook.com", "*.fbcdn.net", "*.whatsapp.net")
+MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
-STATUSES = {
-    "sent": Status.SENT,
-    "delivered": Status.DELIVERED,
-    "read": Status.READ,
-    "played": Status.READ,
-    "failed": Status.FAILED,
-}
-_EXT = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "audio/ogg": ".ogg",
-    "audio/mpeg": ".mp3",
-    "audio/mp4": ".m4a",
-    "audio/aac": ".aac",
-    "audio/amr": ".amr",
-    "video/mp4": ".mp4",
-    "video/3gpp": ".3gp",
-    "application/pdf": ".pdf",
-    "text/plain": ".txt",
-}
+STATUSES = {"sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.READ, "failed": Status.FAILED}
+STATUSES["played"] = Status.READ
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +49,6 @@ class Receipt:
     code: int | None
 
 
-def _dicts(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, list):
-        yield from (v for v in value if isinstance(v, dict))
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _ts(value: Any) -> int:
     try:
         return int(value)
@@ -78,57 +56,22 @@ def _ts(value: Any) -> int:
         return 0
 
 
+def _code(errors: Any) -> int | None:
+    return next((e.get("code") for e in dicts(errors) if isinstance(e.get("code"), int)), None)
+
+
 def _when(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC) if ts > 0 else datetime.now(UTC)
 
 
-def too_old(timestamp: int, now: float) -> bool:
-    """Whether an item's timestamp is past the window in which Meta could still be redelivering it."""
-    return 0 < timestamp < now - MAX_AGE
-
-
-def file_name(kind: str, mime: str, given: str | None = None) -> str:
-    """A file name for an attachment: the sender's, or the type plus an extension from the MIME type."""
-    if given:
-        return given
-    base = mime.split(";")[0].strip().lower()
-    ext = _EXT.get(base) or mimetypes.guess_extension(base) or ""
-    return f"{kind}{ext}"
-
-
-def parse_payload(data: Any, instance: str, phone_number_id: str) -> tuple[list[Incoming], list[Receipt]]:
-    """Every message and status in a webhook body addressed to our phone number id; others are ignored."""
-    if not isinstance(data, dict):
-        raise BadRequest("webhook body is not a JSON object")
-    incoming: list[Incoming] = []
-    receipts: list[Receipt] = []
-    for entry in _dicts(data.get("entry")):
-        for change in _dicts(entry.get("changes")):
-            value = change.get("value")
-            if change.get("field") != "messages" or not isinstance(value, dict):
-                continue
-            meta = value.get("metadata")
-            if not isinstance(meta, dict) or str(meta.get("phone_number_id")) != phone_number_id:
-                continue
-            names = {str(c.get("wa_id")): _obj(c.get("profile")).get("name") for c in _dicts(value.get("contacts"))}
-            for raw in _dicts(value.get("messages")):
-                item = _message(raw, instance, names)
-                if item is not None:
-                    incoming.append(item)
-            for raw in _dicts(value.get("statuses")):
-                receipt = _receipt(raw, instance)
-                if receipt is not None:
-                    receipts.append(receipt)
-    return incoming, receipts
-
-
-def _message(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incoming | None:
+def incoming(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incoming | None:
+    """A customer message of a webhook, or None when it names no sender or id."""
     wamid, wa_id = raw.get("id"), raw.get("from")
     if not isinstance(wamid, str) or not isinstance(wa_id, str) or not wamid or not wa_id:
         return None
     ts = _ts(raw.get("timestamp"))
     name = names.get(wa_id)
-    context = _obj(raw.get("context"))
+    context = obj(raw.get("context"))
     ctx_id = context.get("id") if isinstance(context.get("id"), str) else None
     base = Message(
         kind=Kind.TEXT,
@@ -141,7 +84,7 @@ def _message(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incom
         sent_at=_when(ts),
     )
     kind = str(raw.get("type", ""))
-    body = _obj(raw.get(kind))
+    body = obj(raw.get(kind))
     keyword: str | None = None
     if kind == "text":
         text = str(body.get("body", ""))
@@ -152,11 +95,11 @@ def _message(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incom
             kind=Kind.MEDIA, attachments=(_attachment(kind, body, instance),), text=parse(str(body.get("caption", "")))
         )
     elif kind == "location":
-        message = base.with_(text=_location(body))
+        message = base.with_(text=location(body))
     elif kind == "contacts":
-        message = base.with_(text=RichText.of(_contacts(raw.get("contacts"))))
+        message = base.with_(text=RichText.of(contacts(raw.get("contacts"))))
     elif kind == "interactive":
-        reply = _obj(body.get(str(body.get("type", ""))))
+        reply = obj(body.get(str(body.get("type", ""))))
         title, extra = reply.get("title"), reply.get("description")
         if not isinstance(title, str):
             return Incoming(_unsupported(base, kind), wa_id, ts, None)
@@ -171,8 +114,8 @@ def _message(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incom
 
 
 def _unsupported(base: Message, kind: str, errors: Any = None) -> Message:
-    code = next((e.get("code") for e in _dicts(errors) if isinstance(e.get("code"), int)), None)
-    reason = reason_for(code) if code is not None else "unsupported_message_type"
+    code = _code(errors)
+    reason = (reason_for(code) if code is not None else Reason.UNSUPPORTED).value
     label = kind if kind.isidentifier() and len(kind) < 40 else "unknown"
     text = RichText.of(f"[The customer sent a message WhatsApp does not pass on (type: {label}).]")
     return base.with_(kind=Kind.TEXT, text=text, reason=reason)
@@ -192,34 +135,15 @@ def _attachment(kind: str, body: dict[str, Any], instance: str) -> Attachment:
     )
 
 
-def _location(body: dict[str, Any]) -> RichText:
-    lat, lng = body.get("latitude"), body.get("longitude")
-    lines = [str(v) for v in (body.get("name"), body.get("address")) if isinstance(v, str) and v]
-    head = "📍 " + (" - ".join(lines) if lines else "Location")
-    if not isinstance(lat, int | float) or not isinstance(lng, int | float):
-        return RichText.of(head)
-    url = f"https://maps.google.com/?q={lat},{lng}"
-    return RichText((Span(head + "\n"), Span(url, href=url)))
-
-
-def _contacts(value: Any) -> str:
-    out: list[str] = []
-    for card in _dicts(value):
-        name = _obj(card.get("name"))
-        lines = [f"👤 {name.get('formatted_name') or name.get('first_name') or 'Contact'}"]
-        lines += [f"📞 {p['phone']}" for p in _dicts(card.get("phones")) if isinstance(p.get("phone"), str)]
-        lines += [f"✉️ {e['email']}" for e in _dicts(card.get("emails")) if isinstance(e.get("email"), str)]
-        out.append("\n".join(lines))
-    return "\n\n".join(out) or "👤 Contact"
-
-
-def _receipt(raw: dict[str, Any], instance: str) -> Receipt | None:
+def receipt(raw: dict[str, Any], instance: str) -> Receipt | None:
+    """A status of an outbound message, or None when it is not one the relay forwards."""
     wamid, state, recipient = raw.get("id"), raw.get("status"), raw.get("recipient_id")
     if not isinstance(wamid, str) or state not in STATUSES or not isinstance(recipient, str):
         return None
-    code = next((e.get("code") for e in _dicts(raw.get("errors")) if isinstance(e.get("code"), int)), None)
+    code = _code(raw.get("errors"))
     ts = _ts(raw.get("timestamp"))
     status = STATUSES[state]
+    failure = reason_for(code) if code is not None else Reason.PLATFORM_REJECTED
     message = Message(
         kind=Kind.STATUS,
         id=f"{wamid}:{state}",
@@ -229,7 +153,7 @@ def _receipt(raw: dict[str, Any], instance: str) -> Receipt | None:
         ref=wamid,
         status=status,
         sent_at=_when(ts),
-        reason=reason_for(code) if status is Status.FAILED else None,
+        reason=failure.value if status is Status.FAILED else None,
     )
     return Receipt(message, wamid, RANK.get(state, 0), ts, code)
 
@@ -248,18 +172,6 @@ def envelope(to: str, ref: str | None) -> dict[str, Any]:
     if ref:
         body["context"] = {"message_id": ref}
     return body
-
-
-def media_kind(mime: str) -> str:
-    """Which WhatsApp media type carries a file of this MIME type."""
-    base = mime.split(";")[0].strip().lower()
-    if base in ("image/jpeg", "image/png"):
-        return "image"
-    if base in ("video/mp4", "video/3gpp"):
-        return "video"
-    if base in ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"):
-        return "audio"
-    return "document"
 
 
 def media_body(to: str, kind: str, media_id: str, name: str, caption: str, ref: str | None) -> dict[str, Any]:
@@ -290,3 +202,96 @@ def template_body(to: str, name: str, language: str, parameter: str | None) -> d
     body = envelope(to, None)
     body.update(type="template", template=template)
     return body
+
+
+def _auth(config: WhatsAppConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {config.access_token.reveal()}"}
+
+
+def send_call(config: WhatsAppConfig, body: dict[str, Any]) -> Call:
+    """POST /{phone-number-id}/messages (not idempotent: Meta does not de-duplicate sends)."""
+    headers = _auth(config) | {"Content-Type": "application/json"}
+    url = f"{config.graph_url}/{config.phone_number_id}/messages"
+    return Call("POST", url, headers, codec.dumps(body), timeout=config.timeout)
+
+
+def upload_call(config: WhatsAppConfig, data: bytes, mime: str, name: str) -> Call:
+    """POST /{phone-number-id}/media: a file uploaded from memory as multipart."""
+    form = aiohttp.FormData()
+    form.add_field("messaging_product", "whatsapp")
+    form.add_field("type", mime)
+    form.add_field("file", data, filename=name, content_type=mime)
+    return Call(
+        "POST", f"{config.graph_url}/{config.phone_number_id}/media", _auth(config), form, timeout=config.timeout
+    )
+
+
+def lookup_call(config: WhatsAppConfig, media_id: str) -> Call:
+    """GET /{media-id}: the short-lived URL, type, size and sha256 of a customer's file."""
+    url = f"{config.graph_url}/{media_id}?phone_number_id={config.phone_number_id}"
+    return Call("GET", url, _auth(config), timeout=config.timeout)
+
+
+def download_call(config: WhatsAppConfig, url: str) -> Call:
+    """GET the short-lived URL with the token, only on Meta's hosts (or the configured API host)."""
+    hosts = (*MEDIA_HOSTS, urlsplit(config.api_base_url).netloc)
+    return Call("GET", url, _auth(config), timeout=600.0, read_timeout=config.timeout, hosts=hosts)
+
+
+def number_call(config: WhatsAppConfig) -> Call:
+    """GET /{phone-number-id}: does the token reach the number?"""
+    url = f"{config.graph_url}/{config.phone_number_id}?fields=display_phone_number,verified_name"
+    return Call("GET", url, _auth(config), timeout=config.timeout)
+
+
+def graph_code(answer: Answer) -> int | None:
+    """The Graph error code of a refused call, if the body names one."""
+    data = answer.json()
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) else None
+
+
+def wamid(answer: Answer) -> str:
+    """The id of a sent message, from `{"messages": [{"id": ...}]}`."""
+    data = answer.json()
+    messages = data.get("messages") if isinstance(data, dict) else None
+    found = messages[0].get("id") if isinstance(messages, list) and messages and isinstance(messages[0], dict) else None
+    if isinstance(found, str) and found:
+        return found
+    raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
+
+
+def media_id(answer: Answer) -> str:
+    """The id of an uploaded file, from `{"id": ...}`."""
+    data = answer.json()
+    found = data.get("id") if isinstance(data, dict) else None
+    if isinstance(found, str | int) and str(found):
+        return str(found)
+    raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """Where a customer's file can be fetched for a few minutes, and what Graph says it is."""
+
+    url: str
+    mime: str | None
+    size: int | None
+    sha256: str | None
+
+
+def media_info(answer: Answer) -> MediaInfo:
+    """A media lookup's answer; MediaError when there is no URL."""
+    if answer.status != 200:
+        raise MediaError(f"WhatsApp media lookup answered {answer.status}")
+    data = answer.json()
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        raise MediaError("WhatsApp media lookup gave no URL")
+    mime, size, sha = data.get("mime_type"), data.get("file_size"), data.get("sha256")
+    return MediaInfo(
+        data["url"],
+        mime.split(";")[0].strip() if isinstance(mime, str) and mime else None,
+        size if isinstance(size, int) else None,
+        sha if isinstance(sha, str) and _SHA256.match(sha) else None,
+    )

@@ -1,126 +1,146 @@
-"""Webhook routes: the GET verification handshake and signed POST notifications."""
+"""Webhook steps: the GET verification handshake, and signed POST notifications as ordered groups."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from connectors.whatsapp.convert import Incoming, Receipt, parse_payload, too_old
-from relay.connector import Outcome, Result, Route
+from connectors.whatsapp.convert import Incoming, Receipt, incoming, receipt
+from connectors.whatsapp.markup import WINDOW_CLOSED, dicts, obj
+from connectors.whatsapp.policy import Consent, Policy
+from relay.connector import HookRequest, Inbound
 from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
-from relay.http import parse_json, read_body, respond
-from relay.model import Kind, Status
-
-if TYPE_CHECKING:
-    from connectors.whatsapp.connector import WhatsAppConnector
+from relay.http import parse_json
+from relay.metrics import Metrics
+from relay.model import Message, Status
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+# Meta redelivers a webhook for up to 7 days; a signed body about anything older is a replay. One hour of
+# margin for clocks.
+MAX_AGE = 7 * 24 * 3600 + 3600
 
 
-def verify_signature(secret: bytes, header: str | None, raw: bytes) -> None:
+def authenticate(secret: bytes, request: HookRequest) -> None:
     """X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(app secret, raw body), compared in constant time."""
+    header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         raise AuthError("missing X-Hub-Signature-256 header", 401)
     scheme, _, given = header_credential(header, "X-Hub-Signature-256 header").strip().partition(b"=")
-    expected = hmac.new(secret, raw, hashlib.sha256).hexdigest().encode()
+    expected = hmac.new(secret, request.body, hashlib.sha256).hexdigest().encode()
     if not same(given.lower(), expected) or scheme.lower() != b"sha256":
         raise AuthError("X-Hub-Signature-256 does not match", 403)
 
 
-def routes(conn: WhatsAppConnector) -> Sequence[Route]:
-    async def handshake(request: web.Request) -> web.Response:
-        query = request.query
-        matches = same(query.get("hub.verify_token", ""), conn.config.verify_token.reveal())
-        if query.get("hub.mode") != "subscribe" or not matches:
-            raise AuthError("hub.mode or hub.verify_token does not match", 403)
-        challenge = query.get("hub.challenge", "")
-        if not challenge or len(challenge) > 256:
-            raise BadRequest("hub.challenge is missing or too long")
-        return web.Response(text=challenge, content_type="text/plain")
-
-    async def webhook(request: web.Request) -> web.Response:
-        return await handle(conn, request)
-
-    return (
-        Route("GET", "", handshake),
-        Route("GET", "/", handshake),
-        Route("POST", "", webhook),
-        Route("POST", "/", webhook),
-    )
+def subscribe(verify_token: bytes, request: HookRequest) -> None:
+    """The handshake's credential: hub.mode=subscribe and hub.verify_token (constant time), else 403."""
+    query = request.query
+    matches = same(query.get("hub.verify_token", ""), verify_token)
+    if query.get("hub.mode") != "subscribe" or not matches:
+        raise AuthError("hub.mode or hub.verify_token does not match", 403)
 
 
-async def handle(conn: WhatsAppConnector, request: web.Request) -> web.Response:
-    """POST /hooks/<instance>: authenticate the raw bytes, then deliver every message and status."""
-    raw = await read_body(request)
-    verify_signature(conn.app_secret, request.headers.get(SIGNATURE_HEADER), raw)
-    incoming, receipts = parse_payload(parse_json(raw), conn.name, conn.config.phone_number_id)
-    incoming, receipts = _recent(conn, incoming, receipts)
-    if not incoming and not receipts:
-        return web.json_response({"status": "ignored"})
-    groups: dict[str, list[Receipt]] = {}
-    for receipt in receipts:
-        groups.setdefault(receipt.wamid, []).append(receipt)
-    jobs = [_message(conn, item) for item in incoming]
-    jobs += [_statuses(conn, sorted(g, key=lambda r: (r.timestamp, r.rank))) for g in groups.values()]
-    results = await asyncio.gather(*jobs)
-    conn.ctx.log.info("webhook handled", extra={"connector": conn.name, "count": len(results)})
-    pending = [r for r in results if not r.acknowledged]
-    if pending:
-        return respond(max(pending, key=lambda r: r.retry_after or 0))
-    return respond(Result(Outcome.DELIVERED))
+def challenge(request: HookRequest, _: Any) -> Inbound:
+    """The handshake's answer: the challenge echoed as text/plain; nothing to deliver."""
+    text = request.query.get("hub.challenge", "")
+    if not text or len(text) > 256:
+        raise BadRequest("hub.challenge is missing or too long")
+    return Inbound(reply=web.Response(text=text, content_type="text/plain"))
 
 
-def _recent(
-    conn: WhatsAppConnector, incoming: list[Incoming], receipts: list[Receipt]
-) -> tuple[list[Incoming], list[Receipt]]:
+def parse_payload(data: Any, instance: str, phone_number_id: str) -> tuple[list[Incoming], list[Receipt]]:
+    """Every message and status in a webhook body addressed to our phone number id; others are ignored."""
+    if not isinstance(data, dict):
+        raise BadRequest("webhook body is not a JSON object")
+    messages: list[Incoming] = []
+    receipts: list[Receipt] = []
+    for entry in dicts(data.get("entry")):
+        for change in dicts(entry.get("changes")):
+            value = change.get("value")
+            if change.get("field") != "messages" or not isinstance(value, dict):
+                continue
+            meta = value.get("metadata")
+            if not isinstance(meta, dict) or str(meta.get("phone_number_id")) != phone_number_id:
+                continue
+            names = {str(c.get("wa_id")): obj(c.get("profile")).get("name") for c in dicts(value.get("contacts"))}
+            messages += filter(None, (incoming(raw, instance, names) for raw in dicts(value.get("messages"))))
+            receipts += filter(None, (receipt(raw, instance) for raw in dicts(value.get("statuses"))))
+    return messages, receipts
+
+
+def too_old(timestamp: int, now: float) -> bool:
+    """Whether an item's timestamp is past the window in which Meta could still be redelivering it."""
+    return 0 < timestamp < now - MAX_AGE
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What parsing a notification needs: the instance and its number, the state it keeps, metrics, a log."""
+
+    instance: str
+    phone_number_id: str
+    policy: Policy
+    consent: Consent
+    metrics: Metrics
+    log: logging.Logger
+
+
+async def parse(intake: Intake, request: HookRequest, _: Any = None) -> Inbound:
+    """Each customer message on its own; each outbound message's statuses as one group, in order."""
+    found, receipts = parse_payload(parse_json(request.body), intake.instance, intake.phone_number_id)
+    found, receipts = _recent(intake, found, receipts)
+    if not found and not receipts:
+        return Inbound()
+    by_wamid: dict[str, list[Receipt]] = {}
+    for item in receipts:
+        by_wamid.setdefault(item.wamid, []).append(item)
+    ordered = [sorted(g, key=lambda r: (r.timestamp, r.rank)) for g in by_wamid.values()]
+    messages = await asyncio.gather(*(_message(intake, item) for item in found))
+    statuses = await asyncio.gather(*(_statuses(intake.policy, group) for group in ordered))
+    intake.log.info("webhook handled", extra={"connector": intake.instance, "count": len(found) + len(ordered)})
+    return Inbound(tuple((m,) for m in messages) + tuple(g for g in statuses if g))
+
+
+def _recent(intake: Intake, found: list[Incoming], receipts: list[Receipt]) -> tuple[list[Incoming], list[Receipt]]:
     """Messages and statuses young enough for Meta to still be delivering them; older ones are replays,
     acknowledged (so nobody retries them) but not delivered, counted and logged without content."""
     now = time.time()
-    fresh = [i for i in incoming if not too_old(i.timestamp, now)]
+    fresh = [i for i in found if not too_old(i.timestamp, now)]
     current = [r for r in receipts if not too_old(r.timestamp, now)]
-    dropped = len(incoming) - len(fresh) + len(receipts) - len(current)
+    dropped = len(found) - len(fresh) + len(receipts) - len(current)
     if dropped:
         for _ in range(dropped):
-            conn.ctx.metrics.inc("relay_rejected_total", connector=conn.name, reason="too_old")
-        conn.ctx.log.warning(
+            intake.metrics.inc("relay_rejected_total", connector=intake.instance, reason="too_old")
+        intake.log.warning(
             "webhook items older than Meta's 7-day redelivery window dropped",
-            extra={"connector": conn.name, "count": dropped, "reason": "too_old"},
+            extra={"connector": intake.instance, "count": dropped, "reason": "too_old"},
         )
     return fresh, current
 
 
-async def _message(conn: WhatsAppConnector, item: Incoming) -> Result:
-    policy = conn.policy
-    await policy.saw_inbound(item.wa_id, item.timestamp)
-    message = item.message
-    if item.keyword is not None and item.keyword in conn.opt_out:
-        await policy.set_consent(item.wa_id, "out", item.timestamp)
-        message = message.with_(kind=Kind.OPT_OUT)
-    elif item.keyword is not None and item.keyword in conn.opt_in:
-        state, ts = await policy.consent(item.wa_id)
-        if state == "out" or (state == "in" and ts == item.timestamp):
-            await policy.set_consent(item.wa_id, "in", item.timestamp)
-            message = message.with_(kind=Kind.OPT_IN)
-    return await conn.ctx.deliver(message)
+async def _message(intake: Intake, item: Incoming) -> Message:
+    """A customer message (re)opens the 24-hour window; an opt-out or opt-in keyword changes its kind."""
+    await intake.policy.saw_inbound(item.wa_id, item.timestamp)
+    kind = await intake.consent.keyword(item.wa_id, item.keyword, item.timestamp)
+    return item.message if kind is None else item.message.with_(kind=kind)
 
 
-async def _statuses(conn: WhatsAppConnector, group: list[Receipt]) -> Result:
-    """One wamid's statuses in order; one that is older than a status already forwarded is dropped."""
-    result = Result(Outcome.DELIVERED)
-    for receipt in group:
-        message = receipt.message
-        if message.status is Status.FAILED and receipt.code == 131047:
-            await conn.policy.close_window(message.conversation.chat)
-        if receipt.rank and not await conn.policy.status_fresh(receipt.wamid, receipt.rank):
+async def _statuses(policy: Policy, group: list[Receipt]) -> tuple[Message, ...]:
+    """One wamid's statuses in order; one older than a status already forwarded is left out. A 131047
+    failure closes the tracked window."""
+    out: list[Message] = []
+    for item in group:
+        message = item.message
+        if message.status is Status.FAILED and item.code == WINDOW_CLOSED:
+            await policy.close_window(message.conversation.chat)
+        if item.rank and not await policy.status_fresh(item.wamid, item.rank):
             continue
-        result = await conn.ctx.deliver(message)
-        if not result.acknowledged:
-            return result
-    return result
+        out.append(message)
+    return tuple(out)

@@ -1,9 +1,15 @@
-"""WhatsApp text markup <-> RichText, and Graph error codes -> content-free reason codes."""
+"""WhatsApp's own vocabulary, apart from convert.py (which would pass 300 lines with it): its text markup
+<-> RichText, location and contact cards as text, file names and media types, Graph error codes -> Reasons."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
+from collections.abc import Iterator
+from typing import Any
 
+from relay.errors import DeliveryError
+from relay.reasons import Reason
 from relay.richtext import RichText, Span, Style
 
 _MARKS = ((Style.STRIKE, "~"), (Style.ITALIC, "_"), (Style.BOLD, "*"))
@@ -15,6 +21,20 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _STYLE = {"*": Style.BOLD, "_": Style.ITALIC, "~": Style.STRIKE}
+_EXT = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "audio/ogg": ".ogg",
+    "audio/mpeg": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/aac": ".aac",
+    "audio/amr": ".amr",
+    "video/mp4": ".mp4",
+    "video/3gpp": ".3gp",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+}
 
 
 def parse(source: str, outer: Style = Style.NONE) -> RichText:
@@ -63,45 +83,109 @@ def render(text: RichText) -> str:
     return "".join(out)
 
 
-REASONS: dict[int, str] = {
-    0: "token_invalid",
-    190: "token_invalid",
-    10: "permission_denied",
-    100: "invalid_parameter",
-    368: "account_restricted",
-    130429: "rate_limited",
-    130472: "recipient_in_experiment",
-    131000: "platform_error",
-    131005: "permission_denied",
-    131008: "invalid_parameter",
-    131009: "invalid_parameter",
-    131021: "recipient_is_sender",
-    131026: "recipient_unreachable",
-    131030: "recipient_not_allowed",
-    131031: "account_locked",
-    131042: "payment_issue",
-    131047: "template_required",
-    131048: "spam_rate_limited",
-    131049: "marketing_limited",
-    131051: "unsupported_message_type",
-    131052: "media_download_failed",
-    131053: "media_upload_failed",
-    131056: "pair_rate_limited",
-    131057: "account_in_maintenance",
-    131064: "messaging_limit_reached",
-    4: "app_rate_limited",
-    80007: "account_rate_limited",
+def dicts(value: Any) -> Iterator[dict[str, Any]]:
+    """The objects in a JSON list (anything else yields nothing)."""
+    if isinstance(value, list):
+        yield from (v for v in value if isinstance(v, dict))
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def location(body: dict[str, Any]) -> RichText:
+    """A shared location as its name and address and a map link."""
+    lat, lng = body.get("latitude"), body.get("longitude")
+    lines = [str(v) for v in (body.get("name"), body.get("address")) if isinstance(v, str) and v]
+    head = "📍 " + (" - ".join(lines) if lines else "Location")
+    if not isinstance(lat, int | float) or not isinstance(lng, int | float):
+        return RichText.of(head)
+    url = f"https://maps.google.com/?q={lat},{lng}"
+    return RichText((Span(head + "\n"), Span(url, href=url)))
+
+
+def contacts(value: Any) -> str:
+    """Shared contact cards as lines of name, phones and e-mail addresses."""
+    out: list[str] = []
+    for card in dicts(value):
+        name = obj(card.get("name"))
+        lines = [f"👤 {name.get('formatted_name') or name.get('first_name') or 'Contact'}"]
+        lines += [f"📞 {p['phone']}" for p in dicts(card.get("phones")) if isinstance(p.get("phone"), str)]
+        lines += [f"✉️ {e['email']}" for e in dicts(card.get("emails")) if isinstance(e.get("email"), str)]
+        out.append("\n".join(lines))
+    return "\n\n".join(out) or "👤 Contact"
+
+
+def file_name(kind: str, mime: str, given: str | None = None) -> str:
+    """A file name for an attachment: the sender's, or the type plus an extension from the MIME type."""
+    if given:
+        return given
+    base = mime.split(";")[0].strip().lower()
+    ext = _EXT.get(base) or mimetypes.guess_extension(base) or ""
+    return f"{kind}{ext}"
+
+
+def media_kind(mime: str) -> str:
+    """Which WhatsApp media type carries a file of this MIME type."""
+    base = mime.split(";")[0].strip().lower()
+    if base in ("image/jpeg", "image/png"):
+        return "image"
+    if base in ("video/mp4", "video/3gpp"):
+        return "video"
+    if base in ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"):
+        return "audio"
+    return "document"
+
+
+PAIR_LIMITED = 131056
+WINDOW_CLOSED = 131047
+TOKEN_REJECTED = (0, 190)
+# Meta's "not accepted now, try later" codes: the reason, and the wait when no Retry-After comes with it.
+RETRY_SOON: dict[int, tuple[Reason, float]] = {
+    130429: (Reason.THROTTLED, 1.0),
+    4: (Reason.THROTTLED, 30.0),
+    80007: (Reason.THROTTLED, 30.0),
+    131057: (Reason.PLATFORM_BUSY, 10.0),
+    1: (Reason.PLATFORM_BUSY, 2.0),
+    2: (Reason.PLATFORM_BUSY, 2.0),
 }
+# Codes with a reason of their own; any other code is `platform_rejected` with the code as its detail.
+REASONS: dict[int, Reason] = {
+    0: Reason.PLATFORM_AUTH_FAILED,
+    190: Reason.PLATFORM_AUTH_FAILED,
+    10: Reason.PLATFORM_AUTH_FAILED,
+    131005: Reason.PLATFORM_AUTH_FAILED,
+    131021: Reason.INVALID_RECIPIENT,
+    131030: Reason.INVALID_RECIPIENT,
+    131026: Reason.RECIPIENT_UNREACHABLE,
+    WINDOW_CLOSED: Reason.TEMPLATE_REQUIRED,
+    131051: Reason.UNSUPPORTED,
+    131052: Reason.MEDIA_UNAVAILABLE,
+    131053: Reason.MEDIA_UNAVAILABLE,
+    PAIR_LIMITED: Reason.PAIR_RATE_LIMITED,
+} | {code: reason for code, (reason, _) in RETRY_SOON.items()}
 
 
-def reason_for(code: int | None, http_status: int = 0) -> str:
-    """A short reason code for a Graph error code (content-free)."""
-    if code is None:
-        return f"platform_rejected_{http_status}" if http_status else "platform_error"
-    if code in REASONS:
-        return REASONS[code]
-    if 132000 <= code <= 132999:
-        return "template_error"
+def reason_for(code: int) -> Reason:
+    """The Reason for a Graph error code (permission codes 200-299 are the token's)."""
     if 200 <= code <= 299:
-        return "permission_denied"
-    return f"platform_rejected_{code}"
+        return Reason.PLATFORM_AUTH_FAILED
+    return REASONS.get(code, Reason.PLATFORM_REJECTED)
+
+
+def refusal(status: int, code: int | None, retry_after: float | None, pair_attempt: int = 1) -> DeliveryError:
+    """A refused Graph call as a DeliveryError, retried only where Meta says "not accepted, try later"; without
+    a Graph code a 5xx is not retried either (a send is not idempotent: it may have been taken)."""
+    if code == PAIR_LIMITED:
+        wait = retry_after or min(300.0, max(6.0, 4.0**pair_attempt))
+        return DeliveryError(Reason.PAIR_RATE_LIMITED, retry_after=wait, scope="chat", detail=code)
+    if code in RETRY_SOON or status == 429 or (status == 503 and retry_after):
+        reason, wait = RETRY_SOON.get(code or 0, (Reason.THROTTLED, 2.0))
+        return DeliveryError(reason, retry_after=retry_after or wait, scope="connector", detail=code or status)
+    if code is None:
+        auth = status in (401, 403)
+        reason = Reason.PLATFORM_AUTH_FAILED if auth else Reason.PLATFORM_REJECTED
+        return DeliveryError(reason, scope="connector" if auth else "chat", detail=status)
+    reason = reason_for(code)
+    return DeliveryError(reason, scope="connector" if reason is Reason.PLATFORM_AUTH_FAILED else "chat", detail=code)

@@ -1,4 +1,5 @@
-"""Per-contact metadata in the StateStore: service window, consent, status order, pair backoff.
+"""Per-contact metadata in the StateStore, apart because both inbound.py and connector.py keep it: the service
+window, status order, pair backoff, and consent (the one place it lives, in `Consent`).
 
 Keys are keyed digests of (phone number id, wa_id or wamid); values are timestamps, ranks or counters,
 never content. With several replicas they are shared through the relay's Redis state backend.
@@ -7,84 +8,119 @@ never content. With several replicas they are shared through the relay's Redis s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 
-from relay.connector import Context
+from relay.model import Kind
+from relay.state import StateStore
 
 WINDOW = 24 * 3600.0
 STATUS_TTL = 8 * 24 * 3600.0
 PART_TTL = 24 * 3600.0
+CONSENT_TTL = 2 * 365 * 24 * 3600.0
+
+
+class Keys:
+    """State keys for one phone number: a tag and a keyed digest of the number and the contact or message."""
+
+    def __init__(self, digest: Callable[[str], str], phone_number_id: str) -> None:
+        self.digest = digest
+        self.number = phone_number_id
+
+    def __call__(self, tag: str, value: str) -> str:
+        return f"wa:{tag}:" + self.digest(f"{self.number}:{value}")
 
 
 class Policy:
-    """What the connector remembers about a contact between requests."""
+    """What the connector remembers about a contact between requests (consent aside)."""
 
-    def __init__(self, ctx: Context, phone_number_id: str, consent_ttl: float) -> None:
-        self.ctx = ctx
-        self.number = phone_number_id
-        self.consent_ttl = consent_ttl
-
-    def key(self, tag: str, value: str) -> str:
-        return f"wa:{tag}:" + self.ctx.sealer.digest(f"{self.number}:{value}")
+    def __init__(self, state: StateStore, keys: Keys) -> None:
+        self.state = state
+        self.key = keys
 
     async def saw_inbound(self, wa_id: str, ts: int) -> None:
         """A customer message sent at `ts` (re)opens the 24-hour window until ts + 24 h."""
         ts = ts or int(time.time())
         left = ts + WINDOW - time.time()
-        stored = await self.ctx.state.get(self.key("w", wa_id))
+        stored = await self.state.get(self.key("w", wa_id))
         if left > 0 and (stored is None or int(stored) < ts):
-            await self.ctx.state.set(self.key("w", wa_id), str(ts), left)
+            await self.state.set(self.key("w", wa_id), str(ts), left)
 
     async def window_open(self, wa_id: str) -> bool:
-        stored = await self.ctx.state.get(self.key("w", wa_id))
+        stored = await self.state.get(self.key("w", wa_id))
         return stored is not None and int(stored) + WINDOW > time.time()
 
     async def close_window(self, wa_id: str) -> None:
         """Meta said the window is closed (131047): believe it over our own clock."""
-        await self.ctx.state.delete(self.key("w", wa_id))
-
-    async def consent(self, wa_id: str) -> tuple[str, int]:
-        """("out" | "in" | "", timestamp of the keyword message that set it)."""
-        stored = await self.ctx.state.get(self.key("o", wa_id))
-        state, _, ts = (stored or ":0").partition(":")
-        return state, int(ts or 0)
-
-    async def set_consent(self, wa_id: str, state: str, ts: int) -> None:
-        """Record an opt-out/opt-in unless a later keyword message already decided."""
-        _, current = await self.consent(wa_id)
-        if ts >= current:
-            await self.ctx.state.set(self.key("o", wa_id), f"{state}:{ts}", self.consent_ttl)
-
-    async def opted_out(self, wa_id: str) -> bool:
-        return (await self.consent(wa_id))[0] == "out"
+        await self.state.delete(self.key("w", wa_id))
 
     async def status_fresh(self, wamid: str, rank: int) -> bool:
         """False for a status older than one already forwarded for this wamid (delivered after read)."""
         key = self.key("s", wamid)
-        stored = int(await self.ctx.state.get(key) or 0)
+        stored = int(await self.state.get(key) or 0)
         if rank < stored:
             return False
         if rank > stored:
-            await self.ctx.state.set(key, str(rank), STATUS_TTL)
+            await self.state.set(key, str(rank), STATUS_TTL)
         return True
 
     async def pair_attempt(self, wa_id: str) -> int:
         """Count consecutive pair-rate refusals (131056) for this contact; 1 on the first."""
         key = self.key("b", wa_id)
-        n = int(await self.ctx.state.get(key) or 0) + 1
-        await self.ctx.state.set(key, str(n), 600.0)
+        n = int(await self.state.get(key) or 0) + 1
+        await self.state.set(key, str(n), 600.0)
         return n
 
     async def pair_reset(self, wa_id: str) -> None:
         key = self.key("b", wa_id)
-        if await self.ctx.state.get(key) is not None:
-            await self.ctx.state.delete(key)
+        if await self.state.get(key) is not None:
+            await self.state.delete(key)
 
     async def nudge(self, wa_id: str) -> bool:
         """True once per day per contact: may a fixed re-engagement template be sent now?"""
-        return await self.ctx.state.claim(self.key("n", wa_id), "1", WINDOW)
+        return await self.state.claim(self.key("n", wa_id), "1", WINDOW)
 
     async def sent_part(self, part: str) -> str | None:
-        return await self.ctx.state.get(self.key("p", part))
+        return await self.state.get(self.key("p", part))
 
     async def remember_part(self, part: str, wamid: str) -> None:
-        await self.ctx.state.set(self.key("p", part), wamid, PART_TTL)
+        await self.state.set(self.key("p", part), wamid, PART_TTL)
+
+
+class Consent:
+    """Opt-out and opt-in by keyword, as metadata in the StateStore (state and the keyword message's time)."""
+
+    def __init__(self, state: StateStore, keys: Keys, opt_out: Collection[str], opt_in: Collection[str]) -> None:
+        self.state = state
+        self.key = keys
+        self.opt_out = frozenset(opt_out)
+        self.opt_in = frozenset(opt_in) - self.opt_out
+
+    async def _get(self, wa_id: str) -> tuple[str, int]:
+        """("out" | "in" | "", timestamp of the keyword message that set it)."""
+        stored = await self.state.get(self.key("o", wa_id))
+        state, _, ts = (stored or ":0").partition(":")
+        return state, int(ts or 0)
+
+    async def _set(self, wa_id: str, state: str, ts: int) -> None:
+        """Record an opt-out/opt-in unless a later keyword message already decided."""
+        _, current = await self._get(wa_id)
+        if ts >= current:
+            await self.state.set(self.key("o", wa_id), f"{state}:{ts}", CONSENT_TTL)
+
+    async def opted_out(self, wa_id: str) -> bool:
+        return (await self._get(wa_id))[0] == "out"
+
+    async def keyword(self, wa_id: str, keyword: str | None, ts: int) -> Kind | None:
+        """OPT_OUT for an opt-out keyword; OPT_IN for an opt-in keyword while opted out (so an ordinary "yes"
+        stays text); None otherwise. The change is recorded."""
+        if keyword is None:
+            return None
+        if keyword in self.opt_out:
+            await self._set(wa_id, "out", ts)
+            return Kind.OPT_OUT
+        if keyword in self.opt_in:
+            state, at = await self._get(wa_id)
+            if state == "out" or (state == "in" and at == ts):
+                await self._set(wa_id, "in", ts)
+                return Kind.OPT_IN
+        return None

@@ -31,13 +31,16 @@ class ContractCase:
     """One connector type for the contract suite: `config(base_url)` points it at `fake()`; `address`
     names a conversation a messenger can send to (given the instance name); `payloads` replay
     what the platform sends; `extra` holds workspace settings the fake needs (e.g. `network` and `media`
-    allowances for a fake on loopback serving URLs the connector takes from platform data)."""
+    allowances for a fake on loopback serving URLs the connector takes from platform data); `opener` is
+    what the customer sends first where the platform lets a business answer only after that
+    (WhatsApp's 24-hour window)."""
 
     fake: Callable[[], FakePlatform]
     config: Callable[[str], dict[str, Any]]
     payloads: Sequence[Payload] = ()
     address: Callable[[str], Address] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    opener: Payload | None = None
 
 
 def recorded(folder: Path, name: str) -> bytes:

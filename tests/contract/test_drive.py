@@ -123,6 +123,12 @@ async def test_send_works_for_every_kind_its_capabilities_claim(
     else:
         assert d.case.address is not None, "a messenger's case names an address to send to"
         address = d.case.address("subject")
+        if d.case.opener is not None:
+            first_in = d.case.opener
+            resp = await d.client.post(
+                f"/hooks/subject{first_in.path}", data=first_in.body, headers=dict(first_in.sign(first_in.body))
+            )
+            assert resp.status == 200, (first_in.name, resp.status, await resp.text())
     first = ""
     for message in _messages(d.conn, address):
         platform_id = await d.conn.send(message)

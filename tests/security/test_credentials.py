@@ -16,7 +16,7 @@ from connectors.slack.inbound import authenticate as slack_authenticate
 from connectors.teams.auth import KeyCache
 from connectors.teams.inbound import authenticate as teams_authenticate
 from connectors.telegram.inbound import authenticate as telegram_authenticate
-from connectors.whatsapp.inbound import verify_signature as whatsapp_verify
+from connectors.whatsapp.inbound import authenticate as whatsapp_authenticate
 from relay.client import PlatformClient
 from relay.connector import HookRequest
 from relay.errors import AuthError
@@ -34,7 +34,7 @@ KEY = b"a-shared-key-0123456789"
 NO_KEYS = KeyCache(cast(PlatformClient, None), "https://keys.invalid/", logging.getLogger("test"))  # never reached
 CHECKS: dict[str, Callable[[str], object]] = {
     "relay-signature": lambda v: verify(KEY, f"t={int(time.time())},v1={v}", b"{}"),
-    "whatsapp": lambda v: whatsapp_verify(KEY, v, b"{}"),
+    "whatsapp": lambda v: whatsapp_authenticate(KEY, hook_request({"X-Hub-Signature-256": v})),
     "slack": lambda v: slack_authenticate(
         KEY, hook_request({"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": v}, b"")
     ),

@@ -55,6 +55,7 @@ def make_env(start_relay: RelayFactory, graph: FakeGraph, sink: tuple[CrmSink, s
             {"wa": wa_config(graph.base, **extra), "crm": crm_cfg},
             [{"from": ["wa"], "to": "crm"}],
             network={"allow_private": ["127.0.0.1/32"] if loopback else []},  # the fake serves media URLs here
+            media={"allowlist": ["127.0.0.1:*"]},  # over plain http, which only an allowlisted host may use
         )
         client, relay = await start_relay(raw)
         return Env(client, relay, graph, sink[0] if crm == "sink" else None)

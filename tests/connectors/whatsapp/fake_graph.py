@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.fake_platform import FakePlatform
 
 PNID = "109876543210"
 TOKEN = "EAAG-test-access-token-123"
@@ -31,20 +34,27 @@ def graph_error(code: int, status: int = 400, headers: dict[str, str] | None = N
 
 
 @dataclass
-class FakeGraph:
-    """Records sends and uploads; `script[to]` queues answers for one recipient before it succeeds."""
+class FakeGraph(FakePlatform):
+    """Records sends and uploads; `script[to]` queues answers for one recipient before it succeeds, and
+    `refuse_upload[mime]` for uploads of one type; `corrupt` names media whose download does not match
+    the sha256 the lookup gives."""
 
     sent: list[dict[str, Any]] = field(default_factory=list)
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     uploads: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     script: defaultdict[str, list[Reply]] = field(default_factory=lambda: defaultdict(list))
+    refuse_upload: defaultdict[str, list[Reply]] = field(default_factory=lambda: defaultdict(list))
     expire_first_url: set[str] = field(default_factory=set)
+    corrupt: set[str] = field(default_factory=set)
     downloads: list[tuple[str, int]] = field(default_factory=list)
     lookups: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     base: str = ""
     media_base: str | None = None
     verified_name: str = "Acme Support"
+
+    def __post_init__(self) -> None:
+        FakePlatform.__init__(self)
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {TOKEN}"
@@ -76,6 +86,8 @@ class FakeGraph:
                 fields.update(file=bytes(data), filename=part.filename, content_type=part.headers.get("Content-Type"))  # type: ignore[union-attr]
             else:
                 fields[part.name or ""] = data.decode()  # type: ignore[union-attr]
+        if self.refuse_upload[fields["type"]]:
+            return _reply(self.refuse_upload[fields["type"]].pop(0))
         self.uploads.append(fields)
         media_id = f"77{len(self.uploads):08d}"
         self.media[media_id] = (fields["type"], fields["file"])
@@ -98,7 +110,7 @@ class FakeGraph:
                 "messaging_product": "whatsapp",
                 "url": f"{self.media_base or self.base}/dl/{node}/{self.lookups[node]}",
                 "mime_type": mime,
-                "sha256": "x",
+                "sha256": hashlib.sha256(data).hexdigest(),
                 "file_size": len(data),
                 "id": node,
             }
@@ -112,15 +124,15 @@ class FakeGraph:
         if node in self.expire_first_url and gen == 1:
             return web.Response(status=404)
         mime, data = self.media[node]
+        if node in self.corrupt:
+            data = data[:-1] + bytes([data[-1] ^ 1])
         return web.Response(body=data, content_type=mime)
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=200 << 20)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post(f"/{VERSION}/{{pnid}}/messages", self.messages)
         app.router.add_post(f"/{VERSION}/{{pnid}}/media", self.upload)
         app.router.add_get(f"/{VERSION}/{{node}}", self.lookup)
         app.router.add_get("/dl/{node}/{gen}", self.download)
-        return app
 
     def texts(self, to: str | None = None) -> list[str]:
         return [m["text"]["body"] for m in self.sent if m.get("type") == "text" and (to is None or m["to"] == to)]

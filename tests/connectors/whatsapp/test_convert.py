@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from connectors.whatsapp import EXAMPLE_CONFIG, WhatsAppConfig
-from connectors.whatsapp.convert import media_kind, parse_payload, template_body, text_body
-from connectors.whatsapp.graph import GraphError, delivery_error
-from connectors.whatsapp.markup import parse, reason_for, render
+from connectors.whatsapp.convert import template_body, text_body
+from connectors.whatsapp.inbound import parse_payload
+from connectors.whatsapp.markup import media_kind, parse, refusal, render
 from relay.model import Kind, Status
+from relay.reasons import Reason
 from relay.richtext import Style, from_markdown
 from tests.connectors.whatsapp.fake_graph import PNID
 from tests.connectors.whatsapp.helpers import CUSTOMER, load
@@ -48,7 +49,7 @@ def test_every_inbound_type() -> None:
     assert by["QRB1"].text.plain == "Track my order" and by["QRB1"].ref == OUT
     assert by["REA1"].kind is Kind.REACTION and by["REA1"].ref == OUT and by["REA1"].reaction == "👍"
     assert by["RPL1"].kind is Kind.TEXT and by["RPL1"].ref == OUT
-    assert by["UNS1"].kind is Kind.TEXT and by["UNS1"].reason == "unsupported_message_type"
+    assert by["UNS1"].kind is Kind.TEXT and by["UNS1"].reason == "unsupported"
     first = incoming[0].message
     assert first.event_id == first.id and first.id.startswith("wamid.")
     assert first.sender is not None and first.sender.id == CUSTOMER and first.sender.phone == CUSTOMER
@@ -89,26 +90,26 @@ def test_statuses() -> None:
 
 
 def test_error_mapping() -> None:
-    pair = delivery_error(GraphError(400, 131056, None), 1)
+    pair = refusal(400, 131056, None, 1)
     assert pair.retryable and pair.scope == "chat" and pair.retry_after == 6.0
-    assert delivery_error(GraphError(400, 131056, None), 2).retry_after == 16.0
-    assert delivery_error(GraphError(400, 131056, 3.0), 2).retry_after == 3.0
+    assert refusal(400, 131056, None, 2).retry_after == 16.0
+    assert refusal(400, 131056, 3.0, 2).retry_after == 3.0
     for code in (130429, 131057, 4, 80007):
-        err = delivery_error(GraphError(400, code, None))
+        err = refusal(400, code, None)
         assert err.retryable and err.scope == "connector", code
-    assert delivery_error(GraphError(429, None, 7.0)).retry_after == 7.0
+    assert refusal(429, None, 7.0).retry_after == 7.0
     for code, reason in (
-        (131026, "recipient_unreachable"),
-        (131047, "template_required"),
-        (190, "token_invalid"),
-        (131030, "recipient_not_allowed"),
-        (368, "account_restricted"),
-        (132001, "template_error"),
+        (131026, Reason.RECIPIENT_UNREACHABLE),
+        (131047, Reason.TEMPLATE_REQUIRED),
+        (190, Reason.PLATFORM_AUTH_FAILED),
+        (131030, Reason.INVALID_RECIPIENT),
+        (368, Reason.PLATFORM_REJECTED),
+        (132001, Reason.PLATFORM_REJECTED),
     ):
-        err = delivery_error(GraphError(400, code, None))
-        assert not err.retryable and err.reason == reason
-    assert not delivery_error(GraphError(500, None, None)).retryable
-    assert reason_for(None, 400) == "platform_rejected_400"
+        err = refusal(400, code, None)
+        assert not err.retryable and err.reason is reason and err.detail == str(code)
+    assert not refusal(500, None, None).retryable
+    assert (refusal(400, None, None).reason, refusal(400, None, None).detail) == (Reason.PLATFORM_REJECTED, "400")
 
 
 def test_send_bodies() -> None:

@@ -84,7 +84,7 @@ async def test_every_inbound_type_reaches_the_crm(make_env: Any) -> None:
     assert by_id["REA1"]["type"] == "reaction" and by_id["REA1"]["message"]["reaction"] == "👍"
     assert by_id["REA1"]["message"]["reply_to"] == OUT
     assert by_id["RPL1"]["message"]["reply_to"] == OUT and by_id["BTN1"]["message"]["text"] == "Yes, confirm"
-    assert by_id["UNS1"]["type"] == "message" and by_id["UNS1"]["message"]["reason"] == "unsupported_message_type"
+    assert by_id["UNS1"]["type"] == "message" and by_id["UNS1"]["message"]["reason"] == "unsupported"
     assert "maps.google.com" in by_id["LOC1"]["message"]["markdown"]
     image = by_id["IMG1"]["message"]
     assert image["text"] == "receipt" and image["attachments"][0]["name"] == "image.jpg"
@@ -132,9 +132,9 @@ async def test_opt_out_and_opt_in(make_env: Any) -> None:
     assert (await post(env, text_payload("wamid.T2", "yes"))).status == 200
     assert [b["type"] for b in env.sink.received] == ["message", "message"]
     assert (await post(env, text_payload("wamid.T3", "  Stop \n"))).status == 200
-    assert env.sink.received[-1]["type"] == "opt_out" and await env.wa.policy.opted_out(CUSTOMER)
+    assert env.sink.received[-1]["type"] == "opt_out" and await env.wa.consent.opted_out(CUSTOMER)
     assert (await post(env, text_payload("wamid.T4", "START"))).status == 200
-    assert env.sink.received[-1]["type"] == "opt_in" and not await env.wa.policy.opted_out(CUSTOMER)
+    assert env.sink.received[-1]["type"] == "opt_in" and not await env.wa.consent.opted_out(CUSTOMER)
     assert (await post(env, text_payload("wamid.T5", "UNSUBSCRIBE", ts=int(time.time()) - 3600))).status == 200
     assert env.sink.received[-1]["type"] == "opt_out"
-    assert not await env.wa.policy.opted_out(CUSTOMER), "an older keyword message must not override a newer one"
+    assert not await env.wa.consent.opted_out(CUSTOMER), "an older keyword message must not override a newer one"

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from relay.connector import Outcome
 from relay.errors import DeliveryError, MediaError
 from relay.model import Address, Attachment, Kind, MediaRef, Message
 from relay.richtext import RichText
+from tests.connectors.whatsapp.fake_graph import graph_error
 from tests.connectors.whatsapp.helpers import CUSTOMER, payload, signature
 
 _writes: list[str] = []
@@ -93,7 +95,7 @@ async def test_media_url_off_meta_hosts_gets_no_token(make_env: Any, aiohttp_ser
     env = await make_env()
     env.graph.media["1029384756"] = ("image/jpeg", PNG)
     env.graph.media_base = str(server.make_url("")).rstrip("/").replace("127.0.0.1", "localhost")
-    with pytest.raises(Exception, match="not on a Meta host"):
+    with pytest.raises(MediaError, match="host_not_allowed"):
         await env.wa.fetch_media("1029384756", 1 << 20)
     assert seen == []
 
@@ -114,8 +116,11 @@ async def test_outbound_media_uploads_from_memory(make_env: Any, no_writes: list
             Attachment(name="invoice.pdf", mime="application/pdf", ref=MediaRef("wa", "5647382910")),
         ),
     )
-    first = await env.wa.send(message)
-    assert first == "wamid.OUT1"
+    env.graph.refuse_upload["application/pdf"].append(graph_error(2, 503))
+    first = await env.relay.engine.deliver(message, deadline=1.0)
+    assert first.outcome is Outcome.RETRY and [m["type"] for m in env.graph.sent] == ["image"]
+    result = await env.relay.engine.deliver(message)
+    assert result.outcome is Outcome.DELIVERED and result.platform_id == "wamid.OUT1"
     assert [u["file"] for u in env.graph.uploads] == [PNG, PDF]
     assert env.graph.uploads[0]["type"] == "image/png" and env.graph.uploads[0]["filename"] == "photo.png"
     image, doc = env.graph.sent
@@ -123,7 +128,7 @@ async def test_outbound_media_uploads_from_memory(make_env: Any, no_writes: list
     assert image["context"] == {"message_id": "wamid.IN1"} and "context" not in doc
     assert doc["document"]["filename"] == "invoice.pdf" and "caption" not in doc["document"]
     assert image["image"]["id"] != doc["document"]["id"]
-    assert await env.wa.send(message) == "wamid.OUT1" and len(env.graph.sent) == 2
+    assert (await env.relay.engine.deliver(message)).outcome is Outcome.DUPLICATE and len(env.graph.sent) == 2
     assert no_writes == []
 
 
@@ -153,3 +158,21 @@ async def test_outbound_file_over_the_cap_is_refused(make_env: Any) -> None:
     with pytest.raises(DeliveryError, match="file_too_large"):
         await env.wa.send(message)
     assert env.graph.uploads == []
+
+
+async def test_media_that_does_not_match_its_sha256_is_refused(make_env: Any, no_writes: list[str]) -> None:
+    env = await make_env()
+    env.graph.media["1029384756"] = ("image/jpeg", PNG)
+    env.graph.corrupt.add("1029384756")
+    stream = await env.wa.fetch_media("1029384756", 1 << 20)
+    received = b""
+    with pytest.raises(MediaError, match="sha256"):
+        async for chunk in stream.chunks:
+            received += chunk
+    assert len(received) < len(PNG), "a file that does not match is never handed over whole"
+    raw = payload("media.json")
+    assert (await env.client.post("/hooks/wa", data=raw, headers=signature(raw))).status == 200
+    url = next(a["url"] for b in env.sink.received for a in b["message"]["attachments"] if a["name"] == "image.jpg")
+    resp = await env.client.get(url[url.index("/media/") :])
+    assert resp.status == 502 and "sha256" in await resp.text()
+    assert no_writes == []

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from relay.connector import Outcome
 from relay.errors import DeliveryError
+from relay.http import sign
 from relay.model import Address, Kind, Message
 from relay.richtext import RichText, from_markdown
 from tests.connectors.whatsapp.fake_graph import TOKEN, graph_error
 from tests.connectors.whatsapp.helpers import CUSTOMER, OTHER, payload, signature, status_payload, text_payload, until
+from tests.support.crm_sink import SINK_SECRET
+
+# Address("wa", CUSTOMER) sealed by the first reference format (c1) for the test workspace, before an
+# address carried an opaque handle: CRMs still hold such references.
+SEALED_C1 = "c1.k1.eKNsgIU-Gz4176xcOIS71crAXslrG6fFICmSvnnVuzUkPvZ6nT1bDCiPsbbVlFXeQRSYii6RMPGh3Q"
 
 
 def out(text: str, to: str = CUSTOMER, mid: str = "crm-1", **kw: Any) -> Message:
@@ -131,9 +138,9 @@ async def test_throughput_limit_slows_the_whole_number(make_env: Any) -> None:
     ("code", "reason"),
     [
         (131026, "recipient_unreachable"),
-        (190, "token_invalid"),
-        (131030, "recipient_not_allowed"),
-        (368, "account_restricted"),
+        (190, "platform_auth_failed"),
+        (131030, "invalid_recipient"),
+        (368, "platform_rejected"),
     ],
 )
 async def test_terminal_errors_are_not_retried(make_env: Any, code: int, reason: str) -> None:
@@ -141,7 +148,7 @@ async def test_terminal_errors_are_not_retried(make_env: Any, code: int, reason:
     await webhook(env, text_payload("wamid.A1", "hi"))
     env.graph.script[CUSTOMER].append(graph_error(code, 401 if code == 190 else 400))
     result = await env.relay.engine.deliver(out("x"), deadline=3.0)
-    assert result.outcome is Outcome.FAILED and result.reason == reason
+    assert result.outcome is Outcome.FAILED and result.reason == reason and result.detail == str(code)
     assert env.graph.attempts[CUSTOMER] == 1
 
 
@@ -185,3 +192,13 @@ async def test_empty_text_is_refused(make_env: Any) -> None:
     await env.wa.policy.saw_inbound(CUSTOMER, 0)
     with pytest.raises(DeliveryError, match="empty_message"):
         await env.wa.send(out("").with_(text=RichText()))
+
+
+async def test_a_reference_sealed_in_the_first_format_still_answers(make_env: Any) -> None:
+    env = await make_env()
+    await webhook(env, text_payload("wamid.IN1", "hello"))
+    body = json.dumps({"conversation": SEALED_C1, "id": "crm-c1", "text": "Still **here**"}).encode()
+    headers = {"X-Relay-Signature": sign(SINK_SECRET.encode(), body), "Content-Type": "application/json"}
+    resp = await env.client.post("/hooks/crm", data=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert env.graph.texts(CUSTOMER) == ["Still *here*"]

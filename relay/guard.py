@@ -81,10 +81,10 @@ class Guard:
     async def _from_customer(self, origin: Connector, message: Message) -> Message:
         """A keyword from a messenger the core answers for (the same keyword already marked as a consent
         event by such a connector counts as the keyword); an opt-out the platform itself reports."""
-        if message.kind not in (Kind.TEXT, *_STATE):
+        keywords = origin.capabilities.consent_keywords
+        if message.kind not in _STATE and (message.kind is not Kind.TEXT or not keywords):
             return message
         at = min(message.sent_at.timestamp(), time.time())
-        keywords = origin.capabilities.consent_keywords
         word = self.keywords.classify(message.text.plain) if keywords and not message.attachments else None
         if message.kind in _STATE and (word is None or _KIND.get(word) is not message.kind):
             await self._record(origin, message.conversation, _STATE[message.kind], How.PLATFORM, at)

@@ -128,13 +128,28 @@ _NINO = re.compile(
 _DNI = re.compile(r"(?<![A-Za-z0-9])\d{8}-?[A-Za-z](?![A-Za-z0-9])")
 
 
+def _always(text: str) -> bool:
+    return True
+
+
+def digits_at_least(n: int) -> Callable[[str], bool]:
+    """A cheap test that a text holds at least `n` ASCII digits (no detector finds a value with fewer)."""
+
+    def enough(text: str) -> bool:
+        return sum(map(text.count, "0123456789")) >= n
+
+    return enough
+
+
 @dataclass(frozen=True, slots=True)
 class Detector:
-    """One kind of value: where it is in a text, and what a masked one looks like."""
+    """One kind of value: where it is in a text, what a masked one looks like, and `might`, a cheap test
+    that is False only when `find` would surely find nothing."""
 
     kind: str
     find: Finder
     mask: Callable[[str], str]
+    might: Callable[[str], bool] = _always
 
 
 def _label(kind: str) -> Callable[[str], str]:
@@ -144,13 +159,13 @@ def _label(kind: str) -> Callable[[str], str]:
 BUILTIN: dict[str, Detector] = {
     d.kind: d
     for d in (
-        Detector("card", _card_spans, keep_last4),
-        Detector("iban", _iban_spans, keep_last4),
-        Detector("us_ssn", _pattern_spans(_SSN, _ssn_ok), _label("us_ssn")),
-        Detector("uk_nino", _pattern_spans(_NINO), _label("uk_nino")),
-        Detector("es_dni", _pattern_spans(_DNI, _dni_ok), _label("es_dni")),
-        Detector("email", _pattern_spans(_EMAIL), _label("email")),
-        Detector("phone", _pattern_spans(_PHONE, _phone_ok), _label("phone")),
+        Detector("card", _card_spans, keep_last4, digits_at_least(13)),
+        Detector("iban", _iban_spans, keep_last4, digits_at_least(2)),
+        Detector("us_ssn", _pattern_spans(_SSN, _ssn_ok), _label("us_ssn"), digits_at_least(9)),
+        Detector("uk_nino", _pattern_spans(_NINO), _label("uk_nino"), digits_at_least(6)),
+        Detector("es_dni", _pattern_spans(_DNI, _dni_ok), _label("es_dni"), digits_at_least(8)),
+        Detector("email", _pattern_spans(_EMAIL), _label("email"), lambda text: "@" in text),
+        Detector("phone", _pattern_spans(_PHONE, _phone_ok), _label("phone"), digits_at_least(8)),
     )
 }
 
@@ -220,6 +235,12 @@ def scrub_rich(text: RichText, rules: Sequence[Rule]) -> tuple[RichText, Counter
     return result, counts
 
 
+def _might_find(text: RichText, rules: Sequence[Rule]) -> bool:
+    """Whether any rule could find a value in the text or its link targets (cheap; False is sure)."""
+    probe = "\n".join([text.plain, *(s.href for s in text.spans if s.href)])
+    return any(rule.detector.might(probe) for rule in rules)
+
+
 def allowed(mime: str, policy: Policy) -> bool:
     """Whether an attachment of this type passes the policy's allow and deny lists (deny wins)."""
     mime = mime.lower()
@@ -232,6 +253,8 @@ def minimise(message: Message, policy: Policy) -> Message:
     """The message with the policy applied to its text, captions and file names, refused attachments
     removed, and `masked` counting what went, per kind (never the values)."""
     if policy.empty or not (message.text or message.attachments):
+        return message
+    if not (message.attachments or policy.allow or policy.deny) and not _might_find(message.text, policy.rules):
         return message
     counts: Counter[str] = Counter()
     text, found = scrub_rich(message.text, policy.rules) if message.text else (message.text, counts)

@@ -167,6 +167,8 @@ class Inbound:
     @classmethod
     def of(cls, *messages: Message) -> Inbound:
         """Each message on its own, delivered at once."""
+        if len(messages) == 1:
+            return cls((messages,))
         return cls(tuple((m,) for m in messages))
 
 

@@ -78,6 +78,7 @@ class Sealer:
         self._siv = {k.id: AESSIV(_derive(k.secret, workspace, "seal", 64)) for k in keys}
         self._digest = HmacSha256(_derive(keys[0].secret, workspace, "digest", 32))
         self._sealed: dict[Address, str] = {}
+        self._digests: dict[str, str] = {}
 
     def _seal(self, purpose: str, payload: Any) -> str:
         plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -138,5 +139,12 @@ class Sealer:
         return sealed
 
     def digest(self, value: str) -> str:
-        """A keyed digest for state keys: reveals nothing of the value."""
-        return self._digest.hexdigest(value.encode())[:32]
+        """A keyed digest for state keys: reveals nothing of the value. A message's id is digested for its
+        dedup key, its event id and its log id: the last few thousand are remembered, in memory only."""
+        found = self._digests.get(value)
+        if found is None:
+            found = self._digest.hexdigest(value.encode())[:32]
+            if len(self._digests) >= 4096:
+                self._digests.clear()
+            self._digests[value] = found
+        return found

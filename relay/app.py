@@ -306,7 +306,7 @@ async def create_app(
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None
             if isinstance(route, Hook):
-                serve = hooks.handler(route, relay.engine.deliver)
+                serve = hooks.handler(route, conn.ctx)
             else:
                 serve = local_only(route.handler, relay.exposure) if route.local else route.handler
             app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))

@@ -10,7 +10,7 @@ from typing import cast
 from aiohttp import web
 
 from relay import codec
-from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
+from relay.connector import Context, Hook, HookRequest, Inbound, Outcome, Result
 from relay.errors import DeliveryError
 from relay.http import Handler, read_body, respond
 from relay.model import Message
@@ -59,14 +59,15 @@ def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Res
     return run
 
 
-def handler(hook: Hook, deliver: Deliver) -> Handler:
-    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); an authenticate
-    or parse step that must read the platform and cannot raises DeliveryError, answered like a delivery that
-    failed (e.g. 503 + Retry-After when signing keys cannot be fetched)."""
+def handler(hook: Hook, ctx: Context) -> Handler:
+    """The aiohttp handler running `hook` through the pipeline, delivering through `ctx.deliver` (errors
+    become 4xx in `guarded`); an authenticate or parse step that must read the platform and cannot raises
+    DeliveryError, answered like a delivery that failed (e.g. 503 + Retry-After when signing keys cannot
+    be fetched)."""
 
     authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
     wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
-    send = deliver if hook.settle is None else settling(deliver, hook.settle)
+    settle = hook.settle
 
     async def run(request: web.Request) -> web.StreamResponse:
         seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
@@ -79,6 +80,7 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
             return respond(Result(outcome, exc.reason, retry_after=exc.retry_after, detail=exc.detail), failed_status)
         if inbound.reply is not None:
             return inbound.reply
+        send = ctx.deliver if settle is None else settling(ctx.deliver, settle)
         groups = inbound.groups
         if len(groups) == 1 and len(groups[0]) == 1:
             return respond(await send(groups[0][0]), failed_status)

@@ -10,9 +10,6 @@ from relay import strength
 from relay.connector import ConnectorConfig
 from relay.secret import Secret
 
-OPT_OUT_DEFAULT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT")
-OPT_IN_DEFAULT = ("START", "UNSTOP", "YES")
-
 
 class TemplateConfig(BaseModel):
     """An approved template sent instead of a free-form reply once the 24-hour window has closed."""
@@ -34,8 +31,8 @@ class WhatsAppConfig(ConnectorConfig):
     verify_token: Secret
     graph_version: str = Field(default="v21.0", pattern=r"^v[0-9]{2}\.0$")
     api_base_url: str = Field(default="https://graph.facebook.com", pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
-    opt_out_keywords: list[str] = Field(default=list(OPT_OUT_DEFAULT), max_length=50, validate_default=True)
-    opt_in_keywords: list[str] = Field(default=list(OPT_IN_DEFAULT), max_length=50, validate_default=True)
+    opt_out_keywords: list[str] | None = None
+    opt_in_keywords: list[str] | None = None
     template: TemplateConfig | None = None
     max_media_bytes: int = Field(default=16 << 20, ge=1024, le=100 << 20)
     throughput: int = Field(default=80, ge=1, le=1000)
@@ -44,11 +41,13 @@ class WhatsAppConfig(ConnectorConfig):
 
     @field_validator("opt_out_keywords", "opt_in_keywords")
     @classmethod
-    def _normalise(cls, value: list[str]) -> list[str]:
-        out = [v.strip().casefold() for v in value]
-        if any(not v for v in out):
-            raise ValueError("keywords must not be empty")
-        return out
+    def _moved(cls, value: list[str] | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "opt-out and opt-in words are the workspace's now, for every channel: move them to "
+                "[consent] opt_out_words / opt_in_words (STOP, START and the usual words are built in)"
+            )
+        return None
 
     @field_validator("app_secret", "access_token")
     @classmethod

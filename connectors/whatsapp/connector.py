@@ -9,7 +9,7 @@ from functools import partial
 from connectors.whatsapp import convert, inbound
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import PAIR_LIMITED, TOKEN_REJECTED, WINDOW_CLOSED, media_kind, refusal, render
-from connectors.whatsapp.policy import Consent, Keys, Policy
+from connectors.whatsapp.policy import Keys, Policy
 from relay.client import Answer, Call
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, Limit, Manifest, MediaStream
 from relay.errors import DeliveryError, MediaError
@@ -30,8 +30,7 @@ class WhatsAppConnector(Connector):
         super().__init__(name, config, ctx)
         keys = Keys(ctx.sealer.digest, config.phone_number_id)
         self.policy = Policy(ctx.state, keys)
-        self.consent = Consent(ctx.state, keys, config.opt_out_keywords, config.opt_in_keywords)
-        self.intake = inbound.Intake(name, config.phone_number_id, self.policy, self.consent, ctx.metrics, ctx.log)
+        self.intake = inbound.Intake(name, config.phone_number_id, self.policy, ctx.metrics, ctx.log)
 
     def tune(self, manifest: Capabilities) -> Capabilities:
         """The number's `throughput` per second, and `max_media_bytes` for files."""
@@ -54,8 +53,6 @@ class WhatsAppConnector(Connector):
         to = message.conversation.chat
         if not to.isdigit():
             raise DeliveryError(Reason.INVALID_RECIPIENT)
-        if await self.consent.opted_out(to):
-            raise DeliveryError(Reason.OPTED_OUT)
         if not await self.policy.window_open(to):
             return await self._outside_window(message, to)
         wamid = await self._send_free(message, to)

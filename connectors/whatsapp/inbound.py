@@ -14,7 +14,7 @@ from aiohttp import web
 
 from connectors.whatsapp.convert import Incoming, Receipt, incoming, receipt
 from connectors.whatsapp.markup import WINDOW_CLOSED, dicts, obj
-from connectors.whatsapp.policy import Consent, Policy
+from connectors.whatsapp.policy import Policy
 from relay.connector import HookRequest, Inbound
 from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
@@ -87,7 +87,6 @@ class Intake:
     instance: str
     phone_number_id: str
     policy: Policy
-    consent: Consent
     metrics: Metrics
     log: logging.Logger
 
@@ -126,10 +125,9 @@ def _recent(intake: Intake, found: list[Incoming], receipts: list[Receipt]) -> t
 
 
 async def _message(intake: Intake, item: Incoming) -> Message:
-    """A customer message (re)opens the 24-hour window; an opt-out or opt-in keyword changes its kind."""
+    """A customer message (re)opens the 24-hour window; STOP and START are the core's (consent ledger)."""
     await intake.policy.saw_inbound(item.wa_id, item.timestamp)
-    kind = await intake.consent.keyword(item.wa_id, item.keyword, item.timestamp)
-    return item.message if kind is None else item.message.with_(kind=kind)
+    return item.message
 
 
 async def _statuses(policy: Policy, group: list[Receipt]) -> tuple[Message, ...]:

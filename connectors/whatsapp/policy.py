@@ -8,15 +8,13 @@ never content. With several replicas they are shared through the relay's Redis s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
-from relay.model import Kind
 from relay.state import StateStore
 
 WINDOW = 24 * 3600.0
 STATUS_TTL = 8 * 24 * 3600.0
 PART_TTL = 24 * 3600.0
-CONSENT_TTL = 2 * 365 * 24 * 3600.0
 
 
 class Keys:
@@ -84,43 +82,3 @@ class Policy:
 
     async def remember_part(self, part: str, wamid: str) -> None:
         await self.state.set(self.key("p", part), wamid, PART_TTL)
-
-
-class Consent:
-    """Opt-out and opt-in by keyword, as metadata in the StateStore (state and the keyword message's time)."""
-
-    def __init__(self, state: StateStore, keys: Keys, opt_out: Collection[str], opt_in: Collection[str]) -> None:
-        self.state = state
-        self.key = keys
-        self.opt_out = frozenset(opt_out)
-        self.opt_in = frozenset(opt_in) - self.opt_out
-
-    async def _get(self, wa_id: str) -> tuple[str, int]:
-        """("out" | "in" | "", timestamp of the keyword message that set it)."""
-        stored = await self.state.get(self.key("o", wa_id))
-        state, _, ts = (stored or ":0").partition(":")
-        return state, int(ts or 0)
-
-    async def _set(self, wa_id: str, state: str, ts: int) -> None:
-        """Record an opt-out/opt-in unless a later keyword message already decided."""
-        _, current = await self._get(wa_id)
-        if ts >= current:
-            await self.state.set(self.key("o", wa_id), f"{state}:{ts}", CONSENT_TTL)
-
-    async def opted_out(self, wa_id: str) -> bool:
-        return (await self._get(wa_id))[0] == "out"
-
-    async def keyword(self, wa_id: str, keyword: str | None, ts: int) -> Kind | None:
-        """OPT_OUT for an opt-out keyword; OPT_IN for an opt-in keyword while opted out (so an ordinary "yes"
-        stays text); None otherwise. The change is recorded."""
-        if keyword is None:
-            return None
-        if keyword in self.opt_out:
-            await self._set(wa_id, "out", ts)
-            return Kind.OPT_OUT
-        if keyword in self.opt_in:
-            state, at = await self._get(wa_id)
-            if state == "out" or (state == "in" and at == ts):
-                await self._set(wa_id, "in", ts)
-                return Kind.OPT_IN
-        return None

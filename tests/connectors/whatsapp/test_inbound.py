@@ -7,6 +7,9 @@ import json
 import time
 from typing import Any
 
+from relay.connector import Outcome
+from relay.model import Address, Kind, Message
+from relay.richtext import RichText
 from tests.connectors.whatsapp.helpers import (
     CUSTOMER,
     OTHER,
@@ -132,9 +135,12 @@ async def test_opt_out_and_opt_in(make_env: Any) -> None:
     assert (await post(env, text_payload("wamid.T2", "yes"))).status == 200
     assert [b["type"] for b in env.sink.received] == ["message", "message"]
     assert (await post(env, text_payload("wamid.T3", "  Stop \n"))).status == 200
-    assert env.sink.received[-1]["type"] == "opt_out" and await env.wa.consent.opted_out(CUSTOMER)
+    assert env.sink.received[-1]["type"] == "opt_out" and env.sink.received[-1]["message"]["text"] == ""
     assert (await post(env, text_payload("wamid.T4", "START"))).status == 200
-    assert env.sink.received[-1]["type"] == "opt_in" and not await env.wa.consent.opted_out(CUSTOMER)
+    assert env.sink.received[-1]["type"] == "opt_in"
     assert (await post(env, text_payload("wamid.T5", "UNSUBSCRIBE", ts=int(time.time()) - 3600))).status == 200
     assert env.sink.received[-1]["type"] == "opt_out"
-    assert not await env.wa.consent.opted_out(CUSTOMER), "an older keyword message must not override a newer one"
+    reply = await env.relay.engine.deliver(
+        Message(kind=Kind.TEXT, id="crm-9", origin="crm", conversation=Address("wa", CUSTOMER), text=RichText.of("hi"))
+    )
+    assert reply.outcome is Outcome.DELIVERED, "an older keyword message must not override a newer one"

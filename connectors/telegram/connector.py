@@ -6,6 +6,7 @@ import logging
 import mimetypes
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from telegram import Bot, InputFile, MessageEntity, ReplyParameters
@@ -32,8 +33,6 @@ from relay.connector import (
     ConnectorKind,
     Context,
     Hook,
-    HookRequest,
-    Inbound,
     Limit,
     Manifest,
     MediaStream,
@@ -112,12 +111,8 @@ class TelegramConnector(Connector):
         if self.config.mode != "webhook":
             return ()
 
-        def authenticate(request: HookRequest) -> None:
-            inbound.authenticate(self.secret, request)
-
-        def parse(request: HookRequest, _: Any) -> Inbound:
-            return inbound.parse(self.name, self.accept, self.ctx.log, request)
-
+        authenticate = partial(inbound.authenticate, self.secret)
+        parse = partial(inbound.parse, self.name, self.accept, self.ctx.log)
         return (Hook("POST", "/", authenticate, parse), Hook("POST", "", authenticate, parse))
 
     async def start(self) -> None:

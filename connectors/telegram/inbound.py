@@ -31,7 +31,7 @@ def authenticate(expected: bytes, request: HookRequest) -> None:
         raise AuthError("wrong X-Telegram-Bot-Api-Secret-Token", 403)
 
 
-def parse(instance: str, accept: Accept, log: logging.Logger, request: HookRequest) -> Inbound:
+def parse(instance: str, accept: Accept, log: logging.Logger, request: HookRequest, _: Any = None) -> Inbound:
     """One update as the Message it carries; nothing for updates the relay does not carry."""
     data = parse_json(request.body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from functools import partial
 
 from connectors.webhook import convert, inbound
 from connectors.webhook.config import WebhookConfig
@@ -15,8 +15,6 @@ from relay.connector import (
     ConnectorKind,
     Context,
     Hook,
-    HookRequest,
-    Inbound,
     Limit,
     Manifest,
 )
@@ -36,12 +34,8 @@ class WebhookConnector(Connector):
         self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
 
     def routes(self) -> Sequence[Hook]:
-        def authenticate(request: HookRequest) -> None:
-            inbound.authenticate(self.inbound_key, request)
-
-        def parse(request: HookRequest, _: Any) -> Inbound:
-            return inbound.parse(self.name, self.ctx.sealer, self.ctx.media.allowlist, request)
-
+        authenticate = partial(inbound.authenticate, self.inbound_key)
+        parse = partial(inbound.parse, self.name, self.ctx.sealer, self.ctx.media.allowlist)
         return (Hook("POST", "", authenticate, parse, 422), Hook("POST", "/", authenticate, parse, 422))
 
     async def _inline(self, message: Message) -> dict[int, bytes]:

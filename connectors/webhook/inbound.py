@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ def authenticate(key: bytes, request: HookRequest) -> None:
     verify(key, request.headers.get(SIGNATURE_HEADER), request.body)
 
 
-def parse(instance: str, sealer: Sealer, allowlist: Sequence[str], request: HookRequest) -> Inbound:
+def parse(instance: str, sealer: Sealer, allowlist: Sequence[str], request: HookRequest, _: Any = None) -> Inbound:
     """A CRM user's answer as a Message for the conversation it quotes; 4xx naming what is wrong."""
     try:
         body = InboundBody.model_validate(parse_json(request.body))

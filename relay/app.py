@@ -44,8 +44,12 @@ async def make_store(loaded: Loaded) -> StateStore:
     if cfg.backend == "redis":
         from relay.state_redis import RedisStateStore
 
-        assert cfg.url is not None, "validated by StateConfig"
         prefix = f"relay:{loaded.relay.workspace.id}:"
+        if cfg.sentinels:
+            from relay.state_sentinel import connect_from
+
+            return await connect_from(cfg, prefix)
+        assert cfg.url is not None, "validated by StateConfig"
         return await RedisStateStore.connect(cfg.url.reveal(), prefix, cfg.assume_no_persistence)
     return MemoryStateStore(cfg.max_entries)
 

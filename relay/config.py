@@ -18,6 +18,7 @@ from relay.errors import ConfigError
 from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
+from relay.sentinel_config import sentinel_settings_problem
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
@@ -77,13 +78,22 @@ class StateConfig(_Strict):
     claim_ttl: float = Field(default=10.0, ge=1, le=300)
     max_entries: int = Field(default=200_000, ge=1000)
     assume_no_persistence: bool = False
+    sentinels: list[str] = []
+    service_name: str | None = None
+    password: Secret | None = None
+    sentinel_password: Secret | None = None
+    db: int = Field(default=0, ge=0, le=15)
 
     @model_validator(mode="after")
     def _backend_settings(self) -> StateConfig:
-        if self.backend == "redis" and self.url is None:
+        if problem := sentinel_settings_problem(self.sentinels, self.service_name, self.url is not None):
+            raise ValueError(problem)
+        if self.backend == "redis" and self.url is None and not self.sentinels:
             raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
         if self.backend == "memory" and self.url is not None:
             raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
+        if self.backend == "memory" and self.sentinels:
+            raise ValueError('sentinels are for backend = "redis"; remove them or set backend = "redis"')
         if self.backend == "memory" and self.assume_no_persistence:
             raise ValueError('assume_no_persistence is for backend = "redis"; remove it')
         if self.backend == "redis" and "max_entries" in self.model_fields_set:
@@ -166,7 +176,8 @@ class Loaded:
         found += [v.reveal() for v in _walk_secrets(self.relay.server)]
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
-        for extra in (self.relay.state.url, self.relay.consent.url, self.relay.consent.key):
+        found += [v.reveal() for v in _walk_secrets(self.relay.state)]
+        for extra in (self.relay.consent.url, self.relay.consent.key):
             if extra is not None:
                 found.append(extra.reveal())
         return found

@@ -8,16 +8,24 @@ import sys
 import time
 from pathlib import Path
 
-from bench.reliability.faults import FAULTS, FULL, QUICK, run_all
+from bench.reliability.faults import FAULTS, FULL, QUICK, Row, Sizes
+from bench.reliability.redis_faults import REDIS_FAULTS
 from bench.reliability.relays import redis_available
 from bench.reliability.report import ROOT, render, run_suite
+
+ALL = {**FAULTS, **REDIS_FAULTS}
+
+
+async def run_all(sizes: Sizes, only: list[str]) -> list[Row]:
+    """Run the faults one after the other, the shared-Redis ones last."""
+    return [await ALL[name](sizes) for name in (only or ALL)]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small counts (CI); prints the report unless --out")
     p.add_argument("--out", type=Path, help="where to write the report (default: docs/reliability.md in full mode)")
-    p.add_argument("--faults", nargs="*", choices=sorted(FAULTS), default=[], help="run only these faults")
+    p.add_argument("--faults", nargs="*", choices=sorted(ALL), default=[], help="run only these faults")
     p.add_argument("--no-tests", action="store_true", help="skip the hostile-input and at-rest pytest runs")
     args = p.parse_args(argv)
     sizes = QUICK if args.quick else FULL

@@ -84,9 +84,12 @@ def relay_config(
     deadline: float = 2.0,
     crm_timeout: float = 1.0,
     grace: float = 5.0,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Telegram (webhook mode) <-> webhook CRM, short deadlines so faults resolve in seconds."""
-    state: dict[str, Any] = {"backend": "redis", "url": REDIS_URL} if redis else {"backend": "memory"}
+    """Telegram (webhook mode) <-> webhook CRM, short deadlines so faults resolve in seconds; `state` overrides
+    the state store."""
+    if state is None:
+        state = {"backend": "redis", "url": REDIS_URL} if redis else {"backend": "memory"}
     return {
         "server": {
             "host": "127.0.0.1",

@@ -37,10 +37,11 @@ class Rig:
         give_up: float = 60.0,
         redis: bool | None = None,
         crm: str = "webhook",
+        state: dict[str, Any] | None = None,
     ) -> None:
         self.run = secrets.token_hex(4)
         self.workspace = new_workspace()
-        self.redis = redis_available() if redis is None else redis
+        self.redis = state is not None or (redis_available() if redis is None else redis)
         self.bot = FakeBotApi()
         self.crm = FaultyCrm()
         self.hubspot = FaultyHubSpot() if crm == "hubspot" else None
@@ -59,6 +60,7 @@ class Rig:
                 deadline,
                 crm_timeout,
                 grace,
+                state,
             )
             for _ in range(replicas)
         ]

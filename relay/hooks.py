@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
+from typing import Protocol, cast
 
 from aiohttp import web
 
 from relay import codec
-from relay.connector import Context, Hook, HookRequest, Inbound, Outcome, Result
+from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
 from relay.errors import DeliveryError
 from relay.http import Handler, read_body, respond
 from relay.model import Message
 
 Deliver = Callable[[Message], Awaitable[Result]]
+
+
+class Delivering(Protocol):
+    """Where a hook hands its messages: a connector's context (looked up per request)."""
+
+    deliver: Deliver
+
+
 _DELIVERED = Result(Outcome.DELIVERED)
 _IGNORED = codec.dumps({"status": "ignored"})
 
@@ -59,7 +67,7 @@ def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Res
     return run
 
 
-def handler(hook: Hook, ctx: Context) -> Handler:
+def handler(hook: Hook, ctx: Delivering) -> Handler:
     """The aiohttp handler running `hook` through the pipeline, delivering through `ctx.deliver` (errors
     become 4xx in `guarded`); an authenticate or parse step that must read the platform and cannot raises
     DeliveryError, answered like a delivery that failed (e.g. 503 + Retry-After when signing keys cannot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -92,6 +93,13 @@ async def test_a_401_refreshes_once_then_gives_the_answer() -> None:
     assert sent[2:] == ["t1", "t2"]
 
 
+@dataclass
+class Target:
+    """Where the hook under test hands its messages."""
+
+    deliver: hooks.Deliver
+
+
 async def test_settle_sees_each_result_and_may_ask_for_a_redelivery(aiohttp_client: Any) -> None:
     message = Message(kind=Kind.TEXT, id="a1", origin="crm", conversation=Address("chat", "v"))
     seen: list[tuple[str, Outcome]] = []
@@ -110,7 +118,7 @@ async def test_settle_sees_each_result_and_may_ask_for_a_redelivery(aiohttp_clie
         return Result(Outcome.RETRY, Reason.PLATFORM_BUSY, retry_after=3)
 
     app = web.Application()
-    app.router.add_post("/h", hooks.handler(Hook("POST", "/h", authenticate, parse, settle=settle), deliver))
+    app.router.add_post("/h", hooks.handler(Hook("POST", "/h", authenticate, parse, settle=settle), Target(deliver)))
     client = await aiohttp_client(app)
     resp = await client.post("/h", data=b"{}")
     assert resp.status == 503 and resp.headers["Retry-After"] == "3"

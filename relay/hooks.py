@@ -21,7 +21,8 @@ Deliver = Callable[[Message], Awaitable[Result]]
 class Delivering(Protocol):
     """Where a hook hands its messages: a connector's context (looked up per request)."""
 
-    deliver: Deliver
+    @property
+    def deliver(self) -> Deliver: ...
 
 
 _DELIVERED = Result(Outcome.DELIVERED)

@@ -128,6 +128,10 @@ _NINO = re.compile(
 _DNI = re.compile(r"(?<![A-Za-z0-9])\d{8}-?[A-Za-z](?![A-Za-z0-9])")
 
 
+_ANY_DIGIT = re.compile(r"[0-9]")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
 def _always(text: str) -> bool:
     return True
 
@@ -136,7 +140,7 @@ def digits_at_least(n: int) -> Callable[[str], bool]:
     """A cheap test that a text holds at least `n` ASCII digits (no detector finds a value with fewer)."""
 
     def enough(text: str) -> bool:
-        return sum(map(text.count, "0123456789")) >= n
+        return _ANY_DIGIT.search(text) is not None and len(text) - len(text.translate(_NO_DIGITS)) >= n
 
     return enough
 
@@ -237,8 +241,14 @@ def scrub_rich(text: RichText, rules: Sequence[Rule]) -> tuple[RichText, Counter
 
 def _might_find(text: RichText, rules: Sequence[Rule]) -> bool:
     """Whether any rule could find a value in the text or its link targets (cheap; False is sure)."""
-    probe = "\n".join([text.plain, *(s.href for s in text.spans if s.href)])
-    return any(rule.detector.might(probe) for rule in rules)
+    probe = text.plain
+    hrefs = [s.href for s in text.spans if s.href]
+    if hrefs:
+        probe = "\n".join([probe, *hrefs])
+    for rule in rules:
+        if rule.detector.might(probe):
+            return True
+    return False
 
 
 def allowed(mime: str, policy: Policy) -> bool:

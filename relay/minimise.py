@@ -245,10 +245,7 @@ def _might_find(text: RichText, rules: Sequence[Rule]) -> bool:
     hrefs = [s.href for s in text.spans if s.href]
     if hrefs:
         probe = "\n".join([probe, *hrefs])
-    for rule in rules:
-        if rule.detector.might(probe):
-            return True
-    return False
+    return any(rule.detector.might(probe) for rule in rules)
 
 
 def allowed(mime: str, policy: Policy) -> bool:

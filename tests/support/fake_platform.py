@@ -28,7 +28,9 @@ class Recorded:
 @dataclass(slots=True)
 class Rule:
     """A fault: requests matching `method` and the `path` glob get this answer (after `delay`), `times`
-    times (None: until removed); `status` 0 with a delay only slows the real answer down."""
+    times (None: until removed); `status` 0 with a delay only slows the real answer down. With `after`, the
+    platform handles the request first (it commits), then the delay passes and the answer is sent (the
+    rule's, or the real one when `status` is 0); `drop` then closes the connection instead of answering."""
 
     path: str
     status: int = 500
@@ -37,6 +39,8 @@ class Rule:
     delay: float = 0.0
     times: int | None = 1
     method: str | None = None
+    after: bool = False
+    drop: bool = False
     hits: int = 0
 
     def matches(self, request: web.Request) -> bool:
@@ -81,6 +85,13 @@ class FakePlatform:
         body = await request.read()
         self.recorded.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
         rule = next((r for r in self.rules if r.matches(request)), None)
+        if rule is not None and rule.after:
+            rule.hits += 1
+            real: web.StreamResponse = await handler(request)
+            await asyncio.sleep(rule.delay)
+            if rule.drop and request.transport is not None:
+                request.transport.close()
+            return rule.answer() if rule.status else real
         if rule is not None:
             rule.hits += 1
             if rule.delay:

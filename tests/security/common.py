@@ -53,6 +53,9 @@ def _local(type_name: str, fake: str) -> dict[str, Any]:
         cfg |= {"api_base_url": fake}
     elif type_name == "teams":
         cfg |= {"openid_metadata_url": f"{fake}/openid"}
+    elif type_name == "zendesk":
+        cfg.pop("subdomain", None)
+        cfg |= {"base_url": fake}
     return cfg
 
 
@@ -88,6 +91,8 @@ def signers() -> dict[str, Signer]:
     if "bottlecrm" in TYPES:
         key = example("bottlecrm")["webhook_secret"].encode()
         out["bottlecrm"] = lambda raw: {"X-BottleCRM-Signature": sign(key, raw)}
+    if "zendesk" in TYPES:
+        out["zendesk"] = lambda raw: {"X-API-Key": example("zendesk")["webhook_secret"]}
     return out
 
 

@@ -28,9 +28,10 @@ class Recorded:
 @dataclass(slots=True)
 class Rule:
     """A fault: requests matching `method` and the `path` glob get this answer (after `delay`), `times`
-    times (None: until removed); `status` 0 with a delay only slows the real answer down. With `after`, the
-    platform handles the request first (it commits), then the delay passes and the answer is sent (the
-    rule's, or the real one when `status` is 0); `drop` then closes the connection instead of answering."""
+    times (None: until removed); `status` 0 with a delay only slows the real answer down. With `after`,
+    the real handler runs first (the platform commits) and only then the fault is answered, or with
+    `status` 0 the real answer comes late: a relay killed or timed out before it reads the answer.
+    `drop` (with `after`) closes the connection instead of answering: the answer is lost."""
 
     path: str
     status: int = 500
@@ -40,8 +41,8 @@ class Rule:
     times: int | None = 1
     method: str | None = None
     after: bool = False
-    drop: bool = False
     hits: int = 0
+    drop: bool = False
 
     def matches(self, request: web.Request) -> bool:
         if self.method is not None and request.method != self.method:
@@ -88,7 +89,8 @@ class FakePlatform:
         if rule is not None and rule.after:
             rule.hits += 1
             real: web.StreamResponse = await handler(request)
-            await asyncio.sleep(rule.delay)
+            if rule.delay:
+                await asyncio.sleep(rule.delay)
             if rule.drop and request.transport is not None:
                 request.transport.close()
             return rule.answer() if rule.status else real

@@ -31,6 +31,7 @@ from relay.connector import (
 )
 from relay.errors import DeliveryError
 from relay.model import Attachment, Kind, Message, Status
+from relay.parts import part_id
 from relay.reasons import Reason
 
 MAX_FILE = 50 << 20
@@ -86,15 +87,10 @@ class ZendeskConnector(Connector):
             self._conversations.pop(ext, None)
             return await self._post(await self._conversation(ext, sealed, message), ext, message)
 
-    def _relay_id(self, message: Message) -> str:
-        """A keyed digest naming this part of this message: carried in the SunCo message's metadata."""
-        files = "\0".join(f"{a.name}:{a.size}" for a in message.attachments)
-        return self.ctx.sealer.digest(f"zendesk:{self.name}:{message.dedup_id}\0{message.text.plain}\0{files}")
-
     async def _post(self, conversation: str, ext: str, message: Message) -> str:
         """Post one message at most once: a mark taken before posting makes any later attempt look for the
         message (by its metadata) among the conversation's recent messages first."""
-        relay_id = self._relay_id(message)
+        relay_id = part_id(self.ctx.sealer, f"zendesk:{self.name}", message)
         mark = "zp:" + relay_id
         if await self.ctx.state.get(mark) is not None:
             found = await self._posted(conversation, relay_id)

@@ -15,6 +15,8 @@ from relay.client import HostPolicy, PlatformClient
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
 from relay.engine import SHED, Engine, EngineSettings
+from relay.errors import ConfigError
+from relay.exposure import Exposure, local_only
 from relay.http import guarded, respond
 from relay.media import MediaService
 from relay.metrics import Metrics
@@ -42,9 +44,12 @@ async def make_store(loaded: Loaded) -> StateStore:
 class Relay:
     """Everything one workspace runs: connectors, engine, media, metrics."""
 
-    def __init__(self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore) -> None:
+    def __init__(
+        self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore, exposure: Exposure | None = None
+    ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
+        self.exposure = exposure or Exposure(cfg.server.host, cfg.server.public_url, loaded.source)
         self.session = session
         self.store = store
         self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
@@ -83,8 +88,13 @@ class Relay:
                 state=store,
                 log=logging.getLogger(f"relay.connector.{name}"),
                 max_body_bytes=cfg.server.max_body_bytes,
+                exposure=self.exposure,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
+        unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
+        if unlocked and self.exposure.exposed:
+            fix = "Configure its authentication"
+            raise ConfigError([self.exposure.refusal(f"connectors.{n}", fix) for n in unlocked])
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
         self.state_ok = True
@@ -200,14 +210,22 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.Application:
-    """Build the web app for a validated workspace; connectors start with the app and close with it."""
+async def create_app(
+    loaded: Loaded, store: StateStore | None = None, exposure: Exposure | None = None
+) -> web.Application:
+    """Build the web app for a validated workspace; connectors start with the app and close with it.
+    `exposure` is where it will listen (default: server.host); admin pages refuse to run unlocked beyond loopback."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
-    relay = Relay(loaded, session, store)
+    try:
+        relay = Relay(loaded, session, store, exposure)
+    except BaseException:
+        await session.close()
+        await store.close()
+        raise
     app[RELAY_KEY] = relay
     for path, handler in (
         ("/", index),
@@ -220,8 +238,11 @@ async def create_app(loaded: Loaded, store: StateStore | None = None) -> web.App
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None
-            run = hooks.handler(route, relay.engine.deliver) if isinstance(route, Hook) else route.handler
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(run, refuse))
+            if isinstance(route, Hook):
+                serve = hooks.handler(route, relay.engine.deliver)
+            else:
+                serve = local_only(route.handler, relay.exposure) if route.local else route.handler
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()

@@ -20,9 +20,10 @@ from aiohttp import web
 from relay import config as config_mod
 from relay.app import RELAY_KEY, Relay, create_app
 from relay.errors import ConfigError
+from relay.exposure import Exposure
 from relay.logs import setup_logging
 from relay.safety import disable_core_dumps
-from relay.sandbox import sandbox_config
+from relay.sandbox import sandbox_config, sandbox_problems
 from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
 from relay.state import MemoryStateStore
 
@@ -32,12 +33,15 @@ log = logging.getLogger("relay.cli")
 def _load(path: str | None, host: str | None = None, port: int | None = None) -> config_mod.Loaded:
     if path:
         return config_mod.load(Path(path))
+    problems = sandbox_problems(host or "127.0.0.1", os.environ)
+    if problems:
+        raise ConfigError(problems)
     raw = sandbox_config(host or "127.0.0.1", port if port is not None else 8080)
     return config_mod.parse(raw, "<sandbox>")
 
 
 async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
-    app = await create_app(loaded)
+    app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
     relay = app[RELAY_KEY]
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -17,6 +17,7 @@ from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay.errors import MediaError
+from relay.exposure import Exposure
 from relay.frozen import fast_init
 from relay.model import Address, Message
 from relay.reasons import Reason
@@ -130,12 +131,14 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """An aiohttp route mounted under /hooks/<instance>; `public` routes are pages that need no auth."""
+    """An aiohttp route mounted under /hooks/<instance>; `public` routes are pages that need no auth;
+    `local` ones have no authentication of their own and are served over loopback only."""
 
     method: str
     path: str
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     public: bool = False
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,7 @@ class Context:
     max_body_bytes: int = 1 << 20
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    exposure: Exposure = field(default_factory=lambda: Exposure(""))
 
     def hook_url(self, path: str = "") -> str:
         """The public URL of one of this instance's routes."""

@@ -18,7 +18,7 @@ class ConfigError(RelayError):
 
 
 class AuthError(RelayError):
-    """An inbound request failed authentication; `status` is 401 or 403."""
+    """An inbound request failed authentication; `status` is 401, 403, or 421 (Host names another site)."""
 
     def __init__(self, reason: str, status: int = 401) -> None:
         self.reason = reason

@@ -43,6 +43,8 @@ class Reason(StrEnum):
     UNSUPPORTED = "unsupported"
     UNKNOWN_MESSAGE = "unknown_message_to_change"
     RECORD_NOT_FOUND = "record_not_found"
+    RECIPIENT_BACKLOG = "recipient_backlog_full"
+    CHANNEL_FULL = "channel_full"
     # The relay itself.
     RATE_LIMITED = "rate_limited"
     DEADLINE_EXCEEDED = "deadline_exceeded"
@@ -90,6 +92,8 @@ _CLASS = {
     Reason.SHUTTING_DOWN: RetryClass.RETRY_AFTER,
     Reason.OVERLOADED: RetryClass.RETRY_AFTER,
     Reason.DESTINATION_BUSY: RetryClass.RETRY_AFTER,
+    Reason.RECIPIENT_BACKLOG: RetryClass.RETRY_AFTER,
+    Reason.CHANNEL_FULL: RetryClass.RETRY_AFTER,
     Reason.RECIPIENT_UNREACHABLE: RetryClass.BLOCKED,
     Reason.OPTED_OUT: RetryClass.BLOCKED,
     Reason.PLATFORM_AUTH_FAILED: RetryClass.BLOCKED,
@@ -121,6 +125,8 @@ MEANING = {
     Reason.UNSUPPORTED: "The platform cannot show this kind of message.",
     Reason.UNKNOWN_MESSAGE: "An edit, delete or reaction names a message the relay has no id for.",
     Reason.RECORD_NOT_FOUND: "The CRM record this event names could not be found.",
+    Reason.RECIPIENT_BACKLOG: "The recipient has too many replies it has not seen yet; retried after a pause.",
+    Reason.CHANNEL_FULL: "The channel holds as many conversations as it may, all with unseen replies; retried.",
     Reason.RATE_LIMITED: "The relay's own rate limit for this destination would be exceeded before the deadline.",
     Reason.DEADLINE_EXCEEDED: "The destination did not accept within the source's deadline; the source redelivers.",
     Reason.STATE_UNAVAILABLE: "The state store (Redis) cannot be reached; nothing was delivered.",

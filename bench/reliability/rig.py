@@ -104,7 +104,7 @@ class Rig:
         sealer = Sealer(self.workspace, [WorkspaceKey("k1", WORKSPACE_KEY.encode())])
         out = []
         for i in range(count):
-            conversation = sealer.seal(Address("tg", str(2000 + i), chat_type="private"))
+            conversation = sealer.seal(Address("tg", str(2000 + i), handle='{"chat_type":"private"}'))
             out.append(crm_answer(SINK_SECRET, conversation, f"ans-{self.run}-{i}", text(self.marker(i))))
         return out
 

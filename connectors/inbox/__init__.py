@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from connectors.inbox.connector import MANIFEST, InboxConfig, InboxConnector
+from connectors.inbox.config import InboxConfig
+from connectors.inbox.connector import MANIFEST, InboxConnector
 
 EXAMPLE_CONFIG: dict[str, Any] = {"type": "inbox", "access_key": "example-access-key-0123"}
 

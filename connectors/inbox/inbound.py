@@ -1,30 +1,93 @@
-"""Inbox routes: the agent page (public) and its JSON API (authenticated before parsing)."""
+"""The agent's side: conversations in bounded memory, the agent page (public) and its JSON API
+(authenticated before parsing); loopback only when there is no access key."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import hmac
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from connectors.inbox import convert
-from relay.connector import Outcome, Route
-from relay.errors import BadRequest
+from connectors.inbox.config import InboxConfig
+from relay.connector import Context, Outcome, Route
+from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, wait_any
 from relay.ui import render
 
-if TYPE_CHECKING:
-    from connectors.inbox.connector import InboxConnector
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of a header value and a secret, any characters (aiohttp keeps bad bytes escaped)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
-def _page(conn: InboxConnector) -> str:
+@dataclass(slots=True)
+class Conversation:
+    ref: str
+    channel: str
+    title: str = field(repr=False)
+    items: deque[convert.Item] = field(repr=False, default_factory=deque)
+    updated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    unread: int = 0
+
+
+class Inbox:
+    """The conversations an agent sees, bounded, and a version that wakes the page's long poll."""
+
+    def __init__(self, name: str, config: InboxConfig, ctx: Context) -> None:
+        self.name = name
+        self.config = config
+        self.ctx = ctx
+        self.conversations: OrderedDict[str, Conversation] = OrderedDict()
+        self.version = 0
+        self.changed = asyncio.Event()
+        self.session_token = secrets.token_urlsafe(24)
+
+    def authenticate(self, headers: Mapping[str, str]) -> None:
+        """Bearer access key when configured; otherwise the page's session token (same-origin check)."""
+        get = headers.get
+        if self.config.access_key is not None:
+            if not same(get("Authorization", ""), f"Bearer {self.config.access_key.reveal()}"):
+                raise AuthError("missing or wrong access key", 401)
+            return
+        if not same(get("X-Relay-Session", ""), self.session_token):
+            raise AuthError("missing or wrong session token; reload the inbox page", 401)
+
+    def touch(self) -> None:
+        """Something changed: wake the pages."""
+        self.version += 1
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def conversation(self, ref: str, channel: str, title: str) -> Conversation:
+        conv = self.conversations.get(ref)
+        if conv is None:
+            conv = Conversation(ref, channel, title, deque(maxlen=self.config.max_messages))
+            self.conversations[ref] = conv
+            while len(self.conversations) > self.config.max_conversations:
+                self.conversations.popitem(last=False)
+        self.conversations.move_to_end(ref)
+        conv.updated = datetime.now(UTC)
+        return conv
+
+    def find(self, conv: Conversation, item_id: str | None) -> convert.Item | None:
+        return next((i for i in conv.items if i.id == item_id), None) if item_id else None
+
+
+def _page(conn: Inbox) -> str:
     page = files("connectors.inbox").joinpath("static/inbox.html").read_text(encoding="utf-8")
     token = "" if conn.config.access_key is not None else conn.session_token
     return render(page, SESSION=token, BASE=f"/hooks/{conn.name}")
 
 
-def routes(conn: InboxConnector) -> Sequence[Route]:
+def routes(conn: Inbox) -> Sequence[Route]:
     async def page(request: web.Request) -> web.Response:
         return web.Response(
             text=_page(conn), content_type="text/html", headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
@@ -74,13 +137,13 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
         )
         item = convert.agent_item(text)
         conv.items.append(item)
-        conn._touch()
+        conn.touch()
         result = await conn.ctx.deliver(convert.agent_message(text, conn.name, address, item.id))
         item.status = {Outcome.DELIVERED: "sent", Outcome.DUPLICATE: "sent", Outcome.FAILED: "failed"}.get(
             result.outcome, "not sent, try again"
         )
         item.reason = result.reason
-        conn._touch()
+        conn.touch()
         status = (
             200
             if result.acknowledged and result.outcome is not Outcome.FAILED
@@ -101,10 +164,11 @@ def routes(conn: InboxConnector) -> Sequence[Route]:
             await wait_any([conn.ctx.closing, conn.changed], wait)
         return web.json_response({"version": conn.version})
 
+    local = conn.config.access_key is None
     return (
-        Route("GET", "/", page, public=True),
-        Route("GET", "/api/conversations", list_conversations),
-        Route("GET", "/api/conversations/{ref}", thread),
-        Route("POST", "/api/conversations/{ref}/messages", reply),
-        Route("GET", "/api/events", events),
+        Route("GET", "/", page, public=True, local=local),
+        Route("GET", "/api/conversations", list_conversations, local=local),
+        Route("GET", "/api/conversations/{ref}", thread, local=local),
+        Route("POST", "/api/conversations/{ref}/messages", reply, local=local),
+        Route("GET", "/api/events", events, local=local),
     )

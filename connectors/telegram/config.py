@@ -28,7 +28,7 @@ class TelegramConfig(ConnectorConfig):
     timeout: float = Field(default=15.0, gt=0, le=120)
     poll_timeout: int = Field(default=30, ge=1, le=50)
     poll_retry_pause: float = Field(default=5.0, gt=0, le=300)
-    ack_deadline: float = Field(default=50.0, gt=0, le=58)
+    ack_deadline: float | None = Field(default=None, gt=0, le=58)
 
     @field_validator("token")
     @classmethod

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
+import mimetypes
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -16,30 +16,31 @@ from connectors.telegram import inbound
 from connectors.telegram.config import TelegramConfig
 from connectors.telegram.convert import (
     ALLOWED_UPDATES,
-    GROUP_TYPES,
     Accept,
+    grouped,
     parse_platform_id,
     platform_id,
-    to_message,
 )
 from connectors.telegram.errors import delivery_error, is_no_text, is_not_modified
-from connectors.telegram.files import download
 from connectors.telegram.markup import Entity, fits, render
 from connectors.telegram.transport import AiohttpRequest
+from relay.client import Call
 from relay.connector import (
     Capabilities,
     Check,
     Connector,
     ConnectorKind,
     Context,
+    Hook,
+    HookRequest,
+    Inbound,
     Limit,
     Manifest,
     MediaStream,
-    Result,
-    Route,
 )
 from relay.errors import DeliveryError, MediaError, RelayError
 from relay.model import Address, Attachment, Kind, Message
+from relay.reasons import Reason
 from relay.richtext import RichText
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -63,7 +64,7 @@ def _entities(items: list[Entity]) -> list[MessageEntity] | None:
 def _sent_id(sent: TgMessage | bool) -> str:
     if isinstance(sent, TgMessage):
         return platform_id(sent.chat.id, sent.message_id)
-    raise DeliveryError("platform_error")
+    raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE)
 
 
 class RelayBot(Bot):
@@ -107,16 +108,21 @@ class TelegramConnector(Connector):
         self.accept = Accept(config.accept_private, config.accept_groups)
         self.poller: inbound.Poller | None = None
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[Hook]:
         if self.config.mode != "webhook":
             return ()
 
-        post = functools.partial(inbound.handle_webhook, self)
-        return (Route("POST", "/", post), Route("POST", "", post))
+        async def authenticate(request: HookRequest) -> None:
+            inbound.authenticate(self.secret, request)
+
+        async def parse(request: HookRequest, _: Any) -> Inbound:
+            return inbound.parse(self.name, self.accept, self.ctx.log, request)
+
+        return (Hook("POST", "/", authenticate, parse), Hook("POST", "", authenticate, parse))
 
     async def start(self) -> None:
         if self.config.mode == "polling":
-            self.poller = inbound.Poller(self)
+            self.poller = inbound.Poller(self.name, self.config, self.bot, self.ctx, self.accept)
             self.ctx.spawn(self.poller.run(), "poll")
             return
         try:
@@ -133,29 +139,15 @@ class TelegramConnector(Connector):
         for request in self._requests:
             await request.shutdown()
 
-    async def handle_update(self, data: dict[str, Any]) -> Result | None:
-        """Parse an authenticated update and deliver it; None when there is nothing to relay."""
-        try:
-            message = to_message(data, self.name, self.accept)
-        except Exception as exc:
-            self.ctx.log.warning("update not understood", extra={"connector": self.name, "error": type(exc).__name__})
-            return None
-        del data
-        if message is None:
-            return None
-        return await self.ctx.deliver(message)
-
     def limits(self, address: Address) -> Sequence[Limit]:
-        grouped = address.chat_type in (*GROUP_TYPES, "channel") or (
-            address.chat_type is None and address.chat.startswith("-")
-        )
-        return (GROUP_LIMIT if grouped else PRIVATE_LIMIT, BOT_LIMIT)
+        """The bot's limit, and the per-chat one for the chat's type (both on the manifest)."""
+        return (GROUP_LIMIT if grouped(address) else PRIVATE_LIMIT, BOT_LIMIT)
 
     async def send(self, message: Message) -> str:
         try:
             chat = int(message.conversation.chat)
         except ValueError:
-            raise DeliveryError("invalid_chat") from None
+            raise DeliveryError(Reason.INVALID_RECIPIENT) from None
         try:
             try:
                 return await self._send(message, chat)
@@ -170,7 +162,7 @@ class TelegramConnector(Connector):
         if message.kind is Kind.DELETE:
             target = parse_platform_id(message.ref)
             if target is None:
-                raise DeliveryError("unknown_message_to_change")
+                raise DeliveryError(Reason.UNKNOWN_MESSAGE)
             await self.bot.delete_message(chat_id=target[0], message_id=target[1])
             return message.ref or ""
         common: dict[str, Any] = {"chat_id": chat, "reply_parameters": self._reply(message, chat)}
@@ -179,7 +171,7 @@ class TelegramConnector(Connector):
         if message.attachments:
             return await self._send_files(message, common)
         if not message.text.plain.strip():
-            raise DeliveryError("empty_message")
+            raise DeliveryError(Reason.EMPTY_MESSAGE)
         return await self._send_text(message.text, common)
 
     def _reply(self, message: Message, chat: int) -> ReplyParameters | None:
@@ -215,7 +207,7 @@ class TelegramConnector(Connector):
     async def _edit(self, message: Message) -> str:
         target = parse_platform_id(message.ref)
         if target is None:
-            raise DeliveryError("unknown_message_to_change")
+            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         plain, entities = render(message.text)
         where: dict[str, Any] = {"chat_id": target[0], "message_id": target[1]}
         try:
@@ -237,7 +229,14 @@ class TelegramConnector(Connector):
             raise MediaError("Telegram refused the file (too big for bots, or expired)") from None
         except TelegramError as exc:
             raise MediaError(f"Telegram getFile failed ({type(exc).__name__})") from None
-        return await download(self.ctx.session, found.file_path or "", limit, found.file_size)
+        url = found.file_path or ""
+        if found.file_size is not None and found.file_size > limit:
+            raise MediaError(f"file is larger than the {limit}-byte cap")
+        if not url.startswith(("https://", "http://")):
+            raise MediaError("Telegram gave no downloadable path for the file")
+        name = url.rsplit("/", 1)[-1]
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return await self.ctx.client.stream(Call("GET", url), limit, mime=mime, name=name)
 
     async def check(self) -> list[Check]:
         try:
@@ -277,7 +276,8 @@ MANIFEST = Manifest(
         deletes=True,
         files=True,
         max_file_bytes=UPLOAD_MAX,
-        limits=(BOT_LIMIT,),
+        max_caption=CAPTION_MAX,
+        limits=(BOT_LIMIT, PRIVATE_LIMIT, GROUP_LIMIT),
         ack_deadline=50.0,
     ),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,9 +184,30 @@ def body_text(msg: schema.Message) -> RichText | None:
     return None
 
 
-def _address(msg: schema.Message, instance: str, chat_id: int, chat_type: str) -> Address:
+def handle(chat_type: str) -> str:
+    """The address handle: the chat type, written as the core writes first-format references."""
+    return f'{{"chat_type":{json.dumps(chat_type)}}}'
+
+
+def chat_type(address: Address) -> str | None:
+    """The chat type an address handle holds, if any."""
+    try:
+        found = json.loads(address.handle) if address.handle else None
+    except ValueError:
+        return None
+    value = found.get("chat_type") if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def grouped(address: Address) -> bool:
+    """A group, supergroup or channel (by its handle, or a negative chat id for very old references)."""
+    kind = chat_type(address)
+    return kind in (*GROUP_TYPES, "channel") or (kind is None and address.chat.startswith("-"))
+
+
+def _address(msg: schema.Message, instance: str, chat_id: int, kind: str) -> Address:
     thread = _int(msg.get("message_thread_id")) if msg.get("is_topic_message") is True else None
-    return Address(instance=instance, chat=str(chat_id), thread=str(thread) if thread else None, chat_type=chat_type)
+    return Address(instance=instance, chat=str(chat_id), thread=str(thread) if thread else None, handle=handle(kind))
 
 
 def _reply_ref(msg: schema.Message, chat_id: int) -> str | None:
@@ -206,8 +228,8 @@ def to_message(update: Mapping[str, Any], instance: str, accept: Accept) -> Mess
     msg = data.get("edited_message") if edited else data.get("message")
     if not isinstance(msg, dict) or not isinstance(chat := msg.get("chat"), dict):
         return None
-    chat_id, chat_type = _int(chat.get("id")), _str(chat.get("type"))
-    if chat_id is None or chat_type is None or not accept.allows(chat_type):
+    chat_id, kind = _int(chat.get("id")), _str(chat.get("type"))
+    if chat_id is None or kind is None or not accept.allows(kind):
         return None
     mid, event, date = _int(msg.get("message_id")), _int(data.get("update_id")), _date(_int(msg.get("date")))
     sender = party(msg.get("from"))
@@ -224,7 +246,7 @@ def to_message(update: Mapping[str, Any], instance: str, accept: Accept) -> Mess
         kind=Kind.EDIT if edited else Kind.MEDIA if att is not None else Kind.TEXT,
         id=f"{pid}:edit:{edit_date if edited_at else 0}" if edited else pid,
         origin=instance,
-        conversation=_address(msg, instance, chat_id, chat_type),
+        conversation=_address(msg, instance, chat_id, kind),
         sender=sender,
         text=text or RichText(),
         attachments=(att,) if att is not None else (),

@@ -1,4 +1,4 @@
-"""Bot API failures as content-free DeliveryErrors: retry only what Telegram clearly did not take."""
+"""python-telegram-bot raises its own error types: their mapping to the core's Reasons lives here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from connectors.telegram.transport import NotSent
 from relay.errors import DeliveryError
+from relay.reasons import Reason
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -21,18 +22,20 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 def delivery_error(exc: TelegramError) -> DeliveryError:
     """Map a PTB error to the relay's delivery semantics."""
     if isinstance(exc, RetryAfter):
-        return DeliveryError("platform_throttled", retryable=True, retry_after=retry_after_seconds(exc), scope="chat")
+        return DeliveryError(Reason.THROTTLED, retry_after=retry_after_seconds(exc), scope="chat")
     if isinstance(exc, Forbidden):
-        return DeliveryError("recipient_unreachable", unreachable=True)
+        return DeliveryError(Reason.RECIPIENT_UNREACHABLE)
     if isinstance(exc, InvalidToken):
-        return DeliveryError("platform_auth_failed", scope="connector")
+        return DeliveryError(Reason.PLATFORM_AUTH_FAILED, scope="connector")
     if isinstance(exc, BadRequest):
-        return DeliveryError("platform_rejected_400")
+        return DeliveryError(Reason.PLATFORM_REJECTED, detail=400)
     if isinstance(exc, TimedOut | NetworkError) and isinstance(exc.__cause__, NotSent):
-        return DeliveryError("platform_unreachable", retryable=True, scope="connector")
+        return DeliveryError(Reason.PLATFORM_UNREACHABLE, scope="connector")
     if isinstance(exc, TimedOut):
-        return DeliveryError("platform_timeout")
-    return DeliveryError("platform_error")
+        return DeliveryError(Reason.PLATFORM_TIMEOUT)
+    if isinstance(exc, NetworkError):
+        return DeliveryError(Reason.PLATFORM_CONNECTION_LOST)
+    return DeliveryError(Reason.PLATFORM_REJECTED)
 
 
 def is_not_modified(exc: BadRequest) -> bool:

@@ -5,44 +5,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from aiohttp import web
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
-from connectors.telegram.convert import ALLOWED_UPDATES
-from relay.connector import Result
+from connectors.telegram.config import TelegramConfig
+from connectors.telegram.convert import ALLOWED_UPDATES, Accept, to_message
+from relay.connector import Context, HookRequest, Inbound, Result
 from relay.errors import AuthError, BadRequest
-from relay.http import parse_json, read_body, respond
-
-if TYPE_CHECKING:
-    from connectors.telegram.connector import TelegramConnector
+from relay.http import parse_json
+from relay.model import Message
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def authenticate(expected: bytes, header: str | None) -> None:
+def authenticate(expected: bytes, request: HookRequest) -> None:
     """Constant-time check of Telegram's secret-token header; 403 when missing or different."""
+    header = request.headers.get(SECRET_HEADER)
     if not header:
         raise AuthError("missing X-Telegram-Bot-Api-Secret-Token header", 403)
-    if not hmac.compare_digest(header.encode("utf-8", "replace"), expected):
+    if not hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected):
         raise AuthError("wrong X-Telegram-Bot-Api-Secret-Token", 403)
 
 
-async def handle_webhook(conn: TelegramConnector, request: web.Request) -> web.Response:
-    """POST /hooks/<instance>/: one update from Telegram, answered once the CRM took it."""
-    authenticate(conn.secret, request.headers.get(SECRET_HEADER))
-    data = parse_json(await read_body(request))
+def parse(instance: str, accept: Accept, log: logging.Logger, request: HookRequest) -> Inbound:
+    """One update as the Message it carries; nothing for updates the relay does not carry."""
+    data = parse_json(request.body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadRequest("not a Telegram update")
-    pending = conn.handle_update(data)
-    del data
-    result = await pending
-    if result is None:
-        return web.json_response({"status": "ignored"})
-    return respond(result)
+    message = update_message(data, instance, accept, log)
+    return Inbound.of(message) if message is not None else Inbound()
+
+
+def update_message(data: dict[str, Any], instance: str, accept: Accept, log: logging.Logger) -> Message | None:
+    """The Message of an authenticated update, or None (logged by error class only) when it has none."""
+    try:
+        return to_message(data, instance, accept)
+    except Exception as exc:
+        log.warning("update not understood", extra={"connector": instance, "error": type(exc).__name__})
+        return None
+
+
+class Updates(Protocol):
+    """The Bot API calls long polling needs."""
+
+    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> list[Any]: ...
+
+    async def delete_webhook(self, drop_pending_updates: bool) -> bool: ...
 
 
 def _chat_of(update: dict[str, Any]) -> str:
@@ -56,34 +68,36 @@ class Poller:
     """getUpdates long polling for one replica (a lease in the state store); the offset only
     moves past updates whose delivery was acknowledged, so Telegram keeps the rest for us."""
 
-    def __init__(self, conn: TelegramConnector) -> None:
-        self.conn = conn
+    def __init__(self, name: str, config: TelegramConfig, bot: Updates, ctx: Context, accept: Accept) -> None:
+        self.name = name
+        self.config = config
+        self.bot = bot
+        self.ctx = ctx
+        self.accept = accept
         self.offset: int | None = None
         self.confirmed: int | None = None
         self.polls = 0
         self.holder = secrets.token_hex(12)
-        self.lease_key = "poll:" + conn.ctx.sealer.digest(conn.name)
-        self.lease_ttl = conn.config.poll_timeout + conn.config.timeout + 10
+        self.lease_key = "poll:" + ctx.sealer.digest(name)
+        self.lease_ttl = config.poll_timeout + config.timeout + 10
 
     async def run(self) -> None:
         """Remove any webhook, then poll until cancelled."""
         await self._until_ok(self._delete_webhook)
         while True:
-            if not await self.conn.ctx.state.lease(self.lease_key, self.holder, self.lease_ttl):
-                await asyncio.sleep(min(5.0, self.conn.config.poll_retry_pause))
+            if not await self.ctx.state.lease(self.lease_key, self.holder, self.lease_ttl):
+                await asyncio.sleep(min(5.0, self.config.poll_retry_pause))
                 continue
             try:
                 pause = await self.poll_once()
             except Exception as exc:
-                self.conn.ctx.log.error(
-                    "polling failed", extra={"connector": self.conn.name, "error": type(exc).__name__}
-                )
-                pause = self.conn.config.poll_retry_pause
+                self.ctx.log.error("polling failed", extra={"connector": self.name, "error": type(exc).__name__})
+                pause = self.config.poll_retry_pause
             if pause:
                 await asyncio.sleep(pause)
 
     async def _delete_webhook(self) -> None:
-        await self.conn.bot.delete_webhook(drop_pending_updates=False)
+        await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def _until_ok(self, call: Any) -> None:
         delay = 1.0
@@ -92,8 +106,8 @@ class Poller:
                 await call()
                 return
             except TelegramError as exc:
-                self.conn.ctx.log.warning(
-                    "deleteWebhook failed", extra={"connector": self.conn.name, "error": type(exc).__name__}
+                self.ctx.log.warning(
+                    "deleteWebhook failed", extra={"connector": self.name, "error": type(exc).__name__}
                 )
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
@@ -103,27 +117,23 @@ class Poller:
         kwargs: dict[str, Any] = {"timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
         if self.offset is not None:
             kwargs["offset"] = self.offset
-        raw = await self.conn.bot.raw_updates(kwargs, read_timeout=timeout + self.conn.config.timeout)
+        raw = await self.bot.raw_updates(kwargs, read_timeout=timeout + self.config.timeout)
         self.confirmed = self.offset
         self.polls += 1
         return [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
 
     async def poll_once(self) -> float:
         """Fetch and deliver one batch; return how long to pause before the next poll."""
-        cfg = self.conn.config
+        cfg = self.config
         try:
             updates = await self.fetch(cfg.poll_timeout)
         except RetryAfter:
             return cfg.poll_retry_pause
         except (Conflict, InvalidToken) as exc:
-            self.conn.ctx.log.error(
-                "getUpdates refused", extra={"connector": self.conn.name, "error": type(exc).__name__}
-            )
+            self.ctx.log.error("getUpdates refused", extra={"connector": self.name, "error": type(exc).__name__})
             return max(cfg.poll_retry_pause, 30.0)
         except TelegramError as exc:
-            self.conn.ctx.log.warning(
-                "getUpdates failed", extra={"connector": self.conn.name, "error": type(exc).__name__}
-            )
+            self.ctx.log.warning("getUpdates failed", extra={"connector": self.name, "error": type(exc).__name__})
             return cfg.poll_retry_pause
         if not updates:
             return 0.0
@@ -140,7 +150,8 @@ class Poller:
 
         async def one_chat(items: list[dict[str, Any]]) -> None:
             for update in items:
-                result = await self.conn.handle_update(update)
+                message = update_message(update, self.name, self.accept, self.ctx.log)
+                result = await self.ctx.deliver(message) if message is not None else None
                 if not _acknowledged(result):
                     return
                 done.add(int(update["update_id"]))
@@ -158,7 +169,7 @@ class Poller:
         if self.offset is None or self.offset == self.confirmed:
             return
         with contextlib.suppress(TelegramError, TimeoutError):
-            await asyncio.wait_for(self.conn.bot.raw_updates({"offset": self.offset, "limit": 1, "timeout": 0}, 5), 6)
+            await asyncio.wait_for(self.bot.raw_updates({"offset": self.offset, "limit": 1, "timeout": 0}, 5), 6)
 
 
 def _acknowledged(result: Result | None) -> bool:

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from connectors.webchat.connector import MANIFEST, WebchatConfig, WebchatConnector
+from connectors.webchat.config import WebchatConfig
+from connectors.webchat.connector import MANIFEST, WebchatConnector
 
 EXAMPLE_CONFIG: dict[str, Any] = {"type": "webchat"}
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """One request as the fake received it."""
+    """One request as the fake received it (a multipart body is left to the handler to read)."""
 
     method: str
     path: str
@@ -83,7 +83,7 @@ class FakePlatform:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        body = await request.read()
+        body = b"" if request.content_type.startswith("multipart/") else await request.read()
         self.recorded.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
         rule = next((r for r in self.rules if r.matches(request)), None)
         if rule is not None and rule.after:

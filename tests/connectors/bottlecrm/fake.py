@@ -68,7 +68,7 @@ class FakeCrm:
             return web.json_response({"detail": "auth"}, status=401)
         for prefix, (status, times) in list(self.fail.items()):
             if request.path.startswith(prefix) and times > 0:
-                self.fail[prefix] = (status, times - 1)
+                self.scripted[prefix] = (status, times - 1)
                 return web.json_response({"detail": "fail"}, status=status, headers={"Retry-After": "7"})
         response: web.StreamResponse = await handler(request)
         return response

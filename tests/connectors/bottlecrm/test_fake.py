@@ -100,7 +100,7 @@ async def test_lead_mode_creates_lead(start_relay: RelayFactory, fake: Any) -> N
 async def test_send_errors(start_relay: RelayFactory, fake: Any, status: int, retryable: bool, reason: str) -> None:
     crm, url = fake
     _, _, conn = await relay_for(start_relay, url)
-    crm.fail["/api/interactions/"] = (status, 1)
+    crm.scripted["/api/interactions/"] = (status, 1)
     with pytest.raises(DeliveryError) as exc:
         await conn.send(customer())
     assert (exc.value.retryable, exc.value.reason) == (retryable, reason)
@@ -198,7 +198,7 @@ async def test_unreadable_record_asks_for_redelivery(start_relay: RelayFactory, 
     body = payload("interaction_created")
     body["data"]["contact_id"] = rid
     raw, headers = signed(body)
-    crm.fail[f"/api/contacts/{rid}/"] = (500, 1)
+    crm.scripted[f"/api/contacts/{rid}/"] = (500, 1)
     resp = await client.post("/hooks/crm/", data=raw, headers=headers)
     assert resp.status == 503 and "Retry-After" in resp.headers
     assert await events(client, chat) == []

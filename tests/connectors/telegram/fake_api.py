@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.fake_platform import FakePlatform
+
 TOKEN = "123456789:AAE-test-token-abcdefghijklmnopqrstuvwxyz"
 SECRET = "fake-secret-token_0123456789"
 _KNOWN_ENTITIES = {"bold", "italic", "strikethrough", "underline", "spoiler", "code", "pre", "text_link"}
@@ -57,7 +59,7 @@ def validate_entities(text: str, entities: list[dict[str, Any]]) -> str | None:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(FakePlatform):
     """State of the fake: what was sent, queued updates, files, and failure knobs."""
 
     token: str = TOKEN
@@ -68,7 +70,7 @@ class FakeTelegram:
     offsets: list[int | None] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    fail: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
+    scripted: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
     blocked: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     downloads: int = 0
@@ -76,12 +78,13 @@ class FakeTelegram:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=60 << 20)
+    def __post_init__(self) -> None:
+        FakePlatform.__init__(self)
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self.api)
         app.router.add_get("/file/bot{token}/{path:.*}", self.download)
         app.router.add_get("/cdn/{name}", self.serve_cdn)
-        return app
 
     def push(self, update: dict[str, Any]) -> None:
         self.updates.append(update)
@@ -97,7 +100,7 @@ class FakeTelegram:
             "description": f"Too Many Requests: retry after {retry_after}",
             "parameters": {"retry_after": retry_after},
         }
-        self.fail[method] += [(429, body)] * times
+        self.scripted[method] += [(429, body)] * times
 
     def methods(self) -> list[str]:
         return [m for m, _ in self.calls]
@@ -112,7 +115,7 @@ class FakeTelegram:
                 out[name] = bytes(data) if part.filename else data.decode()  # type: ignore[union-attr]
         elif request.content_type == "application/json":
             out.update(await request.json())
-        elif request.can_read_body:
+        elif request.body_exists:
             out.update(await request.post())
         for key, value in list(out.items()):
             if isinstance(value, str):
@@ -133,8 +136,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))
-        if self.fail.get(method):
-            status, body = self.fail[method].pop(0)
+        if self.scripted.get(method):
+            status, body = self.scripted[method].pop(0)
             return web.json_response(body, status=status)
         handler = getattr(self, f"m_{method}", None)
         if handler is None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from telegram import Update, User
 
 from connectors.telegram import EXAMPLE_CONFIG, TelegramConfig, schema
-from connectors.telegram.convert import Accept, parse_platform_id, platform_id, to_message
+from connectors.telegram.convert import Accept, chat_type, parse_platform_id, platform_id, to_message
 from connectors.telegram.markup import parse, render
 from relay.model import Kind, Message
 from relay.richtext import RichText, Span, Style, from_markdown, utf16_len
@@ -33,7 +33,7 @@ def test_text_carries_ids_sender_and_styles() -> None:
     m = convert("text")
     assert m is not None and m.kind is Kind.TEXT
     assert m.id == "123456789:42" and m.event_id == "583920113" and m.origin == "tg"
-    assert m.conversation.chat == "123456789" and m.conversation.chat_type == "private"
+    assert m.conversation.chat == "123456789" and chat_type(m.conversation) == "private"
     assert m.sender is not None
     assert (m.sender.id, m.sender.name, m.sender.username, m.sender.language) == (
         "123456789",
@@ -98,7 +98,7 @@ def test_chat_filter_and_service_messages() -> None:
     assert convert("group_text") is None
     group = convert("group_text", accept=Accept(private=False, groups=True))
     assert group is not None and group.conversation.chat == "-1001234567890"
-    assert group.conversation.chat_type == "supergroup"
+    assert chat_type(group.conversation) == "supergroup"
     assert convert("text", accept=Accept(private=False, groups=True)) is None
     assert convert("member_joined") is None
 
@@ -115,7 +115,7 @@ def test_recorded_payloads_parse_in_ptb_and_agree_with_the_conversion(name: str)
     assert m is not None and m.sender is not None
     pid = platform_id(msg.chat.id, msg.message_id)
     assert m.id == (f"{pid}:edit:{int(msg.edit_date.timestamp())}" if update.edited_message else pid)
-    assert (m.conversation.chat, m.conversation.chat_type) == (str(msg.chat.id), msg.chat.type)
+    assert (m.conversation.chat, chat_type(m.conversation)) == (str(msg.chat.id), msg.chat.type)
     assert m.event_id == str(update.update_id)
     assert m.sent_at == (msg.edit_date or msg.date) and m.sent_at.utcoffset() == timedelta(0)
     user = msg.from_user

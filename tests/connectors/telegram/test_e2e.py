@@ -36,7 +36,7 @@ async def test_customer_to_inbox_and_agent_reply_back(
         else:
             fake.push(update)
         inbox = relay.connectors["inbox"]
-        await eventually(lambda: bool(getattr(inbox, "conversations", None)))
+        await eventually(lambda: bool(inbox.inbox.conversations))
         convs = (await (await client.get("/hooks/inbox/api/conversations", headers=INBOX_AUTH)).json())["conversations"]
         ref = convs[0]["conversation"]
         thread = await (await client.get(f"/hooks/inbox/api/conversations/{ref}", headers=INBOX_AUTH)).json()

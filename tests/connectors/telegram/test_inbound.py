@@ -114,7 +114,7 @@ async def test_a_failing_conversion_is_logged_and_ignored(
     def broken(*_: Any) -> None:
         raise ValueError("odd update")
 
-    monkeypatch.setattr("connectors.telegram.connector.to_message", broken)
+    monkeypatch.setattr("connectors.telegram.inbound.to_message", broken)
     sink, url = crm_sink
     client, _ = await start_relay(to_crm(fake_tg[1], url))
     resp = await client.post("/hooks/tg/", json=payload("text"), headers=HEADERS)

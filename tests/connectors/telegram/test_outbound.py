@@ -152,11 +152,11 @@ async def test_other_4xx_is_reported_not_retried(start_relay: RelayFactory, fake
     sink, url = crm_sink
     client, _ = await start_relay(to_crm(api, url))
     conv = await customer_wrote(client, sink)
-    fake.fail["sendMessage"].append(
+    fake.scripted["sendMessage"].append(
         (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
     )
     status, body = await crm_post(client, {"conversation": conv, "id": "out-400", "text": "x"})
-    assert status == 422 and body["reason"] == "platform_rejected_400"
+    assert status == 422 and body["reason"] == "platform_rejected" and body["code"] == "400"
     assert fake.methods().count("sendMessage") == 1
 
 
@@ -180,8 +180,8 @@ async def test_edit_and_delete_where_the_crm_changes_its_message(
 
 
 def test_limits_per_chat_type() -> None:
-    private = Address("tg", "123", chat_type="private")
-    group = Address("tg", "-100123", chat_type="supergroup")
+    private = Address("tg", "123", handle='{"chat_type":"private"}')
+    group = Address("tg", "-100123", handle='{"chat_type":"supergroup"}')
     conn = object.__new__(TelegramConnector)
     assert tuple(conn.limits(private)) == (PRIVATE_LIMIT, BOT_LIMIT)
     assert tuple(conn.limits(group)) == (GROUP_LIMIT, BOT_LIMIT)
@@ -205,7 +205,7 @@ def test_error_mapping() -> None:
     assert throttled.retryable and throttled.retry_after == 7 and throttled.scope == "chat"
     blocked = delivery_error(Forbidden("Forbidden: bot was blocked by the user"))
     assert (blocked.reason, blocked.retryable, blocked.unreachable) == ("recipient_unreachable", False, True)
-    assert delivery_error(BadRequest("x")).reason == "platform_rejected_400"
+    assert delivery_error(BadRequest("x")).reason == "platform_rejected"
     refused = delivery_error(_network(NotSent("refused")))
     assert refused.retryable and refused.reason == "platform_unreachable"
     timeout = delivery_error(_network(TimeoutError("slow"), TimedOut))
@@ -236,7 +236,7 @@ async def test_a_group_upgraded_to_a_supergroup_gets_the_answer_at_its_new_id(
         "description": "Bad Request: group chat was upgraded to a supergroup chat",
         "parameters": {"migrate_to_chat_id": -1009998887776},
     }
-    fake.fail["sendMessage"].append((400, moved))
+    fake.scripted["sendMessage"].append((400, moved))
     status, body = await crm_post(client, {"conversation": conv, "id": "out-moved", "text": "Antwort"})
     assert status == 200 and body["status"] == "delivered", body
     (sent,) = fake.sent

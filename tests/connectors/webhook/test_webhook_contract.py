@@ -137,7 +137,7 @@ async def test_attachment_urls_outside_the_allowlist_are_refused(start_relay: Re
     resp = await client.post("/hooks/crm", data=raw, headers=headers)
     assert resp.status == 422
     assert "allowlist" in (await resp.json())["error"]
-    assert relay.connectors["webchat"].visitors[chat["X-Webchat-Token"].split(".")[0]].items == deque()
+    assert relay.connectors["webchat"].visitors.held[chat["X-Webchat-Token"].split(".")[0]].items == deque()
 
 
 async def test_allowlisted_attachment_reaches_the_customer_as_a_link(start_relay: RelayFactory, crm_sink: Any) -> None:

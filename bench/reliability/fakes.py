@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.connectors.zendesk.fake import FakeSunco
 from tests.support.crm_sink import CrmSink
 
 BOT_TOKEN = "123456789:AAE-reliability-token-abcdefghijklmnop"
@@ -83,6 +84,32 @@ class FaultyCrm(CrmSink):
 
     def notices(self) -> int:
         return len(self.messages("status"))
+
+
+@dataclass
+class SuncoCrm(FakeSunco):
+    """The SunCo fake as the fault suite's CRM: customer messages it stored, by marker. SunCo has no
+    idempotency key, so every repeat counts (event id "")."""
+
+    def accepted(self) -> list[tuple[str, str]]:
+        """(marker, "") of every message the relay posted as a customer."""
+        return [
+            (m, "")
+            for conv in self.conversations.values()
+            for msg in conv["messages"]
+            if msg["author"]["type"] == "user"
+            for m in markers(str(msg["content"].get("text", "")))
+        ]
+
+    def notices(self) -> int:
+        """Content-free notices the relay posted for agents (failed replies)."""
+        return sum(
+            1 for c in self.conversations.values() for m in c["messages"] if "relay_notice" in (m.get("metadata") or {})
+        )
+
+    def checks(self) -> int:
+        """How often a relay looked for an earlier post among a conversation's recent messages."""
+        return len(self.requests("/v2/apps/*/messages", "GET"))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bench.reliability.rig import Rig
 from bench.reliability.source import Redeliverer
+from tests.support.fake_platform import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,10 @@ async def _inbound(
     replicas: int = 1,
     mid: Callable[[Rig], Awaitable[None]] | None = None,
     note: Callable[[Rig], str] = lambda r: "",
+    crm: str = "webhook",
 ) -> Row:
     """Messenger -> CRM: the fake platform posts Telegram updates and redelivers until acknowledged."""
-    async with Rig(replicas=replicas, give_up=sizes.give_up) as rig:
+    async with Rig(replicas=replicas, give_up=sizes.give_up, crm=crm) as rig:
         source = rig.source()
         if setup is not None:
             await setup(rig)
@@ -80,7 +82,7 @@ async def _inbound(
         seconds = await rig.traffic(source, rig.inbound(sizes.messages), sizes.rate, hook)
         await asyncio.sleep(1.0)
         sent = [rig.marker(i) for i in range(sizes.messages)]
-        return _row(name, "messenger -> CRM", rig, source, sent, rig.crm.accepted(), seconds, note(rig))
+        return _row(name, "messenger -> CRM", rig, source, sent, rig.destination.accepted(), seconds, note(rig))
 
 
 def _row(
@@ -94,7 +96,7 @@ def _row(
     note: str,
 ) -> Row:
     once, dup, distinct, lost = tally(sent, got)
-    notices = rig.bot.notices() + rig.crm.notices()
+    notices = rig.bot.notices() + rig.destination.notices()
     extra = "Redis state shared" if rig.redis and len(rig.relays) > 1 else ""
     if dup and not distinct:
         extra += (
@@ -221,6 +223,59 @@ async def replica_sigterm(sizes: Sizes) -> Row:
     return await _inbound("SIGTERM with work in flight (CRM takes 0.5 s)", sizes, slow, replicas=2, mid=term, note=note)
 
 
+SUNCO_POST = "/v2/apps/*/conversations/*/messages"
+
+
+async def zendesk_sigkill(sizes: Sizes) -> Row:
+    async def slow(rig: Rig) -> None:
+        rig.sunco.fail(SUNCO_POST, 0, delay=0.3, times=None, method="POST", after=True)
+
+    async def kill(rig: Rig) -> None:
+        rig.relays[0].signal(signal.SIGKILL)
+
+    return await _inbound(
+        "Zendesk: replica killed with SIGKILL mid-traffic (SunCo stores, then answers 0.3 s later)",
+        sizes,
+        slow,
+        replicas=2,
+        mid=kill,
+        note=lambda r: (
+            f"replica r0 exit {r.relays[0].popen.poll() if r.relays[0].popen else '?'}; "
+            f"{r.sunco.checks()} recent-message checks before a repeated post"
+        ),
+        crm="zendesk",
+    )
+
+
+async def zendesk_late(sizes: Sizes) -> Row:
+    """SunCo stores each post, then answers after the relay's client timeout: every answer is lost."""
+    lifting: list[asyncio.Task[None]] = []
+    rules: list[Rule] = []
+
+    async def late(rig: Rig) -> None:
+        rule = rig.sunco.fail(SUNCO_POST, 0, delay=2.5, times=None, method="POST", after=True)
+        rules.append(rule)
+
+        async def lift() -> None:
+            await asyncio.sleep(sizes.fault_seconds)
+            rig.sunco.rules.remove(rule)
+
+        lifting.append(asyncio.create_task(lift()))
+
+    row = await _inbound(
+        f"Zendesk: SunCo stores, then answers after the client timeout, for {sizes.fault_seconds:g} s",
+        sizes,
+        late,
+        note=lambda r: (
+            f"{rules[0].hits if rules else 0} posts stored and answered 2.5 s late "
+            f"(client timeout 1 s); {r.sunco.checks()} recent-message checks before a repeated post"
+        ),
+        crm="zendesk",
+    )
+    await asyncio.gather(*lifting)
+    return row
+
+
 FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "crm_refusing": crm_refusing,
     "crm_500": crm_500,
@@ -229,6 +284,8 @@ FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "messenger_429": messenger_429,
     "sigkill": replica_sigkill,
     "sigterm": replica_sigterm,
+    "zendesk_sigkill": zendesk_sigkill,
+    "zendesk_late": zendesk_late,
 }
 
 

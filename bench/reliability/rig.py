@@ -9,11 +9,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
+from aiohttp import web
 
-from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server
+from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server, SuncoCrm
 from bench.reliability.relays import WORKSPACE_KEY, RelayProc, free_port, new_workspace, redis_available, relay_config
 from bench.reliability.source import Redeliverer, Request, crm_answer, telegram_update
 from relay.model import Address
@@ -21,6 +22,16 @@ from relay.seal import Sealer, WorkspaceKey
 from tests.support.crm_sink import SINK_SECRET
 
 Hook = Callable[[], Awaitable[None]]
+
+
+class Destination(Protocol):
+    """The fake CRM a run delivers to: what it accepted (marker, event id) and the notices it got."""
+
+    def app(self) -> web.Application: ...
+
+    def accepted(self) -> list[tuple[str, str]]: ...
+
+    def notices(self) -> int: ...
 
 
 class Rig:
@@ -35,14 +46,17 @@ class Rig:
         grace: float = 5.0,
         give_up: float = 60.0,
         redis: bool | None = None,
+        crm: str = "webhook",
     ) -> None:
         self.run = secrets.token_hex(4)
         self.workspace = new_workspace()
         self.redis = redis_available() if redis is None else redis
         self.bot = FakeBotApi()
         self.crm = FaultyCrm()
+        self.sunco = SuncoCrm()
+        self.destination: Destination = self.sunco if crm == "zendesk" else self.crm
         self.bot_server = Server(self.bot.app(), free_port())
-        self.crm_server = Server(self.crm.app(), free_port())
+        self.crm_server = Server(self.destination.app(), free_port())
         self.give_up = give_up
         self._tmp = tempfile.TemporaryDirectory(prefix="relay-rel-")
         self.relays = [
@@ -58,6 +72,7 @@ class Rig:
                     deadline,
                     crm_timeout,
                     grace,
+                    crm,
                 ),
                 Path(self._tmp.name),
             )

@@ -92,6 +92,7 @@ class FakeSunco(FakePlatform):
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.keys: dict[str, tuple[str, str | None]] = {self.key_id: (self.key_secret, None)}
 
     def _id(self) -> str:
         return f"{next(self._ids):024x}"
@@ -114,22 +115,25 @@ class FakeSunco(FakePlatform):
         r.add_get("/media/{id}/{name}", self.media)
 
     def _denied(self, request: web.Request) -> web.Response | None:
-        """401 unless Basic key id:secret or an HS256 JWT with this key's kid and an app/account scope."""
+        """401 unless Basic key id:secret or an HS256 JWT with a known key's kid and an app/account scope; an
+        integration-scoped key is remembered on the request (it may not list integrations)."""
         header = request.headers.get("Authorization", "")
-        ok = False
+        key: str | None = None
         if header.startswith("Basic "):
-            given = base64.b64decode(header[6:] + "==").decode(errors="replace")
-            ok = secrets.compare_digest(given, f"{self.key_id}:{self.key_secret}")
+            key_id, _, given = base64.b64decode(header[6:] + "==").decode(errors="replace").partition(":")
+            known = self.keys.get(key_id)
+            key = key_id if known and secrets.compare_digest(given, known[0]) else None
         elif header.startswith("Bearer "):
             try:
                 token = header[7:]
-                kid = jwt.get_unverified_header(token).get("kid")
-                claims = jwt.decode(token, self.key_secret, algorithms=["HS256"])
-                ok = kid == self.key_id and claims.get("scope") in ("app", "account")
-            except jwt.PyJWTError:
-                ok = False
-        if not ok:
+                kid = str(jwt.get_unverified_header(token).get("kid"))
+                claims = jwt.decode(token, self.keys[kid][0], algorithms=["HS256"])
+                key = kid if claims.get("scope") in ("app", "account") else None
+            except (jwt.PyJWTError, KeyError):
+                key = None
+        if key is None:
             return _err(401, "unauthorized", "Authorization is required")
+        request["integration"] = self.keys[key][1]
         if request.match_info.get("app") != self.app_id:
             return _err(404, "app_not_found", "App not found")
         return None
@@ -335,6 +339,8 @@ class FakeSunco(FakePlatform):
     async def list_integrations(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:
             return denied
+        if request["integration"] is not None:
+            return _err(403, "forbidden", "Insufficient scope")
         types = request.query.get("filter[types]")
         found = [i for i in self.integrations.values() if types is None or i["type"] in types.split(",")]
         return web.json_response({"integrations": found, "meta": {"hasMore": False}})
@@ -342,8 +348,10 @@ class FakeSunco(FakePlatform):
     async def list_webhooks(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        integration = self.integrations.get(request.match_info["integration"])
-        if integration is None:
+        wanted = request.match_info["integration"]
+        own = request["integration"]
+        integration = self.integrations.get(own if wanted == "me" and own else wanted)
+        if integration is None or own not in (None, integration["id"]):
             return _err(404, "not_found", "Integration not found")
         return web.json_response({"webhooks": integration["webhooks"]})
 
@@ -356,6 +364,13 @@ class FakeSunco(FakePlatform):
         key = self._id()
         self.integrations[key] = {"id": key, "type": "custom", "displayName": "Relay", "webhooks": [hook]}
         return hook
+
+    def integration_key(self, hook: dict[str, Any]) -> tuple[str, str]:
+        """An API key (id, secret) scoped to the custom integration that owns `hook`, as Admin Center makes."""
+        owner = next(i["id"] for i in self.integrations.values() if hook in i["webhooks"])
+        key_id, secret = f"int_{self._id()}", secrets.token_urlsafe(32)
+        self.keys[key_id] = (secret, owner)
+        return key_id, secret
 
     def agent_reply(
         self, conversation: str, text: str | None = None, *, media: tuple[bytes, str, str] | None = None, **author: Any

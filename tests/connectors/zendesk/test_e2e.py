@@ -232,3 +232,15 @@ async def test_relay_check_reports_refused_credentials(start_zd: StartZd) -> Non
     named = await start_zd(integration_id="nope")
     rows = await named.conn.check()
     assert len(rows) == 1 and rows[0].ok is False and rows[0].detail == "HTTP 404 not_found"
+
+
+async def test_relay_check_with_an_integration_key_reads_its_own_webhook(start_zd: StartZd) -> None:
+    zd = await start_zd(hook=False)
+    hook = zd.fake.add_webhook(zd.conn.ctx.hook_url())
+    key_id, secret = zd.fake.integration_key(hook)
+    scoped = await start_zd(hook=False, key_id=key_id, key_secret=secret)
+    rows = await scoped.conn.check()
+    assert len(rows) == 5 and all(r.ok for r in rows), rows
+    assert zd.fake.requests("/v2/apps/*/integrations/me/webhooks")
+    customer = await scoped.customer()
+    assert (await scoped.say(customer, "m1", "posted with the integration's key"))[1]["status"] == "delivered"

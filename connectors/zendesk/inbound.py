@@ -54,6 +54,8 @@ def parse(instance: str, app_id: str, sealer: Sealer, log: logging.Logger, reque
             log.warning("webhook event skipped", extra={"connector": instance, "reason": "malformed_event"})
             continue
         sealed = reference(payload)
+        if sealed is None and payload.message.author.type == "business":
+            log.debug("webhook event ignored", extra={"connector": instance, "reason": "not_a_relay_conversation"})
         if sealed is None or not relayable(payload):
             continue
         try:

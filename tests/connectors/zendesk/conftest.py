@@ -54,10 +54,14 @@ class Zd:
 StartZd = Callable[..., Awaitable[Zd]]
 
 
-def zd_workspace(base: str, instances: tuple[str, ...] = ("webchat",), **zd: Any) -> dict[str, Any]:
-    connectors: dict[str, Any] = {name: {"type": "webchat"} for name in instances}
+def zd_workspace(
+    base: str, instances: tuple[str, ...] = ("webchat",), messengers: dict[str, Any] | None = None, **zd: Any
+) -> dict[str, Any]:
+    """Web chat instances (and any other `messengers`) routed to `zd`, the zendesk connector at `base`."""
+    connectors: dict[str, Any] = {name: {"type": "webchat"} for name in instances} | (messengers or {})
     connectors["zd"] = zendesk_config(base, **zd)
-    return workspace(connectors, [{"from": list(instances), "to": "zd"}], state={"claim_ttl": 1.0})
+    sources = [name for name in connectors if name != "zd"]
+    return workspace(connectors, [{"from": sources, "to": "zd"}], state={"claim_ttl": 1.0})
 
 
 @pytest.fixture
@@ -80,10 +84,11 @@ def start_zd(aiohttp_client: Any, sunco: tuple[FakeSunco, str]) -> StartZd:
         store: StateStore | None = None,
         hook: bool = True,
         server: dict[str, Any] | None = None,
+        messengers: dict[str, Any] | None = None,
         **zd: Any,
     ) -> Zd:
         fake, base = sunco
-        raw = zd_workspace(base, instances, **zd)
+        raw = zd_workspace(base, instances, messengers, **zd)
         if server:
             raw["server"] = server
         loaded = config.parse(raw, "<test>")

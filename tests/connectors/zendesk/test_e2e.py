@@ -244,3 +244,71 @@ async def test_relay_check_with_an_integration_key_reads_its_own_webhook(start_z
     assert zd.fake.requests("/v2/apps/*/integrations/me/webhooks")
     customer = await scoped.customer()
     assert (await scoped.say(customer, "m1", "posted with the integration's key"))[1]["status"] == "delivered"
+
+
+async def test_telegram_customers_land_once_and_agent_replies_reach_telegram(
+    start_zd: StartZd, aiohttp_server: Any
+) -> None:
+    from bench.reliability.fakes import BOT_SECRET, BOT_TOKEN, FakeBotApi
+    from bench.reliability.source import telegram_update
+
+    bot = FakeBotApi()
+    bot_url = str((await aiohttp_server(bot.app())).make_url("")).rstrip("/")
+    tg = {"type": "telegram", "token": BOT_TOKEN, "secret_token": BOT_SECRET, "api_base_url": f"{bot_url}/bot"}
+    zd = await start_zd(instances=(), messengers={"tg": tg})
+    for update, chat, text in ((1, 4242, "hi from telegram"), (2, 4343, "another chat"), (1, 4242, "hi from telegram")):
+        path, body, headers = telegram_update(update, chat, text)()
+        assert (
+            await zd.client.post(path.replace("/hooks/tg/", "/hooks/tg/"), data=body, headers=headers)
+        ).status == 200
+    chats = {zd.relay.sealer.open(c["metadata"]["relay_conversation"]).chat: c for c in zd.fake.conversations.values()}
+    assert {k: [m["content"]["text"] for m in c["messages"]] for k, c in chats.items()} == {
+        "4242": ["hi from telegram"],
+        "4343": ["another chat"],
+    }
+    zd.fake.agent_reply(chats["4242"]["id"], "Hello from Zendesk")
+    await zd.fake.settle()
+    assert bot.sent == ["Hello from Zendesk"]
+
+
+async def test_a_customer_file_is_streamed_into_sunco_attachments(start_zd: StartZd) -> None:
+    from relay.model import Address, Attachment, Kind, Message
+
+    zd = await start_zd()
+    ana = await zd.customer()
+    await zd.say(ana, "m1", "a photo follows")
+    address = Address("webchat", ana["X-Webchat-Token"].split(".")[0])
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    att = Attachment(name="photo.png", mime="image/png", size=len(photo), data=photo)
+    msg = Message(kind=Kind.MEDIA, id="m2", origin="webchat", conversation=address, attachments=(att,))
+    assert await zd.conn.send(msg)
+    upload = zd.fake.requests("/v2/apps/*/attachments", "POST")[0]
+    assert upload.query == {"access": "public", "for": "message", "conversationId": zd.conversation()}
+    assert upload.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in upload.headers
+    posted = zd.fake.conversations[zd.conversation()]["messages"][-1]
+    assert posted["content"]["type"] == "image" and posted["content"]["altText"] == "photo.png"
+    media = posted["content"]["mediaUrl"].split("/media/")[1].split("/")[0]
+    assert zd.fake.attachments[media] == (photo, "image/png")
+
+
+async def test_a_failed_reply_leaves_the_agent_a_notice_that_is_not_relayed(start_zd: StartZd) -> None:
+    from relay.model import Address, Kind, Message, Status
+
+    zd = await start_zd()
+    ana = await zd.customer()
+    await zd.say(ana, "m1", "hello")
+    address = Address("webchat", ana["X-Webchat-Token"].split(".")[0])
+    failed = Message(
+        kind=Kind.STATUS,
+        id="s1",
+        origin="zd",
+        conversation=address,
+        status=Status.FAILED,
+        reason="recipient_unreachable",
+    )
+    assert await zd.conn.send(failed)
+    await zd.fake.settle()
+    notice = zd.fake.conversations[zd.conversation()]["messages"][-1]
+    assert notice["author"]["type"] == "business" and "recipient_unreachable" in notice["content"]["text"]
+    assert notice["metadata"] == {"relay_notice": "recipient_unreachable"}
+    assert await zd.replies(ana, wait=0.3) == []

@@ -80,6 +80,8 @@ class ZendeskConnector(Connector):
         ext = convert.external_id(sealed, self.ctx.sealer.digest(sealed))
         if message.kind is Kind.STATUS:
             return await self._status(message, ext, sealed)
+        if not message.text and not message.attachments:
+            raise DeliveryError(Reason.EMPTY_MESSAGE)
         conversation = await self._conversation(ext, sealed, message)
         try:
             return await self._post(conversation, ext, message)
@@ -100,7 +102,7 @@ class ZendeskConnector(Connector):
         await self.ctx.state.set(mark, "1", MARK_TTL)
         media = await self._upload(conversation, message.attachments[0]) if message.attachments else None
         body = convert.message_body(message, ext, relay_id, media)
-        answer = await self._unambiguous("POST", f"/conversations/{conversation}/messages", json=body)
+        answer = await self._posting("POST", f"/conversations/{conversation}/messages", json=body)
         if answer.ok:
             await self.ctx.state.delete(mark)
             found = convert.posted_id(answer)
@@ -113,8 +115,8 @@ class ZendeskConnector(Connector):
             raise _Gone
         raise convert.refusal(answer)
 
-    async def _unambiguous(self, method: str, path: str, **more: Any) -> Answer:
-        """A call whose timeout or lost connection may be retried: the next attempt checks first."""
+    async def _posting(self, method: str, path: str, **more: Any) -> Answer:
+        """A post whose timeout or lost connection may be retried: the next attempt looks for it first."""
         try:
             return await self._api(method, path, **more)
         except DeliveryError as exc:
@@ -137,7 +139,7 @@ class ZendeskConnector(Connector):
         form = aiohttp.FormData()
         form.add_field("source", stream.chunks, filename=att.name or "file", content_type=stream.mime)
         params = {"access": "public", "for": "message", "conversationId": conversation}
-        answer = await self._unambiguous(
+        answer = await self._posting(
             "POST", "/attachments", body=form, params=params, timeout=self.config.upload_timeout
         )
         data = answer.json() if answer.ok else None

@@ -99,8 +99,6 @@ def message_body(
         styled = to_markdown(text)
         if styled != text.plain and len(styled) <= MAX_TEXT:
             content["markdownText"] = styled
-    elif media is None:
-        content["text"] = "(empty message)"
     return {"author": author, "content": content, "metadata": {META_ID: relay_id}}
 
 

@@ -11,20 +11,26 @@ import aiohttp
 from aiohttp import web
 
 from relay import hooks
-from relay.client import HostPolicy, PlatformClient
+from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
+from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
-from relay.errors import ConfigError
+from relay.errors import AuthError, ConfigError
 from relay.exposure import Exposure, local_only
-from relay.http import guarded, respond
+from relay.http import BODY_TIMEOUT, guarded, respond
+from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
+from relay.netguard import NetGuard, guarded_session
+from relay.pool import media_session, saturated
+from relay.readiness import StateProbe
+from relay.reasons import Reason
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
 
-POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and media streams
+POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
@@ -37,20 +43,35 @@ async def make_store(loaded: Loaded) -> StateStore:
         from relay.state_redis import RedisStateStore
 
         assert cfg.url is not None, "validated by StateConfig"
-        return await RedisStateStore.connect(cfg.url.reveal(), prefix=f"relay:{loaded.relay.workspace.id}:")
+        prefix = f"relay:{loaded.relay.workspace.id}:"
+        return await RedisStateStore.connect(cfg.url.reveal(), prefix, cfg.assume_no_persistence)
     return MemoryStateStore(cfg.max_entries)
+
+
+def untrusted_session(loaded: Loaded, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    """The session for URLs taken from platform or CRM data: public addresses only, plus network.allow_private."""
+    guard = NetGuard.of(loaded.relay.network.allow_private)
+    return guarded_session(guard, limit=loaded.relay.server.max_inflight + POOL_HEADROOM, timeout=timeout)
 
 
 class Relay:
     """Everything one workspace runs: connectors, engine, media, metrics."""
 
     def __init__(
-        self, loaded: Loaded, session: aiohttp.ClientSession, store: StateStore, exposure: Exposure | None = None
+        self,
+        loaded: Loaded,
+        session: aiohttp.ClientSession,
+        store: StateStore,
+        fetch_session: aiohttp.ClientSession,
+        exposure: Exposure | None = None,
+        media: aiohttp.ClientSession | None = None,
+        files: aiohttp.ClientSession | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
         self.exposure = exposure or Exposure(cfg.server.host, cfg.server.public_url, loaded.source)
         self.session = session
+        self.fetch_session = fetch_session
         self.store = store
         self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
         keys = [WorkspaceKey(k.id, k.secret.reveal().encode()) for k in cfg.workspace.keys]
@@ -59,12 +80,15 @@ class Relay:
         self.connectors: dict[str, Connector] = {}
         self.media = MediaService(
             self.sealer,
-            session,
+            media or fetch_session,
             self.public_url,
             cfg.media.allowlist,
             cfg.media.max_bytes,
             cfg.media.link_ttl,
             self.connectors.get,
+            cfg.media.max_streams,
+            cfg.media.fetch_timeout,
+            files,
         )
         router = Router(loaded.crm_of(), {n: i.manifest.kind for n, i in loaded.instances.items()})
         settings = EngineSettings(
@@ -74,7 +98,8 @@ class Relay:
             claim_ttl=cfg.state.claim_ttl,
         )
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
-        self.client = PlatformClient(session, session, HostPolicy(cfg.media.allowlist))
+        sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session)
+        self.client = PlatformClient(sessions, HostPolicy(cfg.media.allowlist))
         for name, inst in loaded.instances.items():
             ctx = Context(
                 instance=name,
@@ -82,6 +107,7 @@ class Relay:
                 public_url=self.public_url,
                 session=session,
                 client=self.client,
+                fetch_session=fetch_session,
                 deliver=self.engine.deliver,
                 sealer=self.sealer,
                 media=self.media,
@@ -89,6 +115,7 @@ class Relay:
                 log=logging.getLogger(f"relay.connector.{name}"),
                 max_body_bytes=cfg.server.max_body_bytes,
                 exposure=self.exposure,
+                metrics=self.metrics,
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
@@ -98,6 +125,7 @@ class Relay:
         self.started: dict[str, bool] = {}
         self.closing = asyncio.Event()
         self.state_ok = True
+        self.state_probe = StateProbe(store)
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
@@ -107,7 +135,8 @@ class Relay:
         return self.engine.accepting and self.state_ok and all(self.started.get(n) for n in self.connectors)
 
     async def watch_state(self, every: float = 60.0) -> None:
-        """Keep checking that a shared state store still keeps nothing on disk; not ready while it does."""
+        """Keep checking that a shared state store still keeps nothing on disk; while it might, new messages
+        are refused (503 state_store_persistent) and readiness is withdrawn."""
         check = getattr(self.store, "persistence_problems", None)
         while check is not None:
             await asyncio.sleep(every)
@@ -117,8 +146,13 @@ class Relay:
                 log.warning("state store check failed", extra={"error": type(exc).__name__})
                 continue
             if problems and self.state_ok:
-                log.error("state store now writes to disk; readiness withdrawn", extra={"reason": "persistence_on"})
+                log.error("state store now writes to disk; intake paused", extra={"reason": "persistence_on"})
+            elif not problems and not self.state_ok:
+                log.warning(
+                    "state store keeps nothing on disk again; intake resumed", extra={"reason": "persistence_off"}
+                )
             self.state_ok = not problems
+            self.engine.hold = None if self.state_ok else Reason.STATE_STORE_PERSISTENT
 
     async def start_connectors(self) -> None:
         """Start every connector in order; ones that fail are retried in the background (readyz says which)."""
@@ -178,22 +212,43 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     relay = request.app[RELAY_KEY]
-    body = {
-        "ready": relay.ready,
+    unreachable = await relay.state_probe.problem()
+    pool_full = saturated(relay.session)
+    problems = {name: found for name, conn in relay.connectors.items() if (found := conn.health())}
+    ready = relay.ready and unreachable is None and not pool_full and not problems
+    body: dict[str, object] = {
+        "ready": ready,
         "accepting": relay.engine.accepting,
         "state_store_ok": relay.state_ok,
+        "state_store_reachable": unreachable is None,
+        "delivery_pool_ok": not pool_full,
         "connectors": relay.started,
+        "problems": problems,
     }
-    return web.json_response(body, status=200 if relay.ready else 503)
+    if unreachable is not None:
+        body["reason"] = unreachable
+    elif pool_full:
+        body["reason"] = "delivery_pool_saturated: every outbound connection is in use and deliveries are queued"
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[RELAY_KEY].metrics.render()
+    relay = request.app[RELAY_KEY]
+    token = relay.loaded.relay.server.metrics_token
+    if token is not None and not bearer_matches(token, request.headers.get("Authorization")):
+        raise AuthError("missing or wrong bearer token (server.metrics_token)", 401)
+    text = relay.metrics.render()
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 async def index(request: web.Request) -> web.Response:
+    """The landing page; it names the workspace and its pages only while /metrics is public too."""
     relay = request.app[RELAY_KEY]
+    if relay.loaded.relay.server.metrics_token is not None:
+        return web.Response(
+            text="<!doctype html><meta charset=utf-8><title>Relay</title><h1>Relay is running</h1>",
+            content_type="text/html",
+        )
     links = []
     for name, conn in relay.connectors.items():
         for route in conn.routes():
@@ -217,13 +272,19 @@ async def create_app(
     `exposure` is where it will listen (default: server.host); admin pages refuse to run unlocked beyond loopback."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
+    app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=30)
     pool = aiohttp.TCPConnector(limit=loaded.relay.server.max_inflight + POOL_HEADROOM)
     session = aiohttp.ClientSession(timeout=timeout, connector=pool)
+    fetch = untrusted_session(loaded, timeout)
+    cfg = loaded.relay
+    media = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, NetGuard.of(cfg.network.allow_private))
+    files = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, None)
     try:
-        relay = Relay(loaded, session, store, exposure)
+        relay = Relay(loaded, session, store, fetch, exposure, media, files)
     except BaseException:
-        await session.close()
+        for opened in (session, fetch, media, files):
+            await opened.close()
         await store.close()
         raise
     app[RELAY_KEY] = relay
@@ -234,7 +295,7 @@ async def create_app(
         ("/metrics", metrics),
         ("/media/{token}", relay.media.handle),
     ):
-        app.router.add_get(path, guarded(handler))
+        app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
         for route in conn.routes():
             refuse = shedder(relay.engine, name) if route.method == "POST" else None
@@ -248,6 +309,7 @@ async def create_app(
         relay.stop_intake()
 
     app.on_shutdown.append(on_shutdown)
+    app.on_response_prepare.append(harden)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await relay.start_connectors()
@@ -257,6 +319,9 @@ async def create_app(
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()
+        await fetch.close()
+        await media.close()
+        await files.close()
         await relay.store.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from relay import config as config_mod
-from relay.app import RELAY_KEY, Relay, create_app
+from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
+from relay.deadline import guarded_site
 from relay.errors import ConfigError
 from relay.exposure import Exposure
 from relay.logs import setup_logging
@@ -43,9 +44,13 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
 async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
     app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
     relay = app[RELAY_KEY]
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    server = loaded.relay.server
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.shutdown_grace)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=loaded.relay.server.shutdown_grace)
+    slow = relay.metrics.key(connector="server", reason="header_timeout")
+    site = guarded_site(
+        runner, host, port, server.header_timeout, lambda: relay.metrics.inc_key("relay_rejected_total", slow)
+    )
     try:
         await site.start()
     except OSError:
@@ -124,8 +129,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool | None, str]]:
     rows: list[tuple[str, str, bool | None, str]] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-        relay = Relay(loaded, session, MemoryStateStore())
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(timeout=timeout) as session, untrusted_session(loaded, timeout) as fetch:
+        relay = Relay(loaded, session, MemoryStateStore(), fetch)
         for name, conn in relay.connectors.items():
             try:
                 checks = await asyncio.wait_for(conn.check(), 20)

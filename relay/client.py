@@ -13,6 +13,7 @@ from yarl import URL
 
 from relay import codec
 from relay.errors import DeliveryError, MediaError
+from relay.frozen import fast_init
 from relay.media import host_allowed
 from relay.reasons import Reason
 from relay.stream import MediaStream
@@ -21,6 +22,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Call:
     """One HTTP request as a connector describes it.
@@ -45,6 +47,7 @@ class Call:
     encoded: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A platform's answer, read whole (bounded by the session's limits)."""
@@ -109,16 +112,32 @@ class HostPolicy:
         return host_allowed(url, hosts) or host_allowed(url, self.allowlist)
 
 
-class PlatformClient:
-    """Sends described calls on the shared session (trusted endpoints) or the guarded one (URLs from
-    platform data); owns timeouts, redirects, the host policy, streaming caps and hashes, and maps
-    every transport failure to a Reason."""
+@dataclass(frozen=True, slots=True)
+class Sessions:
+    """The client sessions calls go out on: API calls to configured endpoints (`trusted`) and to URLs
+    from platform data (`guarded`: private addresses refused after DNS, on every hop), and file
+    streams from each (`files`, `guarded_files`: their own bounded pools and total deadlines)."""
 
-    def __init__(self, session: aiohttp.ClientSession, guarded: aiohttp.ClientSession, policy: HostPolicy) -> None:
-        self.session = session
-        self.guarded = guarded
+    trusted: aiohttp.ClientSession
+    guarded: aiohttp.ClientSession
+    files: aiohttp.ClientSession
+    guarded_files: aiohttp.ClientSession
+
+
+class PlatformClient:
+    """Sends described calls on the right session; owns timeouts, redirects, the host policy, streaming
+    caps and hashes, and maps every transport failure to a Reason."""
+
+    def __init__(self, sessions: Sessions, policy: HostPolicy) -> None:
+        self.sessions = sessions
+        self.session = sessions.trusted
         self.policy = policy
         self._timeouts: dict[tuple[float, float | None], aiohttp.ClientTimeout] = {}
+
+    @classmethod
+    def standalone(cls, session: aiohttp.ClientSession) -> PlatformClient:
+        """A client for a command run outside a relay (an admin CLI): one session for configured endpoints."""
+        return cls(Sessions(session, session, session, session), HostPolicy(()))
 
     def _timeout(self, call: Call) -> aiohttp.ClientTimeout:
         key = (call.timeout, call.read_timeout)
@@ -127,15 +146,28 @@ class PlatformClient:
             found = self._timeouts[key] = aiohttp.ClientTimeout(total=call.timeout, sock_read=call.read_timeout)
         return found
 
-    async def _open(self, call: Call) -> aiohttp.ClientResponse:
+    async def _open(self, call: Call, files: bool = False) -> aiohttp.ClientResponse:
         """Send `call`, following at most `call.redirects` redirects, each hop checked; raises
         aiohttp/timeout errors and DeliveryError(HOST_NOT_ALLOWED)."""
+        if call.hosts is None and not files and not call.redirects and call.json is None and call.params is None:
+            return await self.session.request(
+                call.method,
+                URL(call.url, encoded=True) if call.encoded else call.url,
+                headers=call.headers,
+                data=call.body,
+                allow_redirects=False,
+                timeout=self._timeout(call),
+            )
         url, method, headers, hops = call.url, call.method, dict(call.headers), 0
         body: Any = call.body
         while True:
             if call.hosts is not None and not self.policy.allows(url, call.hosts):
                 raise DeliveryError(Reason.HOST_NOT_ALLOWED)
-            session = self.session if call.hosts is None else self.guarded
+            sessions = self.sessions
+            if files:
+                session = sessions.files if call.hosts is None else sessions.guarded_files
+            else:
+                session = sessions.trusted if call.hosts is None else sessions.guarded
             resp = await session.request(
                 method,
                 URL(url, encoded=True) if call.encoded else url,
@@ -179,7 +211,7 @@ class PlatformClient:
         """Open a call's body as a capped stream; with `sha256` the bytes are hashed as they pass and the
         transfer is broken off on a mismatch. Failures are MediaError."""
         try:
-            resp = await self._open(call)
+            resp = await self._open(call, files=True)
         except DeliveryError as exc:
             raise MediaError(f"file host refused ({exc.reason.value})") from None
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -8,13 +8,14 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from relay import registry
+from relay import registry, strength
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
 from relay.errors import ConfigError
+from relay.netguard import parse_network
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -33,6 +34,9 @@ class ServerConfig(_Strict):
     max_inflight_per_destination: int = Field(default=512, ge=1)
     shutdown_grace: float = Field(default=10.0, ge=0)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    metrics_token: strength.Strong | None = None
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("public_url")
     @classmethod
@@ -44,7 +48,7 @@ class ServerConfig(_Strict):
 
 class KeyConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
-    secret: Secret
+    secret: Annotated[Secret, AfterValidator(strength.not_placeholder)]
 
 
 class WorkspaceConfig(_Strict):
@@ -54,11 +58,13 @@ class WorkspaceConfig(_Strict):
 
     @field_validator("keys")
     @classmethod
-    def _sealing_key_long_enough(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
-        if keys and len(keys[0].secret.reveal()) < 16:
+    def _sealing_key_strong(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
+        problem = strength.weakness(keys[0].secret.reveal()) if keys else None
+        if problem is not None:
             raise ValueError(
-                "the first key seals new references and must be at least 16 characters; generate one with "
-                "`openssl rand -base64 32` and put it first (a shorter old key may follow, to open old references)"
+                f"the first key seals new references and must be at least 16 characters of random text ({problem}); "
+                "generate one with `openssl rand -base64 32` and put it first (a shorter old key may follow, to open "
+                "old references)"
             )
         return keys
 
@@ -69,6 +75,7 @@ class StateConfig(_Strict):
     dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     claim_ttl: float = Field(default=10.0, ge=1, le=300)
     max_entries: int = Field(default=200_000, ge=1000)
+    assume_no_persistence: bool = False
 
     @model_validator(mode="after")
     def _backend_settings(self) -> StateConfig:
@@ -76,6 +83,8 @@ class StateConfig(_Strict):
             raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
         if self.backend == "memory" and self.url is not None:
             raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
+        if self.backend == "memory" and self.assume_no_persistence:
+            raise ValueError('assume_no_persistence is for backend = "redis"; remove it')
         if self.backend == "redis" and "max_entries" in self.model_fields_set:
             raise ValueError(
                 "max_entries bounds the memory backend only; remove it (Redis is bounded by its maxmemory)"
@@ -87,6 +96,24 @@ class MediaConfig(_Strict):
     max_bytes: int = Field(default=25 << 20, ge=1)
     link_ttl: int = Field(default=24 * 3600, ge=60)
     allowlist: list[str] = []
+    max_streams: int = Field(default=32, ge=1, le=10_000)
+    fetch_timeout: float = Field(default=120.0, gt=0, le=3600)
+
+
+class NetworkConfig(_Strict):
+    """Networks that URLs from platform or CRM data may reach although private (none by default)."""
+
+    allow_private: list[str] = []
+
+    @field_validator("allow_private")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for i, text in enumerate(value):
+            try:
+                parse_network(text)
+            except ValueError as exc:
+                raise ValueError(f"[{i}] {exc}") from None
+        return value
 
 
 class LoggingConfig(_Strict):
@@ -104,6 +131,7 @@ class RelayConfig(_Strict):
     workspace: WorkspaceConfig
     state: StateConfig = StateConfig()
     media: MediaConfig = MediaConfig()
+    network: NetworkConfig = NetworkConfig()
     logging: LoggingConfig = LoggingConfig()
     connectors: dict[str, dict[str, Any]] = Field(min_length=1)
     routes: list[RouteConfig] = []
@@ -130,6 +158,7 @@ class Loaded:
     def secrets(self) -> list[str]:
         """Every secret value, so the log redactor can mask it."""
         found = [k.secret.reveal() for k in self.relay.workspace.keys]
+        found += [v.reveal() for v in _walk_secrets(self.relay.server)]
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
         if self.relay.state.url:

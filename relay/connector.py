@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from relay.errors import MediaError
 from relay.exposure import Exposure
 from relay.frozen import fast_init
+from relay.metrics import Metrics
 from relay.model import Address, Message
 from relay.reasons import Reason
 from relay.stream import MediaStream
@@ -141,6 +142,7 @@ class Route:
     local: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HookRequest:
     """What a webhook's authenticate and parse steps see of a request (never the aiohttp request)."""
@@ -151,6 +153,7 @@ class HookRequest:
     match: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """What a parse step found: groups of messages (in order within a group, groups at once), or an
@@ -169,30 +172,39 @@ class Inbound:
 class Hook:
     """A webhook route under /hooks/<instance>: the core runs shed, bounded read, `authenticate`,
     `parse`, delivery of each message and the answer. `authenticate` returns what `parse` needs of
-    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM)."""
+    the credential (or None); `failed_status` answers a message refused for good (e.g. 422 to a CRM);
+    `settle`, if set, sees each message's result before the answer and may change it (e.g. tell the
+    CRM its message was sent, and have the source redeliver if that could not be done). Either step
+    may be a plain function or a coroutine function."""
 
     method: str
     path: str
-    authenticate: Callable[[HookRequest], Awaitable[Any]]
-    parse: Callable[[HookRequest, Any], Awaitable[Inbound]]
+    authenticate: Callable[[HookRequest], Any]
+    parse: Callable[[HookRequest, Any], Inbound | Awaitable[Inbound]]
     failed_status: int = 200
+    settle: Callable[[Message, Result], Awaitable[Result]] | None = None
 
 
 @dataclass(slots=True)
 class Context:
-    """What the core hands a connector: shared client session, delivery, sealing, media, state."""
+    """What the core hands a connector: client sessions, delivery, sealing, media, state.
+
+    `session` is for endpoints the admin configured; `fetch_session` for any URL taken from platform or CRM
+    data (attachment and media URLs, service URLs): it never connects to private or metadata addresses."""
 
     instance: str
     workspace: str
     public_url: str
     session: aiohttp.ClientSession
     client: PlatformClient
+    fetch_session: aiohttp.ClientSession
     deliver: Callable[[Message], Awaitable[Result]]
     sealer: Sealer
     media: MediaService
     state: StateStore
     log: logging.Logger
     max_body_bytes: int = 1 << 20
+    metrics: Metrics = field(default_factory=Metrics)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     exposure: Exposure = field(default_factory=lambda: Exposure(""))
@@ -247,6 +259,10 @@ class Connector(ABC):
     async def check(self) -> list[Check]:
         """Reach the platform with the configured credentials; never raise."""
         return [Check("configuration", True, "nothing to reach")]
+
+    def health(self) -> str | None:
+        """A content-free problem only an admin can fix (e.g. a revoked install), shown by /readyz; or None."""
+        return None
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
         """Stream a platform file held by this instance, refusing more than `limit` bytes."""

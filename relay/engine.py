@@ -32,6 +32,7 @@ SHED = {
     Reason.SHUTTING_DOWN: Result(Outcome.RETRY, Reason.SHUTTING_DOWN, retry_after=5),
     Reason.OVERLOADED: Result(Outcome.OVERLOADED, Reason.OVERLOADED, retry_after=1),
     Reason.DESTINATION_BUSY: Result(Outcome.OVERLOADED, Reason.DESTINATION_BUSY, retry_after=1),
+    Reason.STATE_STORE_PERSISTENT: Result(Outcome.RETRY, Reason.STATE_STORE_PERSISTENT, retry_after=30),
 }
 
 
@@ -82,6 +83,7 @@ class Engine:
         self.settings = settings
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
+        self.hold: Reason | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: dict[str, int] = {}
         self._deadlines: dict[str, float] = {}
@@ -98,6 +100,8 @@ class Engine:
         body is read (when only a messenger's destination, its CRM, is known), so shedding costs little."""
         if not self.accepting:
             return Reason.SHUTTING_DOWN
+        if self.hold is not None:
+            return self.hold
         if len(self._tasks) >= self.settings.max_inflight:
             return Reason.OVERLOADED
         dest = self.router.target(origin) if destination is None else destination

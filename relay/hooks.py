@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 from aiohttp import web
 
 from relay import codec
 from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
+from relay.errors import DeliveryError
 from relay.http import Handler, read_body, respond
 from relay.model import Message
 
@@ -47,16 +50,37 @@ def answer(results: Sequence[Result], failed_status: int = 200) -> web.Response:
     return respond(_DELIVERED)
 
 
+def settling(deliver: Deliver, settle: Callable[[Message, Result], Awaitable[Result]]) -> Deliver:
+    """`deliver`, with each result passed through the hook's `settle` step."""
+
+    async def run(message: Message) -> Result:
+        return await settle(message, await deliver(message))
+
+    return run
+
+
 def handler(hook: Hook, deliver: Deliver) -> Handler:
-    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`)."""
+    """The aiohttp handler running `hook` through the pipeline (errors become 4xx in `guarded`); a parse step
+    that must read the platform and cannot raises DeliveryError, answered like a delivery that failed."""
+
+    authenticate, parse, failed_status = hook.authenticate, hook.parse, hook.failed_status
+    wait_auth, wait_parse = inspect.iscoroutinefunction(authenticate), inspect.iscoroutinefunction(parse)
+    send = deliver if hook.settle is None else settling(deliver, hook.settle)
 
     async def run(request: web.Request) -> web.StreamResponse:
-        raw = await read_body(request)
-        seen = HookRequest(request.headers, request.query, raw, request.match_info)
-        credential = await hook.authenticate(seen)
-        inbound = await hook.parse(seen, credential)
+        seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
+        credential = await authenticate(seen) if wait_auth else authenticate(seen)
+        try:
+            parsed = parse(seen, credential)
+            inbound = cast(Inbound, await parsed if wait_parse else parsed)  # type: ignore[misc]
+        except DeliveryError as exc:
+            outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
+            return respond(Result(outcome, exc.reason, retry_after=exc.retry_after, detail=exc.detail), failed_status)
         if inbound.reply is not None:
             return inbound.reply
-        return answer(await deliver_all(inbound, deliver), hook.failed_status)
+        groups = inbound.groups
+        if len(groups) == 1 and len(groups[0]) == 1:
+            return respond(await send(groups[0][0]), failed_status)
+        return answer(await deliver_all(inbound, send), failed_status)
 
     return run

@@ -14,12 +14,14 @@ from aiohttp import web
 
 from relay import codec
 from relay.connector import Outcome, Result
+from relay.credential import header_credential, malformed_header, same
 from relay.errors import AuthError, BadRequest
 from relay.keyed import HmacSha256
 
 log = logging.getLogger("relay.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
 def respond(result: Result, failed_status: int = 200) -> web.Response:
@@ -45,6 +47,9 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
     never a traceback; `refuse` may answer first (e.g. 503 under overload) before the body is read."""
 
     async def run(request: web.Request) -> web.StreamResponse:
+        malformed = malformed_header(request.headers)
+        if malformed is not None:
+            return web.json_response({"error": f"malformed {malformed} header"}, status=401)
         if refuse is not None:
             refusal = refuse()
             if refusal is not None:
@@ -67,11 +72,17 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The raw body, or 413 with a reason when it is over the limit."""
+    """The raw body; 413 with a reason when it is over the limit, 408 when it is not all there within the
+    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest."""
+    limit = request.config_dict.get(BODY_TIMEOUT, 30.0)
     try:
-        return await request.read()
+        async with asyncio.timeout(limit):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise BadRequest("request body too large", 413) from None
+    except TimeoutError:
+        request.content.set_exception(TimeoutError())
+        raise BadRequest(f"request body not received within {limit:g} s", 408) from None
 
 
 def parse_json(raw: bytes) -> Any:
@@ -93,6 +104,7 @@ def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300)
     """Check a `t=,v1=` signature in constant time with a replay window; AuthError if it fails."""
     if not header:
         raise AuthError("missing signature header", 401)
+    header_credential(header, "signature header")
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
@@ -104,7 +116,7 @@ def verify(secret: bytes, header: str | None, body: bytes, tolerance: int = 300)
     if abs(time.time() - t) > tolerance:
         raise AuthError("signature timestamp outside the 5-minute window", 401)
     expected = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+    if not any(same(v, expected) for v in parts.get("v1", [])):
         raise AuthError("signature does not match", 401)
 
 

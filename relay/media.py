@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from collections.abc import AsyncIterator, Callable, Sequence
 from urllib.parse import urlsplit
@@ -10,8 +11,10 @@ import aiohttp
 from aiohttp import web
 
 from relay.errors import AuthError, MediaError
+from relay.inert import SNIFF_BYTES, media_headers
 from relay.model import Attachment
-from relay.seal import Sealer
+from relay.netguard import REASON, refused
+from relay.seal import SealedMedia, Sealer
 from relay.stream import MediaSource, MediaStream
 
 
@@ -25,27 +28,77 @@ def host_allowed(url: str, allowlist: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(hostport, p.lower()) or fnmatch.fnmatchcase(host, p.lower()) for p in allowlist)
 
 
-async def capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+class _Capped:
+    """Chunks passed through until more than `limit` bytes went by (then MediaError); closing it closes
+    the source, so an upstream response is released even if the stream was never read."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], limit: int) -> None:
+        self._chunks = chunks
+        self._limit = limit
+        self._seen = 0
+
+    def __aiter__(self) -> _Capped:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await anext(self._chunks)
+        self._seen += len(chunk)
+        if self._seen > self._limit:
+            await close_chunks(self._chunks)
+            raise MediaError(f"file is larger than the {self._limit}-byte cap")
+        return chunk
+
+    async def aclose(self) -> None:
+        await close_chunks(self._chunks)
+
+
+def capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
     """Pass chunks through, raising MediaError once more than `limit` bytes went by."""
-    seen = 0
-    async for chunk in chunks:
-        seen += len(chunk)
-        if seen > limit:
-            raise MediaError(f"file is larger than the {limit}-byte cap")
-        yield chunk
+    return _Capped(chunks, limit)
+
+
+async def close_chunks(chunks: AsyncIterator[bytes]) -> None:
+    """Close a chunk stream (and the upstream response under it) whether or not it was read to the end."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def response_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The body of an HTTP response in 64 KiB chunks; the response is released at the end."""
-    try:
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            yield chunk
-    finally:
-        resp.release()
+class _ResponseChunks:
+    """The body of an HTTP response in 64 KiB chunks; the response goes back to its pool at the end, on
+    an error, or when closed early (then its connection is dropped, not reused half-read)."""
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+
+    def __aiter__(self) -> _ResponseChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._resp.content.read(64 * 1024)
+        except BaseException:
+            self._resp.close()
+            raise
+        if not chunk:
+            self._resp.release()
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        if self._resp.content.at_eof():
+            self._resp.release()
+        else:
+            self._resp.close()
+
+
+def response_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body of an HTTP response as chunks; the response is released at the end or when closed."""
+    return _ResponseChunks(resp)
 
 
 def stream_response(
@@ -68,7 +121,12 @@ def stream_response(
 
 
 class MediaService:
-    """Makes relay media links and reads attachments into memory, never to disk."""
+    """Makes relay media links and reads attachments into memory, never to disk.
+
+    `session` is the media pool for URLs taken from platform or CRM data (guarded against private
+    addresses), `trusted` the one for file hosts the admin configured; both apart from the pool
+    deliveries use. `max_streams` caps concurrent /media downloads and `fetch_timeout` bounds each
+    fetch and stream in total."""
 
     def __init__(
         self,
@@ -79,14 +137,21 @@ class MediaService:
         max_bytes: int,
         link_ttl: int,
         connectors: Callable[[str], MediaSource | None],
+        max_streams: int = 32,
+        fetch_timeout: float = 120.0,
+        trusted: aiohttp.ClientSession | None = None,
     ) -> None:
         self.sealer = sealer
         self.session = session
+        self.trusted = trusted or session
         self.public_url = public_url.rstrip("/")
         self.allowlist = tuple(allowlist)
         self.max_bytes = max_bytes
         self.link_ttl = link_ttl
         self._connectors = connectors
+        self.max_streams = max_streams
+        self.fetch_timeout = fetch_timeout
+        self.active = 0
 
     def link(self, attachment: Attachment) -> str | None:
         """A relay URL for a platform file, or None if the attachment has no platform file."""
@@ -114,9 +179,17 @@ class MediaService:
         raise MediaError("attachment has no data, file or URL")
 
     async def read(self, attachment: Attachment, limit: int | None = None) -> bytes:
-        """The whole attachment in memory, capped."""
-        found = await self.stream(attachment, limit)
-        return b"".join([chunk async for chunk in found.chunks])
+        """The whole attachment in memory, capped, within media.fetch_timeout."""
+        found: MediaStream | None = None
+        try:
+            async with asyncio.timeout(self.fetch_timeout):
+                found = await self.stream(attachment, limit)
+                return b"".join([chunk async for chunk in found.chunks])
+        except TimeoutError:
+            raise MediaError(f"file took longer than media.fetch_timeout ({self.fetch_timeout:g} s)") from None
+        finally:
+            if found is not None:
+                await close_chunks(found.chunks)
 
     async def fetch_url(self, url: str, limit: int, mime: str, name: str) -> MediaStream:
         """GET an allowlisted URL (no redirects) as a capped stream."""
@@ -125,6 +198,8 @@ class MediaService:
         try:
             resp = await self.session.get(url, allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"attachment URL refused: {REASON}") from None
             raise MediaError(f"attachment URL could not be fetched ({type(exc).__name__})") from None
         return stream_response(resp, limit, mime=resp.content_type or mime, name=name, source="attachment URL")
 
@@ -137,20 +212,76 @@ class MediaService:
         connector = self._connectors(sealed.ref.instance)
         if connector is None:
             raise web.HTTPNotFound(text="the connector holding this file is not running")
+        if self.active >= self.max_streams:
+            return busy(self.max_streams)
+        self.active += 1
         try:
-            found = await connector.fetch_media(sealed.ref.file_id, self.max_bytes)
-        except MediaError as exc:
-            raise web.HTTPBadGateway(text=str(exc)) from None
-        resp = web.StreamResponse(headers={"Content-Type": found.mime or sealed.mime, "Cache-Control": "no-store"})
-        if found.size is not None:
-            resp.content_length = found.size
-        await resp.prepare(request)
+            return await serve(request, connector, sealed, self.max_bytes, self.fetch_timeout)
+        finally:
+            self.active -= 1
+
+
+def busy(limit: int) -> web.Response:
+    """503 + Retry-After when media.max_streams downloads are already running."""
+    return web.json_response(
+        {"error": f"{limit} media downloads are running (media.max_streams); retry shortly", "reason": "media_busy"},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _head(chunks: AsyncIterator[bytes]) -> bytes:
+    """The first bytes of a stream (at least SNIFF_BYTES unless it is shorter), for type sniffing."""
+    head = b""
+    while len(head) < SNIFF_BYTES:
         try:
-            async for chunk in capped(found.chunks, self.max_bytes):
+            head += await anext(chunks)
+        except StopAsyncIteration:
+            break
+    return head
+
+
+async def serve(
+    request: web.Request, connector: MediaSource, sealed: SealedMedia, limit: int, deadline: float
+) -> web.StreamResponse:
+    """Stream one file to the client as an inert response, within `deadline` seconds in total; the
+    upstream response is released on every path (end, error, cap, timeout, client gone, cancel)."""
+    found: MediaStream | None = None
+    resp: web.StreamResponse | None = None
+    try:
+        async with asyncio.timeout(deadline):
+            found = await connector.fetch_media(sealed.ref.file_id, limit)
+            chunks = found.chunks = capped(found.chunks, limit)
+            head = await _head(chunks)
+            resp = web.StreamResponse(headers=media_headers(found.mime or sealed.mime, sealed.name, head))
+            if found.size is not None:
+                resp.content_length = found.size
+            await resp.prepare(request)
+            await resp.write(head)
+            async for chunk in chunks:
                 await resp.write(chunk)
-        except MediaError:
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+            await resp.write_eof()
+    except (ConnectionError, MediaError, aiohttp.ClientError, TimeoutError) as exc:
+        if resp is None:
+            raise _gateway_error(exc) from None
+        _cut(request)
+    finally:
+        if found is not None:
+            await close_chunks(found.chunks)
+    assert resp is not None, "every failure before the headers raised above"
+    return resp
+
+
+def _gateway_error(exc: BaseException) -> web.HTTPException:
+    """502/504 with a reason (never a URL) for a file that failed before any byte was sent."""
+    if isinstance(exc, TimeoutError):
+        return web.HTTPGatewayTimeout(text="file took longer than media.fetch_timeout")
+    if isinstance(exc, MediaError):
+        return web.HTTPBadGateway(text=str(exc))
+    return web.HTTPBadGateway(text=f"file could not be fetched ({type(exc).__name__})")
+
+
+def _cut(request: web.Request) -> None:
+    """Drop the client connection mid-body so a partial file is never taken for a whole one."""
+    if request.transport is not None:
+        request.transport.abort()

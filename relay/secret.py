@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +71,19 @@ def _key(master: str, salt: bytes) -> bytes:
 
 def master_key() -> str:
     """The master key from RELAY_MASTER_KEY, or a clear error."""
+    from relay.strength import weakness
+
     value = os.environ.get("RELAY_MASTER_KEY", "")
     if len(value) < 16:
         raise SecretsFileError(
             "RELAY_MASTER_KEY is not set or shorter than 16 characters: "
             "export a long random value (e.g. `openssl rand -base64 32`) to use the secrets file"
+        )
+    problem = weakness(value)
+    if problem is not None:
+        raise SecretsFileError(
+            f"RELAY_MASTER_KEY {problem}: export a long random value (e.g. `openssl rand -base64 32`) "
+            "to use the secrets file"
         )
     return value
 
@@ -109,8 +119,27 @@ def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
         "nonce": base64.b64encode(nonce).decode(),
         "data": base64.b64encode(blob).decode(),
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh)
-    os.replace(tmp, path)
+    _write_private(path, json.dumps(doc).encode())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace `path` atomically with a new 0600 file: a fresh unpredictable temporary file in the same
+    directory (O_EXCL, never a symlink or a leftover), synced before the rename, the directory after."""
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -103,16 +103,18 @@ def _masker(url: str) -> Callable[[str], str]:
 class RedisStateStore:
     """Dedup claims, rate buckets, id maps and leases in Redis under `prefix`; every key expires."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str, assume_no_persistence: bool = False) -> None:
         self.redis = client
         self.prefix = prefix
+        self.assume_no_persistence = assume_no_persistence
         self._gcra = client.register_script(_GCRA)
         self._block = client.register_script(_BLOCK)
         self._lease = client.register_script(_LEASE)
 
     @classmethod
-    async def connect(cls, url: str, prefix: str) -> RedisStateStore:
-        """Connect, check that the server keeps nothing on disk, and return the store; ConfigError otherwise."""
+    async def connect(cls, url: str, prefix: str, assume_no_persistence: bool = False) -> RedisStateStore:
+        """Connect, check that the server keeps nothing on disk, and return the store; ConfigError otherwise.
+        Without CONFIG GET that cannot be proven, and is refused unless `assume_no_persistence`."""
         where, mask = describe(url), _masker(url)
         try:
             client = aioredis.Redis.from_url(
@@ -122,7 +124,7 @@ class RedisStateStore:
             raise ConfigError([f"state.url: not a usable Redis URL ({mask(str(exc)) or type(exc).__name__})"]) from None
         try:
             await client.ping()
-            problems = await _persistence_problems(client, where)
+            problems = await _persistence_problems(client, where, assume_no_persistence)
         except RedisError as exc:
             await client.aclose()
             detail = mask(str(exc)).rstrip(". ") or type(exc).__name__
@@ -136,7 +138,7 @@ class RedisStateStore:
             await client.aclose()
             raise ConfigError(problems)
         log.info("state store: redis at %s", where)
-        return cls(client, prefix)
+        return cls(client, prefix, assume_no_persistence)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -170,20 +172,31 @@ class RedisStateStore:
     async def lease(self, key: str, holder: str, ttl: float) -> bool:
         return bool(await self._lease(keys=[self._k(key)], args=[holder, _ms(ttl)]))
 
+    async def ping(self) -> None:
+        """One round trip, for readiness."""
+        await self.redis.ping()
+
     async def persistence_problems(self) -> list[str]:
         """Re-read the server's persistence settings: someone may switch RDB or AOF on later."""
-        return await _persistence_problems(self.redis, "the state store")
+        return await _persistence_problems(self.redis, "the state store", self.assume_no_persistence)
 
     async def close(self) -> None:
         await self.redis.aclose()
 
 
-async def _persistence_problems(client: aioredis.Redis, where: str) -> list[str]:
-    """Why this Redis would write state to disk (RDB snapshots, AOF); empty when it keeps nothing."""
+async def _persistence_problems(client: aioredis.Redis, where: str, assume_off: bool = False) -> list[str]:
+    """Why this Redis would or might write state to disk (RDB snapshots, AOF); empty when it keeps nothing."""
     try:
         save = str((await client.config_get("save")).get("save", "")).strip()
         aof = str((await client.config_get("appendonly")).get("appendonly", "no")).strip().lower()
     except ResponseError:
+        if not assume_off:
+            return [
+                f"state.url: cannot prove that Redis at {where} keeps nothing on disk: CONFIG GET is refused, and "
+                "INFO cannot show an RDB save schedule that has not fired yet; allow CONFIG GET for the relay's "
+                "user, or, only if you know it runs with --save '' --appendonly no, set "
+                "state.assume_no_persistence = true"
+            ]
         return await _persistence_from_info(client, where)
     problems = []
     if save:
@@ -214,7 +227,9 @@ async def _persistence_from_info(client: aioredis.Redis, where: str) -> list[str
         problems.append(f"state.url: Redis at {where} has AOF on (INFO aof_enabled:1); {_FIX}")
     if not problems:
         log.warning(
-            "redis CONFIG is disabled at %s; persistence judged from INFO only (no snapshot taken, AOF off)", where
+            "redis CONFIG is disabled at %s; state.assume_no_persistence is set, so persistence is judged from "
+            "INFO only (no snapshot taken yet, AOF off)",
+            where,
         )
     return problems
 

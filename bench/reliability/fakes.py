@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.connectors.zendesk.fake import FakeSunco
 from tests.support.crm_sink import CrmSink
 
 BOT_TOKEN = "123456789:AAE-reliability-token-abcdefghijklmnop"
@@ -52,7 +51,8 @@ class Server:
 @dataclass
 class FaultyCrm(CrmSink):
     """The CRM sink with a timed fault: until `fault_until` every verified post gets `fault` ("500", "429",
-    "hang": wait `hang_seconds` then 500). Accepted messages are recorded by marker."""
+    "hang": wait `hang_seconds` then 500; "late": accepted, answered only after `hang_seconds`). Accepted
+    messages are recorded by marker."""
 
     fault: str = "none"
     fault_until: float = 0.0
@@ -62,6 +62,11 @@ class FaultyCrm(CrmSink):
         self.fault, self.fault_until = fault, time.monotonic() + seconds
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self.fault == "late" and time.monotonic() < self.fault_until:
+            answer = await super().handle(request)
+            self.faulted += 1
+            await asyncio.sleep(self.hang_seconds)
+            return answer
         if self.fault != "none" and time.monotonic() < self.fault_until:
             raw = await request.read()
             if "X-Relay-Signature" not in request.headers or not raw:
@@ -84,32 +89,6 @@ class FaultyCrm(CrmSink):
 
     def notices(self) -> int:
         return len(self.messages("status"))
-
-
-@dataclass
-class SuncoCrm(FakeSunco):
-    """The SunCo fake as the fault suite's CRM: customer messages it stored, by marker. SunCo has no
-    idempotency key, so every repeat counts (event id "")."""
-
-    def accepted(self) -> list[tuple[str, str]]:
-        """(marker, "") of every message the relay posted as a customer."""
-        return [
-            (m, "")
-            for conv in self.conversations.values()
-            for msg in conv["messages"]
-            if msg["author"]["type"] == "user"
-            for m in markers(str(msg["content"].get("text", "")))
-        ]
-
-    def notices(self) -> int:
-        """Content-free notices the relay posted for agents (failed replies)."""
-        return sum(
-            1 for c in self.conversations.values() for m in c["messages"] if "relay_notice" in (m.get("metadata") or {})
-        )
-
-    def checks(self) -> int:
-        """How often a relay looked for an earlier post among a conversation's recent messages."""
-        return len(self.requests("/v2/apps/*/messages", "GET"))
 
 
 @dataclass

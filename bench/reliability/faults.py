@@ -8,10 +8,10 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from bench.reliability.rig import Rig
 from bench.reliability.source import Redeliverer
-from tests.support.fake_platform import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,8 @@ async def _inbound(
         seconds = await rig.traffic(source, rig.inbound(sizes.messages), sizes.rate, hook)
         await asyncio.sleep(1.0)
         sent = [rig.marker(i) for i in range(sizes.messages)]
-        return _row(name, "messenger -> CRM", rig, source, sent, rig.destination.accepted(), seconds, note(rig))
+        direction = {"hubspot": "messenger -> HubSpot", "zendesk": "messenger -> Zendesk"}.get(crm, "messenger -> CRM")
+        return _row(name, direction, rig, source, sent, rig.destination().accepted(), seconds, note(rig))
 
 
 def _row(
@@ -96,12 +97,12 @@ def _row(
     note: str,
 ) -> Row:
     once, dup, distinct, lost = tally(sent, got)
-    notices = rig.bot.notices() + rig.destination.notices()
+    notices = rig.bot.notices() + rig.destination().notices()
     extra = "Redis state shared" if rig.redis and len(rig.relays) > 1 else ""
-    if dup and not distinct:
+    if dup and not distinct and rig.hubspot is None and rig.sunco is None:
         extra += (
             f"{'; ' if extra else ''}the {dup} raw repeats are posts the CRM accepted while the relay that sent them "
-            "died before reading the answer; each repeat carried the same X-Relay-Event-Id"
+            "died or timed out before reading the answer; each repeat carried the same X-Relay-Event-Id"
         )
     return Row(
         name,
@@ -223,57 +224,54 @@ async def replica_sigterm(sizes: Sizes) -> Row:
     return await _inbound("SIGTERM with work in flight (CRM takes 0.5 s)", sizes, slow, replicas=2, mid=term, note=note)
 
 
-SUNCO_POST = "/v2/apps/*/conversations/*/messages"
+SUFFIX = {"webhook": "", "hubspot": " (HubSpot)", "zendesk": " (Zendesk)"}
 
 
-async def zendesk_sigkill(sizes: Sizes) -> Row:
+async def crm_late(sizes: Sizes, crm: str = "webhook") -> Row:
+    """The CRM takes the message, then answers after the relay's client timeout: the relay cannot tell."""
+
+    async def fault(rig: Rig) -> None:
+        target = rig.destination()
+        target.hang_seconds = 2.5
+        target.set_fault("late", sizes.fault_seconds)
+
+    return await _inbound(
+        f"CRM commits, then answers after the client timeout, for {sizes.fault_seconds:g} s{SUFFIX[crm]}",
+        sizes,
+        fault,
+        note=lambda r: (
+            f"{r.destination().faulted} posts taken and answered 2.5 s late (client timeout 1 s)" + _repeats(r)
+        ),
+        crm=crm,
+    )
+
+
+def _repeats(rig: Rig) -> str:
+    if rig.sunco is not None:
+        return f"; {rig.sunco.checks()} looks among recent messages before posting again"
+    if rig.hubspot is None:
+        return ""
+    return f"; {rig.hubspot.repeats()} publishes repeated an idempotency id HubSpot already held"
+
+
+async def crm_sigkill(sizes: Sizes, crm: str) -> Row:
+    """A replica killed mid-traffic while the CRM (HubSpot or Zendesk) takes 0.3 s per message."""
+
     async def slow(rig: Rig) -> None:
-        rig.sunco.fail(SUNCO_POST, 0, delay=0.3, times=None, method="POST", after=True)
+        rig.destination().delay = 0.3
 
     async def kill(rig: Rig) -> None:
         rig.relays[0].signal(signal.SIGKILL)
 
     return await _inbound(
-        "Zendesk: replica killed with SIGKILL mid-traffic (SunCo stores, then answers 0.3 s later)",
+        f"Replica killed with SIGKILL mid-traffic (CRM takes 0.3 s){SUFFIX[crm]}",
         sizes,
         slow,
         replicas=2,
         mid=kill,
-        note=lambda r: (
-            f"replica r0 exit {r.relays[0].popen.poll() if r.relays[0].popen else '?'}; "
-            f"{r.sunco.checks()} recent-message checks before a repeated post"
-        ),
-        crm="zendesk",
+        note=lambda r: f"replica r0 exit {r.relays[0].popen.poll() if r.relays[0].popen else '?'}" + _repeats(r),
+        crm=crm,
     )
-
-
-async def zendesk_late(sizes: Sizes) -> Row:
-    """SunCo stores each post, then answers after the relay's client timeout: every answer is lost."""
-    lifting: list[asyncio.Task[None]] = []
-    rules: list[Rule] = []
-
-    async def late(rig: Rig) -> None:
-        rule = rig.sunco.fail(SUNCO_POST, 0, delay=2.5, times=None, method="POST", after=True)
-        rules.append(rule)
-
-        async def lift() -> None:
-            await asyncio.sleep(sizes.fault_seconds)
-            rig.sunco.rules.remove(rule)
-
-        lifting.append(asyncio.create_task(lift()))
-
-    row = await _inbound(
-        f"Zendesk: SunCo stores, then answers after the client timeout, for {sizes.fault_seconds:g} s",
-        sizes,
-        late,
-        note=lambda r: (
-            f"{rules[0].hits if rules else 0} posts stored and answered 2.5 s late "
-            f"(client timeout 1 s); {r.sunco.checks()} recent-message checks before a repeated post"
-        ),
-        crm="zendesk",
-    )
-    await asyncio.gather(*lifting)
-    return row
 
 
 FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
@@ -284,8 +282,11 @@ FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "messenger_429": messenger_429,
     "sigkill": replica_sigkill,
     "sigterm": replica_sigterm,
-    "zendesk_sigkill": zendesk_sigkill,
-    "zendesk_late": zendesk_late,
+    "crm_late": crm_late,
+    "hubspot_late": partial(crm_late, crm="hubspot"),
+    "hubspot_sigkill": partial(crm_sigkill, crm="hubspot"),
+    "zendesk_late": partial(crm_late, crm="zendesk"),
+    "zendesk_sigkill": partial(crm_sigkill, crm="zendesk"),
 }
 
 

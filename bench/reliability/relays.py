@@ -74,15 +74,6 @@ def dump_toml(doc: dict[str, Any], prefix: str = "") -> str:
     return "\n".join(line for line in lines if line is not None).strip() + "\n"
 
 
-def crm_config(crm: str, url: str, timeout: float, deadline: float) -> dict[str, Any]:
-    """The CRM instance: the webhook connector at the CRM sink, or the zendesk connector at the SunCo fake."""
-    if crm == "zendesk":
-        from tests.connectors.zendesk.contract import zendesk_config
-
-        return zendesk_config(url, timeout=timeout, ack_deadline=deadline)
-    return {"type": "webhook", "url": f"{url}/crm", "secret": SINK_SECRET, "timeout": timeout, "ack_deadline": deadline}
-
-
 def relay_config(
     port: int,
     bot_url: str,
@@ -93,10 +84,8 @@ def relay_config(
     deadline: float = 2.0,
     crm_timeout: float = 1.0,
     grace: float = 5.0,
-    crm: str = "webhook",
 ) -> dict[str, Any]:
-    """Telegram (webhook mode) <-> webhook CRM (or `crm = "zendesk"`: the SunCo fake), short deadlines so
-    faults resolve in seconds."""
+    """Telegram (webhook mode) <-> webhook CRM, short deadlines so faults resolve in seconds."""
     state: dict[str, Any] = {"backend": "redis", "url": REDIS_URL} if redis else {"backend": "memory"}
     return {
         "server": {
@@ -118,7 +107,13 @@ def relay_config(
                 "timeout": 2.0,
                 "ack_deadline": deadline,
             },
-            "crm": crm_config(crm, crm_url, crm_timeout, deadline + 1.0),
+            "crm": {
+                "type": "webhook",
+                "url": f"{crm_url}/crm",
+                "secret": SINK_SECRET,
+                "timeout": crm_timeout,
+                "ack_deadline": deadline + 1.0,
+            },
         },
         "routes": [{"from": ["tg"], "to": "crm"}],
     }

@@ -128,15 +128,24 @@ def render(rows: list[Row], sizes: Sizes, suites: list[Suite], redis: bool, seco
         f"to {sizes.give_up:g} s; the fake CRM re-posts its signed answers the same way. Source deadline 2 s, "
         f"CRM client timeout 1 s. {sizes.messages} messages per fault at {sizes.rate:g}/s. Shared state: "
         f"{'Redis (redis://127.0.0.1:6379/0, a fresh workspace prefix per run)' if redis else 'in memory'}.",
-        "The *Zendesk* rows put a Sunshine Conversations fake behind the `zendesk` connector instead: it stores "
-        "each customer message before it answers, and the relay marks a post in the shared state before sending "
-        "it, so a later attempt first looks for it (by the relay id in the message's metadata) among the "
-        "conversation's recent messages.",
         "",
         "*Delivered twice (raw)* counts messages the fake CRM accepted more than once. *Twice under different "
         "event ids* counts those a CRM following docs/webhook-contract.md (ignore a repeated `X-Relay-Event-Id`) "
-        "would still see twice; Telegram and SunCo have no idempotency key, so there every repeat counts. "
-        "*Notices* are content-free could-not-deliver notices seen by the fakes. Target: 0 lost and 0 duplicated.",
+        "would still see twice; Telegram has no idempotency key, so there every repeat counts. *Notices* are "
+        "content-free could-not-deliver notices seen by the fakes. Target: 0 lost and 0 duplicated.",
+        "",
+        "Rows marked *(HubSpot)* send the same Telegram traffic to the `hubspot` connector, against the HubSpot "
+        "fake of tests/connectors/hubspot/fake.py (OAuth, custom-channel publish, one relay replica or two). The "
+        "relay sends each message with an `integrationIdempotencyId` derived from the platform message id; the "
+        "fake keeps one message per id and answers a repeat with the stored one (HubSpot's API names the field; "
+        "its documentation does not describe a repeat). There *Delivered twice (raw)* counts messages the agent's "
+        "thread would show twice, and the event id is the idempotency id.",
+        "",
+        "Rows marked *(Zendesk)* send it to the `zendesk` connector, against the Sunshine Conversations fake of "
+        "tests/connectors/zendesk/fake.py. SunCo has no idempotency key: the relay marks each post in the shared "
+        "state before sending it and puts a keyed relay id in the message's metadata, and an attempt after an "
+        "unclear end first looks for that id among the conversation's last 100 messages. There every repeat "
+        "counts as a duplicate.",
         "",
         *_fault_table(rows),
         "",

@@ -9,29 +9,21 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server, SuncoCrm
+from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server
+from bench.reliability.hubspot import FaultyHubSpot, crm_config
 from bench.reliability.relays import WORKSPACE_KEY, RelayProc, free_port, new_workspace, redis_available, relay_config
 from bench.reliability.source import Redeliverer, Request, crm_answer, telegram_update
+from bench.reliability.zendesk import FaultySunco
+from bench.reliability.zendesk import crm_config as zendesk_config
 from relay.model import Address
 from relay.seal import Sealer, WorkspaceKey
 from tests.support.crm_sink import SINK_SECRET
 
 Hook = Callable[[], Awaitable[None]]
-
-
-class Destination(Protocol):
-    """The fake CRM a run delivers to: what it accepted (marker, event id) and the notices it got."""
-
-    def app(self) -> web.Application: ...
-
-    def accepted(self) -> list[tuple[str, str]]: ...
-
-    def notices(self) -> int: ...
 
 
 class Rig:
@@ -53,31 +45,33 @@ class Rig:
         self.redis = redis_available() if redis is None else redis
         self.bot = FakeBotApi()
         self.crm = FaultyCrm()
-        self.sunco = SuncoCrm()
-        self.destination: Destination = self.sunco if crm == "zendesk" else self.crm
+        self.hubspot = FaultyHubSpot() if crm == "hubspot" else None
+        self.sunco = FaultySunco() if crm == "zendesk" else None
         self.bot_server = Server(self.bot.app(), free_port())
-        self.crm_server = Server(self.destination.app(), free_port())
+        self.crm_server = Server(self.destination().app(), free_port())
         self.give_up = give_up
         self._tmp = tempfile.TemporaryDirectory(prefix="relay-rel-")
-        self.relays = [
-            RelayProc(
-                f"r{i}",
-                relay_config(
-                    free_port(),
-                    self.bot_server.url,
-                    self.crm_server.url,
-                    self.workspace,
-                    self.redis,
-                    level,
-                    deadline,
-                    crm_timeout,
-                    grace,
-                    crm,
-                ),
-                Path(self._tmp.name),
+        configs = [
+            relay_config(
+                free_port(),
+                self.bot_server.url,
+                self.crm_server.url,
+                self.workspace,
+                self.redis,
+                level,
+                deadline,
+                crm_timeout,
+                grace,
             )
-            for i in range(replicas)
+            for _ in range(replicas)
         ]
+        if self.hubspot is not None:
+            for cfg in configs:
+                cfg["connectors"]["crm"] = crm_config(self.hubspot, self.crm_server.url, crm_timeout, deadline + 1.0)
+        if self.sunco is not None:
+            for cfg in configs:
+                cfg["connectors"]["crm"] = zendesk_config(self.crm_server.url, crm_timeout, deadline + 1.0)
+        self.relays = [RelayProc(f"r{i}", cfg, Path(self._tmp.name)) for i, cfg in enumerate(configs)]
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Rig:
@@ -102,6 +96,10 @@ class Rig:
         if self.session is not None:
             await self.session.close()
         self._tmp.cleanup()
+
+    def destination(self) -> FaultyCrm | FaultyHubSpot | FaultySunco:
+        """The CRM fake the messenger traffic goes to: the webhook sink, HubSpot, or Zendesk (SunCo)."""
+        return self.hubspot or self.sunco or self.crm
 
     def source(self, pause: float = 0.3) -> Redeliverer:
         assert self.session is not None

@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from connectors.bottlecrm.config import BottleCrmConfig
 from connectors.bottlecrm.connector import MANIFEST, BottleCrmConnector
-from connectors.bottlecrm.convert import BottleCrmConfig
 
 EXAMPLE_CONFIG: dict[str, Any] = {
     "type": "bottlecrm",

@@ -1,4 +1,4 @@
-"""Admin helper: register the relay's webhook in BottleCRM (needs a signed-in admin's JWT, not the API token)."""
+"""`relay bottlecrm` CLI, its own file because pyproject registers this module as the `relay.cli` entry point."""
 
 from __future__ import annotations
 
@@ -11,54 +11,48 @@ from typing import Any
 
 import aiohttp
 
-from connectors.bottlecrm.convert import BottleCrmConfig
+from connectors.bottlecrm import convert
+from connectors.bottlecrm.config import BottleCrmConfig
+from relay.client import PlatformClient
+from relay.errors import DeliveryError
+
+TIMEOUT = 30.0
 
 
 class AdminError(Exception):
     """Registering the webhook failed; the message says why, without secrets."""
 
 
-def reply_events(config: BottleCrmConfig) -> list[str]:
-    """The webhook events the relay needs for its reply source."""
-    return ["ticket.comment_added"] if config.reply_source == "comment" else ["interaction.created"]
-
-
-async def list_webhooks(session: aiohttp.ClientSession, base_url: str, jwt: str) -> list[dict[str, Any]]:
+async def list_webhooks(client: PlatformClient, base_url: str, jwt: str) -> list[dict[str, Any]]:
     """The org's webhook endpoints (GET /api/webhooks/ with an admin JWT)."""
-    async with session.get(
-        f"{base_url.rstrip('/')}/api/webhooks/", headers={"Authorization": f"Bearer {jwt}"}, allow_redirects=False
-    ) as resp:
-        if resp.status != 200:
-            raise AdminError(f"GET /api/webhooks/ answered {resp.status}; use an admin's JWT (not a bcrm_pat_ token)")
-        body = await resp.json(content_type=None)
-    endpoints = body.get("endpoints") if isinstance(body, dict) else None
-    return [e for e in endpoints if isinstance(e, dict)] if isinstance(endpoints, list) else []
+    answer = await client.call(convert.api_call(base_url.rstrip("/"), jwt, "GET", "/api/webhooks/", timeout=TIMEOUT))
+    if answer.status != 200:
+        raise AdminError(f"GET /api/webhooks/ answered {answer.status}; use an admin's JWT (not a bcrm_pat_ token)")
+    return convert.endpoints(answer.json())
 
 
 async def register_webhook(
-    session: aiohttp.ClientSession, base_url: str, jwt: str, hook_url: str, events: list[str]
+    client: PlatformClient, base_url: str, jwt: str, hook_url: str, events: list[str]
 ) -> dict[str, Any]:
     """Create the webhook endpoint; returns BottleCRM's answer, whose `secret` (whsec_...) is shown only once."""
-    async with session.post(
-        f"{base_url.rstrip('/')}/api/webhooks/",
-        headers={"Authorization": f"Bearer {jwt}"},
-        json={"url": hook_url, "events": events, "format": "json"},
-        allow_redirects=False,
-    ) as resp:
-        body = await resp.json(content_type=None)
-        if resp.status not in (200, 201) or not isinstance(body, dict) or "secret" not in body:
-            detail = body.get("detail") or body.get("errors") if isinstance(body, dict) else None
-            raise AdminError(f"POST /api/webhooks/ answered {resp.status}: {str(detail)[:300]}")
-        return body
+    body = {"url": hook_url, "events": events, "format": "json"}
+    call = convert.api_call(base_url.rstrip("/"), jwt, "POST", "/api/webhooks/", body, timeout=TIMEOUT)
+    answer = await client.call(call)
+    made = answer.json()
+    if answer.status not in (200, 201) or not isinstance(made, dict) or "secret" not in made:
+        detail = made.get("detail") or made.get("errors") if isinstance(made, dict) else None
+        raise AdminError(f"POST /api/webhooks/ answered {answer.status}: {str(detail)[:300]}")
+    return made
 
 
 async def ensure_webhook(base_url: str, jwt: str, hook_url: str, events: list[str]) -> dict[str, Any] | None:
     """Register the webhook unless one for `hook_url` exists; None when it already exists."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        for ep in await list_webhooks(session, base_url, jwt):
+    async with aiohttp.ClientSession() as session:
+        client = PlatformClient.standalone(session)
+        for ep in await list_webhooks(client, base_url, jwt):
             if str(ep.get("url", "")).rstrip("/") == hook_url.rstrip("/"):
                 return None
-        return await register_webhook(session, base_url, jwt, hook_url, events)
+        return await register_webhook(client, base_url, jwt, hook_url, events)
 
 
 def cmd_register_webhook(args: argparse.Namespace) -> int:
@@ -82,15 +76,16 @@ def cmd_register_webhook(args: argparse.Namespace) -> int:
     server = loaded.relay.server
     public = (args.public_url or server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
     hook_url = f"{public}/hooks/{args.instance}/"
+    event = inst.config.reply_event
     try:
-        made = asyncio.run(ensure_webhook(inst.config.base, jwt, hook_url, reply_events(inst.config)))
-    except (AdminError, aiohttp.ClientError, TimeoutError) as exc:
-        print(f"relay bottlecrm: {exc if isinstance(exc, AdminError) else type(exc).__name__}", file=sys.stderr)
+        made = asyncio.run(ensure_webhook(inst.config.base, jwt, hook_url, [event]))
+    except (AdminError, DeliveryError) as exc:
+        print(f"relay bottlecrm: {exc}", file=sys.stderr)
         return 1
     if made is None:
         print(f"A webhook for {hook_url} is already registered; nothing changed.")
         return 0
-    print(f"Registered webhook {made.get('id')} for {hook_url} ({', '.join(reply_events(inst.config))}).")
+    print(f"Registered webhook {made.get('id')} for {hook_url} ({event}).")
     print(f"Its secret, shown only this once:\n\n    {made['secret']}\n")
     print(
         "Store it (e.g. `relay secrets set BOTTLECRM_WEBHOOK_SECRET`, then paste it) and set "

@@ -1,73 +1,112 @@
-"""Config, the conversation marker kept in CRM notes, and pure conversions to and from BottleCRM JSON."""
+"""Pure conversions to and from BottleCRM: the conversation marker, API calls and answers, webhook events."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from relay.connector import ConnectorConfig
-from relay.model import Address, Attachment, Kind, Message, Party
+from connectors.bottlecrm.config import BottleCrmConfig, InteractionKind
+from relay import codec
+from relay.client import Answer, Call
+from relay.errors import DeliveryError
+from relay.model import Address, Kind, Message, Party
+from relay.reasons import Reason
 from relay.richtext import RichText
-from relay.secret import Secret
 
-InteractionKind = Literal["call", "meeting", "email", "whatsapp", "sms"]
-UUID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 MARKER_PREFIX = "relay-conversation:"
-_MARKER_RE = re.compile(r"^relay-conversation:\s*(c1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$", re.M)
-_NAME_KINDS: tuple[tuple[str, InteractionKind], ...] = (
-    ("whatsapp", "whatsapp"),
-    ("sms", "sms"),
-    ("twilio", "sms"),
-    ("ringcentral", "sms"),
-    ("email", "email"),
-    ("mail", "email"),
-)
+_MARKER_RE = re.compile(r"^relay-conversation:\s*(c[12]\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$", re.M)
+_NOT_PROCESSED = (502, 503, 504)
 
 
-class BottleCrmConfig(ConnectorConfig):
-    """`type = "bottlecrm"`: a BottleCRM (django-crm) instance reached with a personal access token."""
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A contact or lead in BottleCRM; `notes` is its description when already fetched."""
 
-    type: Literal["bottlecrm"]
-    api_base_url: str = Field(pattern=r"^https?://[^/\s]+", max_length=500)
-    api_token: Secret
-    webhook_secret: Secret
-    record: Literal["contact", "lead"] = "contact"
-    interaction_kind: dict[str, InteractionKind] = Field(default_factory=dict)
-    default_kind: InteractionKind = "sms"
-    reply_source: Literal["interaction", "comment"] = "interaction"
-    relay_profile_id: str | None = Field(default=None, pattern=UUID_PATTERN)
-    lookup_ttl: float = Field(default=3600.0, ge=0, le=86400)
-    timeout: float = Field(default=5.0, gt=0, le=60)
-    ack_deadline: float = Field(default=8.0, gt=0, le=120)
-
-    @field_validator("api_token", "webhook_secret")
-    @classmethod
-    def _long_enough(cls, value: Secret) -> Secret:
-        if len(value.reveal()) < 16:
-            raise ValueError("must be at least 16 characters (a bcrm_pat_... token / the whsec_... webhook secret)")
-        return value
+    home: str
+    id: str
+    notes: str | None = None
+    known: bool = False
 
     @property
-    def base(self) -> str:
-        return self.api_base_url.rstrip("/")
+    def path(self) -> str:
+        return f"/api/{self.home}s/{self.id}/"
 
-    def kind_for(self, instance: str) -> InteractionKind:
-        """The interaction kind for messages from a messenger instance."""
-        if instance in self.interaction_kind:
-            return self.interaction_kind[instance]
-        lowered = instance.lower()
-        for word, kind in _NAME_KINDS:
-            if word in lowered:
-                return kind
-        return self.default_kind
 
-    @property
-    def reply_kinds(self) -> frozenset[str]:
-        """Outbound interaction kinds that are text replies (calls and meetings are not)."""
-        return frozenset({"whatsapp", "sms", self.default_kind, *self.interaction_kind.values()})
+def api_call(
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    params: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    idempotent: bool | None = None,
+) -> Call:
+    """One authenticated JSON call; reads are idempotent unless said otherwise."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    safe = method in ("GET", "HEAD") if idempotent is None else idempotent
+    raw = None if body is None else codec.dumps(body)
+    return Call(method, f"{base}{path}", headers, raw, params=params, timeout=timeout, idempotent=safe)
+
+
+def refusal(answer: Answer, idempotent: bool) -> DeliveryError:
+    """A non-2xx answer: the core's meanings, except that a 500 to a call BottleCRM does not de-duplicate may
+    have been applied (no blind retry), a 404 names a record that is gone, and a bare 429 waits 5 s."""
+    status = answer.status
+    if status == 429:
+        return DeliveryError(Reason.THROTTLED, retry_after=answer.retry_after or 5, scope="connector", detail=status)
+    if status >= 500 and status not in _NOT_PROCESSED and not idempotent:
+        return DeliveryError(Reason.PLATFORM_BUSY, retryable=False, scope="connector", detail=status)
+    if status == 404:
+        return DeliveryError(Reason.PLATFORM_REJECTED, detail=status)
+    return answer.refusal(idempotent=idempotent)
+
+
+def read(answer: Answer, idempotent: bool, ok: tuple[int, ...] = ()) -> tuple[int, Any]:
+    """(status, JSON or None) of a 2xx answer or one whose status is in `ok`; else its refusal."""
+    if answer.ok or answer.status in ok:
+        return answer.status, answer.json()
+    raise refusal(answer, idempotent)
+
+
+def created_id(body: Any) -> str:
+    """The id BottleCRM gave a created object; PLATFORM_BAD_RESPONSE without one."""
+    if not isinstance(body, dict) or not body.get("id"):
+        raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE)
+    return str(body["id"])
+
+
+def profile_id(body: Any) -> str | None:
+    """The token owner's profile id in a GET /api/profile/ answer."""
+    profile = body.get("user_obj") if isinstance(body, dict) else None
+    return str(profile["id"]) if isinstance(profile, dict) and profile.get("id") else None
+
+
+def endpoints(body: Any) -> list[dict[str, Any]]:
+    """The webhook endpoints in a GET /api/webhooks/ answer."""
+    found = body.get("endpoints") if isinstance(body, dict) else None
+    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
+
+
+def list_rows(home: str, page: Any) -> list[dict[str, Any]]:
+    """The contacts or leads in a listing answer."""
+    if not isinstance(page, dict):
+        return []
+    rows = page.get("results") if home == "contact" else (page.get("open_leads") or {}).get("open_leads")
+    return [r for r in rows if isinstance(r, dict) and r.get("id")] if isinstance(rows, list) else []
+
+
+def notes_in(home: str, detail: Any) -> str:
+    """A contact's or lead's description in its detail answer."""
+    obj = detail.get(f"{home}_obj") if isinstance(detail, dict) else None
+    return str(obj.get("description") or "") if isinstance(obj, dict) else ""
 
 
 def with_marker(notes: str | None, sealed: str) -> str:
@@ -123,20 +162,18 @@ def record_fields(
     return body
 
 
-def interaction_body(
-    message: Message, home: str, record_id: str, kind: InteractionKind, link: Callable[[Attachment], str | None]
-) -> dict[str, Any]:
-    """An inbound interaction recording one customer message on a contact or lead."""
-    lines = [message.text.plain] if message.text else []
-    for att in message.attachments:
-        url = link(att) or att.url
-        caption = f" {att.caption.plain}" if att.caption else ""
-        lines.append(f"[{att.name}]({url}){caption}" if url else f"[{att.name}]{caption}")
+def body_text(text: RichText) -> str:
+    """Plain text, links (such as the relay's link to a customer's file) kept as Markdown links."""
+    return "".join(f"[{s.text.strip()}]({s.href})" if s.href else s.text for s in text.spans)
+
+
+def interaction_body(message: Message, home: str, record_id: str, kind: InteractionKind) -> dict[str, Any]:
+    """An inbound interaction recording one customer message (files already links) on a contact or lead."""
     return {
         "kind": kind,
         "direction": "inbound",
         "subject": f"{kind.capitalize()} message via {message.conversation.instance}"[:200],
-        "body": "\n".join(lines)[:10_000],
+        "body": body_text(message.text)[:10_000],
         "occurred_at": message.sent_at.isoformat(),
         home: record_id,
     }

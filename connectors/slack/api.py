@@ -17,6 +17,7 @@ from yarl import URL
 from relay.connector import MediaStream
 from relay.errors import DeliveryError, MediaError
 from relay.media import capped, host_allowed, response_chunks
+from relay.netguard import REASON, refused
 
 UNREACHABLE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled", "cannot_dm_bot"}
@@ -88,7 +89,9 @@ async def upload(
             ) as resp:
                 if resp.status != 200:
                     raise DeliveryError(f"slack_upload_http_{resp.status}")
-        except aiohttp.ClientConnectorError:
+        except aiohttp.ClientConnectorError as exc:
+            if refused(exc):
+                raise DeliveryError("slack_upload_url_refused") from None
             raise DeliveryError("slack_unreachable", retryable=True, scope="connector") from None
         except (aiohttp.ClientError, TimeoutError):
             raise DeliveryError("slack_no_answer") from None
@@ -130,6 +133,8 @@ async def download(
         try:
             resp = await session.get(url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"Slack file URL refused: {REASON}") from None
             raise MediaError(f"Slack file could not be fetched ({type(exc).__name__})") from None
         if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
             url = str(resp.url.join(URL(resp.headers["Location"])))

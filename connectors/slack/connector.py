@@ -182,7 +182,7 @@ class SlackConnector(Connector):
                 files.append((att.name, att.mime, await self.ctx.media.read(att)))
             except MediaError:
                 raise DeliveryError("media_unavailable") from None
-        uploaded = await api.upload(self.web, self.ctx.session, files, channel, thread, to_mrkdwn(message.text))
+        uploaded = await api.upload(self.web, self.ctx.fetch_session, files, channel, thread, to_mrkdwn(message.text))
         ts = api.shared_ts(uploaded, channel)
         if ts is not None:
             return message_id(channel, ts)
@@ -202,7 +202,7 @@ class SlackConnector(Connector):
         if isinstance(size, int) and size > limit:
             raise MediaError(f"file is larger than the {limit}-byte cap")
         return await api.download(
-            self.ctx.session,
+            self.ctx.media.session,
             url,
             self.token,
             self.config.api_host,

@@ -23,6 +23,7 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from relay.connector import Result
+from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond
 
@@ -63,14 +64,16 @@ def verify(secret: bytes, headers: Mapping[str, str], raw: bytes, now: float | N
     signature = headers.get("X-Slack-Signature", "")
     if not stamp or not signature:
         raise AuthError("missing Slack signature headers", 401)
+    stamp_bytes = header_credential(stamp, "Slack request timestamp")
+    given = header_credential(signature, "Slack signature")
     try:
-        sent = int(stamp)
+        sent = int(stamp_bytes)
     except ValueError:
         raise AuthError("malformed Slack request timestamp", 401) from None
     if abs((time.time() if now is None else now) - sent) > WINDOW:
         raise AuthError("Slack request timestamp outside the 5-minute window", 401)
-    expected = "v0=" + hmac.new(secret, b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    expected = b"v0=" + hmac.new(secret, b"v0:" + stamp_bytes + b":" + raw, hashlib.sha256).hexdigest().encode()
+    if not same(given, expected):
         raise AuthError("Slack signature does not match", 401)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ import aiohttp
 import jwt
 
 from connectors.teams.config import https_or_loopback
+from relay.credential import header_credential
 from relay.errors import AuthError
 
 REFRESH_EVERY = 24 * 3600.0
@@ -143,6 +144,7 @@ def bearer(header: str | None) -> str:
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("missing bearer token", 401)
+    header_credential(token, "bearer token")
     return token.strip()
 
 
@@ -179,8 +181,11 @@ async def verify_token(token: str, keys: KeyCache, app_id: str, issuer: str) -> 
     return Verified(claims, key)
 
 
-def check_activity(verified: Verified, service_url: object, channel_id: object) -> None:
-    """The token's serviceurl claim must equal the activity's, and its key must be endorsed for the channel."""
+def check_activity(verified: Verified, service_url: object, channel_id: object, channels: Sequence[str]) -> None:
+    """The channel must be one this bot serves, the token's serviceurl claim must equal the activity's, and its
+    key must be endorsed for the channel."""
+    if not isinstance(channel_id, str) or channel_id not in channels:
+        raise AuthError("channelId is not a channel this bot accepts (teams channels setting)", 403)
     claim = verified.claims.get("serviceurl")
     if not isinstance(service_url, str) or not isinstance(claim, str) or claim != service_url:
         raise AuthError("serviceUrl does not match the token", 403)

@@ -1,4 +1,4 @@
-"""The `type = "teams"` config model and the service-URL host policy."""
+"""The `type = "teams"` config model and the host policies for service URLs and file downloads."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ SERVICE_HOSTS = (
     "*.botframework.azure.us",
     "*.botframework.azure.cn",
 )
+# Where Teams puts files users send a bot (their OneDrive for Business, i.e. SharePoint Online): the
+# "SharePoint Online and OneDrive for Business" rows of Microsoft's "Office 365 URLs and IP address
+# ranges" (<tenant>.sharepoint.com, <tenant>-my.sharepoint.com, <tenant>-files/-myfiles.sharepoint.com),
+# and *.sharepoint.cn for Office 365 operated by 21Vianet. Others: file_host_allowlist.
+FILE_HOSTS = ("*.sharepoint.com", "*.sharepoint.cn")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -39,6 +44,15 @@ def service_url_allowed(url: str, extra: Sequence[str]) -> bool:
     scheme = urlsplit(url).scheme
     if scheme == "https":
         return host_allowed(url, SERVICE_HOSTS) or host_allowed(url, extra)
+    return scheme == "http" and is_loopback(url) and host_allowed(url, extra)
+
+
+def file_url_allowed(url: str, extra: Sequence[str]) -> bool:
+    """Whether a file's downloadUrl may be fetched: https on a SharePoint/OneDrive host or an allowlisted host;
+    plain http only for allowlisted loopback hosts (local tests)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "https":
+        return host_allowed(url, FILE_HOSTS) or host_allowed(url, extra)
     return scheme == "http" and is_loopback(url) and host_allowed(url, extra)
 
 
@@ -71,6 +85,8 @@ class TeamsConfig(ConnectorConfig):
     token_scope: str = Field(default=DEFAULT_SCOPE, min_length=1)
     issuer: str = Field(default=DEFAULT_ISSUER, min_length=1)
     service_url_allowlist: tuple[str, ...] = ()
+    file_host_allowlist: tuple[str, ...] = ()
+    channels: tuple[str, ...] = Field(default=("msteams",), min_length=1)
     ack_deadline: float = Field(default=12.0, gt=0, le=14)
 
     @field_validator("app_id")
@@ -79,6 +95,13 @@ class TeamsConfig(ConnectorConfig):
         if not value.strip():
             raise ValueError("must be the bot's Microsoft App ID; an empty app id never disables authentication")
         return value.strip()
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not c.strip() for c in value):
+            raise ValueError('must list Bot Framework channel ids, like ["msteams"]; an empty id matches nothing')
+        return value
 
     @field_validator("openid_metadata_url")
     @classmethod

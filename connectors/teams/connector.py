@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -13,7 +13,7 @@ from yarl import URL
 
 from connectors.teams import inbound
 from connectors.teams.auth import KeyCache
-from connectors.teams.config import TeamsConfig, service_url_allowed
+from connectors.teams.config import TeamsConfig, file_url_allowed, service_url_allowed
 from connectors.teams.convert import (
     DOWNLOAD,
     INLINE,
@@ -29,6 +29,7 @@ from relay.connector import Capabilities, Check, Connector, ConnectorKind, Conte
 from relay.errors import DeliveryError, MediaError
 from relay.media import stream_response
 from relay.model import Address, Kind, Message
+from relay.netguard import REASON, refused
 from relay.richtext import RichText, utf16_len
 
 IMAGE_MAX = 1 << 20
@@ -36,6 +37,8 @@ PAYLOAD_BUDGET = 14_000
 UNREACHABLE_TTL = 24 * 3600.0
 RETRYABLE = frozenset({412, 502, 503, 504})
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_HOPS = 3
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
@@ -124,7 +127,7 @@ class TeamsConnector(Connector):
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
-            async with self.ctx.session.request(
+            async with self.ctx.fetch_session.request(
                 method, URL(url, encoded=True), data=data, headers=headers, allow_redirects=False, timeout=SEND_TIMEOUT
             ) as resp:
                 payload = await _json(resp)
@@ -134,7 +137,9 @@ class TeamsConnector(Connector):
                         return found
                     return message.ref or self.ctx.sealer.digest(message.dedup_id)[:24]
                 await self._refused(resp, payload, address)
-        except aiohttp.ClientConnectorError:
+        except aiohttp.ClientConnectorError as exc:
+            if refused(exc):
+                raise DeliveryError("service_url_refused") from None
             raise DeliveryError("platform_unreachable", retryable=True, scope="connector") from None
         except (aiohttp.ClientError, TimeoutError):
             raise DeliveryError("platform_no_answer") from None
@@ -154,36 +159,51 @@ class TeamsConnector(Connector):
             raise DeliveryError("message_too_large")
         raise DeliveryError(f"platform_rejected_{status}")
 
+    def _hop_policy(self, kind: str) -> Callable[[str], bool] | None:
+        """Which URLs a file of this kind may be fetched from, on its first hop and on every redirect."""
+        if kind == INLINE:
+            return lambda url: service_url_allowed(url, self.config.service_url_allowlist)
+        if kind == DOWNLOAD:
+            return lambda url: file_url_allowed(url, self.config.file_host_allowlist)
+        return None
+
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
         kind, url = parse_media_id(file_id)
-        allowed = service_url_allowed(url, self.config.service_url_allowlist)
+        allowed = self._hop_policy(kind)
+        if allowed is None or not allowed(url):
+            hosts = (
+                "Bot Framework hosts or service_url_allowlist"
+                if kind == INLINE
+                else "SharePoint or file_host_allowlist"
+            )
+            raise MediaError(f"file is not on the Teams file hosts ({hosts})")
         headers: dict[str, str] = {}
-        if kind == INLINE and allowed:
+        if kind == INLINE:
             try:
                 headers["Authorization"] = f"Bearer {await self.tokens.token()}"
             except TokenError:
                 raise MediaError("bot token unavailable") from None
-        elif not (kind == DOWNLOAD and (allowed or urlsplit(url).scheme == "https")):
-            raise MediaError("file is not on a Bot Framework or download host")
-        resp = await self._get(url, headers)
+        resp = await self._get(url, headers, allowed)
         return stream_response(resp, limit, mime=resp.content_type or "application/octet-stream")
 
-    async def _get(self, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
-        """GET without following redirects with the token; one redirect is followed bare, https only."""
+    async def _get(self, url: str, headers: dict[str, str], allowed: Callable[[str], bool]) -> aiohttp.ClientResponse:
+        """GET through the guarded session; the token goes to the first hop only, and every redirect target must
+        pass the same host policy."""
         try:
-            resp = await self.ctx.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
-            location = resp.headers.get("Location")
-            if resp.status in (301, 302, 303, 307, 308) and location:
+            for _hop in range(MAX_HOPS):
+                resp = await self.ctx.media.session.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
+                location = resp.headers.get("Location")
+                if resp.status not in REDIRECTS or not location:
+                    return resp
                 resp.release()
-                target = str(resp.url.join(URL(location)))
-                if urlsplit(target).scheme != "https" and not service_url_allowed(
-                    target, self.config.service_url_allowlist
-                ):
-                    raise MediaError("file redirect to a non-https URL")
-                resp = await self.ctx.session.get(URL(target, encoded=True), allow_redirects=False)
-            return resp
+                url, headers = str(resp.url.join(URL(location))), {}
+                if not allowed(url):
+                    raise MediaError("file redirect to a host outside the Teams file hosts")
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"file host refused: {REASON}") from None
             raise MediaError(f"file could not be fetched ({type(exc).__name__})") from None
+        raise MediaError("too many redirects for the file")
 
     async def check(self) -> list[Check]:
         try:

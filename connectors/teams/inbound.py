@@ -27,7 +27,7 @@ async def handle(conn: TeamsConnector, request: web.Request) -> web.Response:
     activity = parse_json(raw)
     if not isinstance(activity, dict):
         raise BadRequest("activity must be a JSON object")
-    check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"))
+    check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"), conn.config.channels)
     await conn.heard_from(address_of(activity, conn.name))
     message = to_message(activity, conn.name)
     if message is None:

@@ -9,7 +9,7 @@ EXAMPLE_CONFIG: dict[str, Any] = {
     "type": "telegram",
     "token": "123456789:EXAMPLE-not-a-real-token-abcdefghij",
     "mode": "webhook",
-    "secret_token": "example-secret-token-0123456789",
+    "secret_token": "doc-secret-token-5e8b2f7a9c1d3064",
 }
 
 __all__ = ["EXAMPLE_CONFIG", "MANIFEST", "TelegramConfig", "TelegramConnector"]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from relay import strength
 from relay.connector import ConnectorConfig
 from relay.secret import Secret
 
@@ -42,7 +43,7 @@ class TelegramConfig(ConnectorConfig):
     def _secret_shape(cls, value: Secret | None) -> Secret | None:
         if value is not None and not _SECRET_TOKEN.match(value.reveal()):
             raise ValueError("must be 1-256 characters from A-Z a-z 0-9 _ -; generate one with `openssl rand -hex 32`")
-        return value
+        return None if value is None else strength.check(value, strength.HOW_HEX)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramConfig:

@@ -112,10 +112,10 @@ class TelegramConnector(Connector):
         if self.config.mode != "webhook":
             return ()
 
-        async def authenticate(request: HookRequest) -> None:
+        def authenticate(request: HookRequest) -> None:
             inbound.authenticate(self.secret, request)
 
-        async def parse(request: HookRequest, _: Any) -> Inbound:
+        def parse(request: HookRequest, _: Any) -> Inbound:
             return inbound.parse(self.name, self.accept, self.ctx.log, request)
 
         return (Hook("POST", "/", authenticate, parse), Hook("POST", "", authenticate, parse))

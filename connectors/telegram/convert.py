@@ -184,9 +184,12 @@ def body_text(msg: schema.Message) -> RichText | None:
     return None
 
 
+_HANDLES = {t: f'{{"chat_type":"{t}"}}' for t in ("private", "group", "supergroup", "channel")}
+
+
 def handle(chat_type: str) -> str:
     """The address handle: the chat type, written as the core writes first-format references."""
-    return f'{{"chat_type":{json.dumps(chat_type)}}}'
+    return _HANDLES.get(chat_type) or f'{{"chat_type":{json.dumps(chat_type)}}}'
 
 
 def chat_type(address: Address) -> str | None:

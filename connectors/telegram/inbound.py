@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from connectors.telegram.config import TelegramConfig
 from connectors.telegram.convert import ALLOWED_UPDATES, Accept, to_message
 from relay.connector import Context, HookRequest, Inbound, Result
+from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json
 from relay.model import Message
@@ -27,7 +27,7 @@ def authenticate(expected: bytes, request: HookRequest) -> None:
     header = request.headers.get(SECRET_HEADER)
     if not header:
         raise AuthError("missing X-Telegram-Bot-Api-Secret-Token header", 403)
-    if not hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected):
+    if not same(header_credential(header, "X-Telegram-Bot-Api-Secret-Token header"), expected):
         raise AuthError("wrong X-Telegram-Bot-Api-Secret-Token", 403)
 
 

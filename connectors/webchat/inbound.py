@@ -157,10 +157,10 @@ def routes(visitors: Visitors) -> Sequence[Route | Hook]:
             )
         return web.json_response({"token": visitors.issue_token()})
 
-    async def check(request: HookRequest) -> str:
+    def check(request: HookRequest) -> str:
         return authenticate(visitors, request)
 
-    async def post(request: HookRequest, who: str) -> Inbound:
+    def post(request: HookRequest, who: str) -> Inbound:
         return parse(visitors, request, who)
 
     async def events(request: web.Request) -> web.Response:

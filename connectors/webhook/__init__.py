@@ -8,7 +8,7 @@ from connectors.webhook.connector import MANIFEST, WebhookConnector
 EXAMPLE_CONFIG: dict[str, Any] = {
     "type": "webhook",
     "url": "https://crm.example.com/relay",
-    "secret": "example-secret-0123456789",
+    "secret": "doc-hmac-secret-7f3a9c2e5b1d4806",
 }
 
 __all__ = ["EXAMPLE_CONFIG", "MANIFEST", "WebhookConfig", "WebhookConnector"]

@@ -36,10 +36,10 @@ class WebhookConnector(Connector):
         self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
 
     def routes(self) -> Sequence[Hook]:
-        async def authenticate(request: HookRequest) -> None:
+        def authenticate(request: HookRequest) -> None:
             inbound.authenticate(self.inbound_key, request)
 
-        async def parse(request: HookRequest, _: Any) -> Inbound:
+        def parse(request: HookRequest, _: Any) -> Inbound:
             return inbound.parse(self.name, self.ctx.sealer, self.ctx.media.allowlist, request)
 
         return (Hook("POST", "", authenticate, parse, 422), Hook("POST", "/", authenticate, parse, 422))

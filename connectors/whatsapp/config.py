@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from relay import strength
 from relay.connector import ConnectorConfig
 from relay.secret import Secret
 
@@ -49,12 +50,17 @@ class WhatsAppConfig(ConnectorConfig):
             raise ValueError("keywords must not be empty")
         return out
 
-    @field_validator("app_secret", "verify_token", "access_token")
+    @field_validator("app_secret", "access_token")
     @classmethod
     def _not_empty(cls, value: Secret) -> Secret:
         if len(value.reveal()) < 8:
             raise ValueError("must be at least 8 characters (copy it from the Meta App Dashboard)")
         return value
+
+    @field_validator("verify_token")
+    @classmethod
+    def _strong(cls, value: Secret) -> Secret:
+        return strength.check(value, f"{strength.HOW_HEX} and type the same in the Meta webhook setup")
 
     @property
     def graph_url(self) -> str:

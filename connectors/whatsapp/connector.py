@@ -31,7 +31,7 @@ class WhatsAppConnector(Connector):
         self.app_secret = config.app_secret.reveal().encode()
         self.opt_out = frozenset(config.opt_out_keywords)
         self.opt_in = frozenset(config.opt_in_keywords) - self.opt_out
-        self.graph = Graph(config, ctx.session)
+        self.graph = Graph(config, ctx.session, ctx.media.session)
         self.policy = Policy(ctx, config.phone_number_id, CONSENT_TTL)
 
     def routes(self) -> Sequence[Route]:

@@ -14,6 +14,9 @@ from relay.model import Address, Attachment, Kind, MediaRef, Message, Party, Sta
 from relay.richtext import RichText, Span
 
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+# Meta redelivers a webhook for up to 7 days; a signed body about anything older is a replay. One hour of
+# margin for clocks.
+MAX_AGE = 7 * 24 * 3600 + 3600
 RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
 STATUSES = {
     "sent": Status.SENT,
@@ -77,6 +80,11 @@ def _ts(value: Any) -> int:
 
 def _when(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC) if ts > 0 else datetime.now(UTC)
+
+
+def too_old(timestamp: int, now: float) -> bool:
+    """Whether an item's timestamp is past the window in which Meta could still be redelivering it."""
+    return 0 < timestamp < now - MAX_AGE
 
 
 def file_name(kind: str, mime: str, given: str | None = None) -> str:

@@ -13,6 +13,7 @@ from connectors.whatsapp.markup import reason_for
 from relay.connector import MediaStream
 from relay.errors import DeliveryError, MediaError
 from relay.media import capped, host_allowed, response_chunks
+from relay.netguard import REASON, refused
 
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 MEDIA_HOSTS = ("*.fbsbx.com", "*.facebook.com", "*.fbcdn.net", "*.whatsapp.net")
@@ -67,9 +68,12 @@ def delivery_error(err: GraphError, pair_attempt: int = 1) -> DeliveryError:
 class Graph:
     """Thin client for the few Graph endpoints the connector needs."""
 
-    def __init__(self, config: WhatsAppConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: WhatsAppConfig, session: aiohttp.ClientSession, media: aiohttp.ClientSession | None = None
+    ) -> None:
         self.config = config
         self.session = session
+        self.media = media or session
         self.root = config.graph_url
         self.timeout = aiohttp.ClientTimeout(total=config.timeout)
 
@@ -140,12 +144,7 @@ class Graph:
                 size = info.get("file_size") if isinstance(info.get("file_size"), int) else None
                 if size is not None and size > limit:
                     raise MediaError(f"file is larger than the {limit}-byte cap")
-                resp = await self.session.get(
-                    info["url"],
-                    headers=self.auth,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=30, connect=10),
-                )
+                resp = await self.media.get(info["url"], headers=self.auth, allow_redirects=False)
                 if resp.status in (401, 403, 404, 410) and attempt == 1:
                     resp.release()
                     continue
@@ -160,6 +159,8 @@ class Graph:
                     mime.split(";")[0].strip(), capped(response_chunks(resp), limit), resp.content_length or size
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if refused(exc):
+                raise MediaError(f"WhatsApp media URL refused: {REASON}") from None
             raise MediaError(f"WhatsApp media could not be fetched ({type(exc).__name__})") from None
         raise MediaError("WhatsApp media URL expired twice")
 

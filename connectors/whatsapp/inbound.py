@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from connectors.whatsapp.convert import Incoming, Receipt, parse_payload
+from connectors.whatsapp.convert import Incoming, Receipt, parse_payload, too_old
 from relay.connector import Outcome, Result, Route
+from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, read_body, respond
 from relay.model import Kind, Status
@@ -26,17 +28,16 @@ def verify_signature(secret: bytes, header: str | None, raw: bytes) -> None:
     """X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(app secret, raw body), compared in constant time."""
     if not header:
         raise AuthError("missing X-Hub-Signature-256 header", 401)
-    scheme, _, given = header.strip().partition("=")
+    scheme, _, given = header_credential(header, "X-Hub-Signature-256 header").strip().partition(b"=")
     expected = hmac.new(secret, raw, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(given.lower().encode(), expected) or scheme.lower() != "sha256":
+    if not same(given.lower(), expected) or scheme.lower() != b"sha256":
         raise AuthError("X-Hub-Signature-256 does not match", 403)
 
 
 def routes(conn: WhatsAppConnector) -> Sequence[Route]:
     async def handshake(request: web.Request) -> web.Response:
         query = request.query
-        token = query.get("hub.verify_token", "").encode()
-        matches = hmac.compare_digest(token, conn.config.verify_token.reveal().encode())
+        matches = same(query.get("hub.verify_token", ""), conn.config.verify_token.reveal())
         if query.get("hub.mode") != "subscribe" or not matches:
             raise AuthError("hub.mode or hub.verify_token does not match", 403)
         challenge = query.get("hub.challenge", "")
@@ -60,6 +61,7 @@ async def handle(conn: WhatsAppConnector, request: web.Request) -> web.Response:
     raw = await read_body(request)
     verify_signature(conn.app_secret, request.headers.get(SIGNATURE_HEADER), raw)
     incoming, receipts = parse_payload(parse_json(raw), conn.name, conn.config.phone_number_id)
+    incoming, receipts = _recent(conn, incoming, receipts)
     if not incoming and not receipts:
         return web.json_response({"status": "ignored"})
     groups: dict[str, list[Receipt]] = {}
@@ -73,6 +75,25 @@ async def handle(conn: WhatsAppConnector, request: web.Request) -> web.Response:
     if pending:
         return respond(max(pending, key=lambda r: r.retry_after or 0))
     return respond(Result(Outcome.DELIVERED))
+
+
+def _recent(
+    conn: WhatsAppConnector, incoming: list[Incoming], receipts: list[Receipt]
+) -> tuple[list[Incoming], list[Receipt]]:
+    """Messages and statuses young enough for Meta to still be delivering them; older ones are replays,
+    acknowledged (so nobody retries them) but not delivered, counted and logged without content."""
+    now = time.time()
+    fresh = [i for i in incoming if not too_old(i.timestamp, now)]
+    current = [r for r in receipts if not too_old(r.timestamp, now)]
+    dropped = len(incoming) - len(fresh) + len(receipts) - len(current)
+    if dropped:
+        for _ in range(dropped):
+            conn.ctx.metrics.inc("relay_rejected_total", connector=conn.name, reason="too_old")
+        conn.ctx.log.warning(
+            "webhook items older than Meta's 7-day redelivery window dropped",
+            extra={"connector": conn.name, "count": dropped, "reason": "too_old"},
+        )
+    return fresh, current
 
 
 async def _message(conn: WhatsAppConnector, item: Incoming) -> Result:

@@ -114,7 +114,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 
     prefixes = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-", "TELEGRAM_BOT_TOKEN": "123456789:"}
     for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)):
-        monkeypatch.setenv(name, prefixes.get(name, "") + "example-value-0123456789abcdef")
+        monkeypatch.setenv(name, prefixes.get(name, "") + "doc-value-7f3a9c2e5b1d4806")
     loaded = config.load(path)
     assert loaded.instances
 
@@ -138,6 +138,9 @@ async def test_claim_ttl_reaches_the_engine_and_is_bounded(tmp_path: Path) -> No
     app = await create_app(loaded)
     assert app[RELAY_KEY].engine.dedup.claim_ttl == 30
     await app[RELAY_KEY].session.close()
+    await app[RELAY_KEY].fetch_session.close()
+    await app[RELAY_KEY].media.session.close()
+    await app[RELAY_KEY].media.trusted.close()
     path.write_text(GOOD + "\n[state]\nclaim_ttl = 0\n")
     with pytest.raises(ConfigError) as err:
         config.load(path)
@@ -152,6 +155,9 @@ async def test_capacity_keys_reach_the_engine_and_the_store(tmp_path: Path) -> N
     assert relay.engine.settings.max_inflight_per_destination == 40
     assert relay.store.max_keys == 5000
     await relay.session.close()
+    await relay.fetch_session.close()
+    await relay.media.session.close()
+    await relay.media.trusted.close()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -51,6 +52,8 @@ def _local(type_name: str, fake: str) -> dict[str, Any]:
         cfg |= {"api_base_url": f"{fake}/bot"}
     elif type_name in ("whatsapp", "slack", "bottlecrm"):
         cfg |= {"api_base_url": fake}
+    elif type_name == "hubspot":
+        cfg |= {"api_base_url": fake, "app_base_url": fake}
     elif type_name == "teams":
         cfg |= {"openid_metadata_url": f"{fake}/openid"}
     elif type_name == "zendesk":
@@ -91,9 +94,19 @@ def signers() -> dict[str, Signer]:
     if "bottlecrm" in TYPES:
         key = example("bottlecrm")["webhook_secret"].encode()
         out["bottlecrm"] = lambda raw: {"X-BottleCRM-Signature": sign(key, raw)}
+    if "hubspot" in TYPES:
+        out["hubspot"] = lambda raw: hubspot_headers(raw, int(time.time() * 1000))
     if "zendesk" in TYPES:
         out["zendesk"] = lambda raw: {"X-API-Key": example("zendesk")["webhook_secret"]}
     return out
+
+
+def hubspot_headers(raw: bytes, stamp_ms: int) -> Headers:
+    """HubSpot's v3 signature for /hooks/hubspot at the relay's default public URL."""
+    secret = example("hubspot")["client_secret"].encode()
+    url = "http://127.0.0.1:8080/hooks/hubspot"
+    mac = hmac.new(secret, b"POST" + url.encode() + raw + str(stamp_ms).encode(), hashlib.sha256).digest()
+    return {"X-HubSpot-Signature-v3": base64.b64encode(mac).decode(), "X-HubSpot-Request-Timestamp": str(stamp_ms)}
 
 
 def slack_headers(secret: bytes, raw: bytes, stamp: int) -> Headers:
@@ -111,6 +124,7 @@ def replayed() -> dict[str, Signer]:
             "X-BottleCRM-Signature": sign(example("bottlecrm")["webhook_secret"].encode(), raw, now=old)
         },
     }
+    out["hubspot"] = lambda raw: hubspot_headers(raw, int(time.time() * 1000) - 3_600_000)
     key = example("whatsapp")["app_secret"].encode()
     out["whatsapp"] = lambda raw: {
         "X-Hub-Signature-256": "sha256=" + hmac.new(key, raw + b" ", hashlib.sha256).hexdigest()

@@ -67,3 +67,13 @@ queries = st.dictionaries(
 )
 
 auth_modes = st.sampled_from(["none", "garbage", "replayed", "valid"])
+
+# Credentials no platform issues: non-ASCII letters, digits from other scripts, bidi controls, emoji, in the
+# shape of each scheme (a signature header, a bearer token, a timestamp) so parsing reaches the comparison.
+_NON_ASCII = st.text(
+    alphabet=st.characters(min_codepoint=0xA0, exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40
+)
+_SHAPES = st.sampled_from(["", "t=1,v1=", "t=9999999999,v1=", "sha256=", "v0=", "Bearer ", "0123456789abcdef."])
+non_ascii_credentials = st.builds(
+    lambda shape, odd, tail: shape + odd + tail, _SHAPES, _NON_ASCII, st.text("0af", max_size=8)
+)

@@ -3,6 +3,7 @@ or a forward without valid authentication; memory stays bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import tracemalloc
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security.common import MAX_BODY, STATS, Spy, record, replayed, signers
-from tests.security.strategies import auth_modes, bodies, queries
+from tests.security.strategies import auth_modes, bodies, non_ascii_credentials, queries
+from tests.security.test_routes import PUBLIC
 
 SETTINGS = settings(
     max_examples=120,
@@ -31,6 +33,19 @@ GARBAGE = {
     "Authorization": "Bearer eyJhbGciOiJub25lIn0.e30.",
     "X-Webchat-Token": "0.0",
     "X-API-Key": "nope",
+}
+
+
+# The headers each connector type authenticates with.
+CREDENTIALS = {
+    "webhook": ("X-Relay-Signature",),
+    "bottlecrm": ("X-BottleCRM-Signature",),
+    "whatsapp": ("X-Hub-Signature-256",),
+    "telegram": ("X-Telegram-Bot-Api-Secret-Token",),
+    "slack": ("X-Slack-Request-Timestamp", "X-Slack-Signature"),
+    "teams": ("Authorization",),
+    "inbox": ("Authorization", "X-Relay-Session"),
+    "webchat": ("X-Webchat-Token",),
 }
 
 
@@ -143,3 +158,65 @@ async def test_the_spy_sees_what_valid_authentication_lets_through(hostile: tupl
     )
     await _one(client, spy, "/hooks/telegram/", "valid", update)
     assert spy.calls == ["webchat", "telegram"]
+
+
+def authenticated_routes(client: Any) -> list[tuple[str, str]]:
+    """(method, concrete path) of every route outside the public allowlist."""
+    out = set()
+    for r in client.app.router.routes():
+        if r.resource is not None and r.method in ("GET", "POST") and (r.method, r.resource.canonical) not in PUBLIC:
+            path = r.resource.canonical.replace("{ref}", "x").replace("{token}", "x")
+            out.add((r.method, path + ("?wait=0" if "/api/events" in path else "")))
+    return sorted(out)
+
+
+def _credential_headers(instance: str, raw: bytes) -> dict[str, str]:
+    """Valid authentication where the tests can make it, else every header the instance reads, filled in."""
+    valid = signers().get(instance)
+    return valid(raw) if valid else dict.fromkeys(CREDENTIALS.get(instance, ("Authorization",)), "x")
+
+
+@SETTINGS
+@given(data=st.data(), value=non_ascii_credentials)
+async def test_non_ascii_credentials_on_every_authenticated_route(
+    hostile: tuple[Any, Any, Spy], data: Any, value: str
+) -> None:
+    client, _relay, spy = hostile
+    method, path = data.draw(st.sampled_from(authenticated_routes(client)))
+    instance = path.split("/")[2] if path.startswith("/hooks/") else ""
+    raw = b'{"update_id": 1, "id": "m1", "text": "x"}'
+    headers = _credential_headers(instance, raw)
+    bad = data.draw(st.sampled_from(sorted({*headers, *CREDENTIALS.get(instance, ("Authorization",))})))
+    headers[bad] = value
+    before = len(spy.calls)
+    resp = await client.request(method, path, data=raw if method == "POST" else None, headers=headers)
+    body = await resp.read()
+    record(resp.status, body, False, len(spy.calls) - before)
+    assert resp.status == 401, (method, path, bad, resp.status, body[:200])
+    assert len(spy.calls) == before and b"Traceback" not in body
+
+
+async def _raw_request(client: Any, method: str, path: str, header: bytes, raw: bytes) -> bytes:
+    """Send one request whose credential header holds bytes no client library would send; return the reply."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        head = f"{method} {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        writer.write(head.encode() + header + f"\r\nContent-Length: {len(raw)}\r\n\r\n".encode() + raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+async def test_undecodable_credential_bytes_on_every_authenticated_route(hostile: tuple[Any, Any, Spy]) -> None:
+    client, _relay, spy = hostile
+    raw = b'{"update_id": 1, "id": "m1", "text": "x"}'
+    for method, path in authenticated_routes(client):
+        instance = path.split("/")[2] if path.startswith("/hooks/") else ""
+        for name in CREDENTIALS.get(instance, ("Authorization",)):
+            for value in (b"\xff\xfe", b"t=1,v1=\xc3", b"Bearer \xed\xa0\x80", b"\xe2\x80\xae0123"):
+                reply = await _raw_request(client, method, path, name.encode() + b": " + value, raw)
+                status = int(reply.split(b" ", 2)[1])
+                assert status == 401, (method, path, name, value, reply[:300])
+                assert b"Traceback" not in reply
+    assert spy.calls == []

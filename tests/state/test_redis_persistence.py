@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from relay import config
 from relay.app import make_store
 from relay.errors import ConfigError
 from relay.state_redis import RedisStateStore, describe
-from tests.conftest import workspace
+from tests.conftest import RelayFactory, chat_token, sandbox_workspace, workspace
 from tests.state.conftest import RedisServer, free_port
 
 PASSWORD = "s3cret-redis-pass-0123"
@@ -64,10 +65,26 @@ async def test_accepts_a_server_without_persistence(redis_server: RedisServer) -
         await store.close()
 
 
-async def test_config_disabled_falls_back_to_info(redis_server: RedisServer) -> None:
-    store = await RedisStateStore.connect(redis_server(*NO_DISK, *NO_CONFIG), prefix="relay:t:")
+async def refusal_unless_assumed(url: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        store = await RedisStateStore.connect(url, prefix="relay:t:", assume_no_persistence=True)
+        await store.close()
+    return str(info.value)
+
+
+async def test_config_disabled_is_refused_unless_the_admin_vouches(redis_server: RedisServer) -> None:
+    url = redis_server(*NO_DISK, *NO_CONFIG)
+    text = await refusal(url)
+    assert "cannot prove that Redis at" in text and "state.assume_no_persistence = true" in text
+    store = await RedisStateStore.connect(url, prefix="relay:t:", assume_no_persistence=True)
     await store.close()
-    assert "AOF on (INFO aof_enabled:1)" in await refusal(redis_server("--save", "", "--appendonly", "yes", *NO_CONFIG))
+    aof = redis_server("--save", "", "--appendonly", "yes", *NO_CONFIG)
+    assert "AOF on (INFO aof_enabled:1)" in await refusal_unless_assumed(aof)
+
+
+async def test_a_save_schedule_hidden_by_a_renamed_config_is_refused(redis_server: RedisServer) -> None:
+    url = redis_server("--save", "5 1", "--appendonly", "no", *NO_CONFIG)
+    assert "cannot prove that Redis at" in await refusal(url)
 
 
 async def test_config_disabled_refuses_once_a_snapshot_was_taken(redis_server: RedisServer) -> None:
@@ -77,7 +94,21 @@ async def test_config_disabled_refuses_once_a_snapshot_was_taken(redis_server: R
         await client.bgsave()
     finally:
         await client.aclose()
-    assert "RDB snapshots on (INFO shows snapshots taken)" in await refusal(url)
+    assert "RDB snapshots on (INFO shows snapshots taken)" in await refusal_unless_assumed(url)
+
+
+async def test_assume_no_persistence_reaches_the_store(redis_server: RedisServer) -> None:
+    raw = workspace({"crm": {"type": "webhook", "url": "http://127.0.0.1:9/", "secret": "webhook-secret-0123456"}}, [])
+    raw["state"] = {"backend": "redis", "url": redis_server(*NO_DISK, *NO_CONFIG)}
+    with pytest.raises(ConfigError, match="cannot prove"):
+        await make_store(config.parse(raw, "<test>"))
+    raw["state"]["assume_no_persistence"] = True
+    store = await make_store(config.parse(raw, "<test>"))
+    try:
+        assert isinstance(store, RedisStateStore) and store.assume_no_persistence
+        assert await store.persistence_problems() == []
+    finally:
+        await store.close()
 
 
 async def test_unreachable_redis_names_state_url() -> None:
@@ -92,7 +123,7 @@ async def test_wrong_password_names_state_url(redis_server: RedisServer) -> None
 
 
 async def test_make_store_uses_the_workspace_prefix(redis_url: str) -> None:
-    raw = workspace({"crm": {"type": "webhook", "url": "http://127.0.0.1:9/", "secret": "x" * 16}}, [])
+    raw = workspace({"crm": {"type": "webhook", "url": "http://127.0.0.1:9/", "secret": "webhook-secret-0123456"}}, [])
     raw["state"] = {"backend": "redis", "url": redis_url}
     store = await make_store(config.parse(raw, "<test>"))
     try:
@@ -118,3 +149,40 @@ def test_relay_run_refuses_to_start(redis_server: RedisServer, tmp_path: Path) -
     assert proc.returncode == 2
     assert "state.url: Redis at 127.0.0.1:" in proc.stderr and "RDB snapshots on (save 60 1)" in proc.stderr
     assert PASSWORD not in proc.stderr + proc.stdout
+
+
+async def test_persistence_switched_on_at_run_time_stops_intake(
+    redis_server: RedisServer, start_relay: RelayFactory
+) -> None:
+    url = redis_server(*NO_DISK)
+    raw = sandbox_workspace()
+    raw["state"] = {"backend": "redis", "url": url}
+    client, relay = await start_relay(raw)
+    admin = aioredis.Redis.from_url(url)
+    watcher = asyncio.create_task(relay.watch_state(every=0.05))
+    try:
+        headers = await chat_token(client)
+        assert (
+            await client.post("/hooks/webchat/api/messages", json={"id": "m1", "text": "hi"}, headers=headers)
+        ).status == 200
+        await admin.config_set("appendonly", "yes")
+        for _ in range(200):
+            if relay.engine.hold is not None:
+                break
+            await asyncio.sleep(0.02)
+        resp = await client.post("/hooks/webchat/api/messages", json={"id": "m2", "text": "now?"}, headers=headers)
+        assert resp.status == 503 and resp.headers["Retry-After"] == "30"
+        assert (await resp.json())["reason"] == "state_store_persistent"
+        assert (await client.get("/readyz")).status == 503
+        assert relay.metrics.value("relay_rejected_total", reason="state_store_persistent") == 1
+        await admin.config_set("appendonly", "no")
+        for _ in range(200):
+            if relay.engine.hold is None:
+                break
+            await asyncio.sleep(0.02)
+        assert (
+            await client.post("/hooks/webchat/api/messages", json={"id": "m3", "text": "ok"}, headers=headers)
+        ).status == 200
+    finally:
+        watcher.cancel()
+        await admin.aclose()

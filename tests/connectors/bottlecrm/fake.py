@@ -1,16 +1,16 @@
-"""A tiny in-memory fake of the BottleCRM endpoints the connector uses, with knobs to misbehave."""
+"""A tiny in-memory fake of the BottleCRM endpoints the connector uses, on the shared fake-platform base."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from relay.http import sign
+from tests.support.fake_platform import FakePlatform, Rule
 
 TOKEN = "bcrm_pat_fake-token-0123456789"
 SECRET = "whsec_fake-secret-0123456789"
@@ -29,25 +29,35 @@ def signed(body: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str,
     return raw, {"Content-Type": "application/json", "X-BottleCRM-Signature": sign(secret.encode(), raw)}
 
 
-@dataclass
-class FakeCrm:
-    """Records keyed by kind ("contact", "lead", "case"); `fail` maps a path prefix to (status, times)."""
+class FakeCrm(FakePlatform):
+    """Records keyed by kind ("contact", "lead", "case"); `script` makes a path prefix fail for a while."""
 
-    records: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {"contact": {}, "lead": {}, "case": {}}
-    )
-    interactions: list[dict[str, Any]] = field(default_factory=list)
-    comments: list[tuple[str, str]] = field(default_factory=list)
-    calls: list[str] = field(default_factory=list)
-    fail: dict[str, tuple[int, int]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, dict[str, dict[str, Any]]] = {"contact": {}, "lead": {}, "case": {}}
+        self.interactions: list[dict[str, Any]] = []
+        self.comments: list[tuple[str, str]] = []
 
-    def add(self, home: str, **fields: Any) -> str:
-        rid = str(uuid.uuid4())
+    @property
+    def calls(self) -> list[str]:
+        """Every request as "METHOD /path"."""
+        return [f"{r.method} {r.path}" for r in self.recorded]
+
+    def script(self, prefix: str, status: int, times: int = 1) -> Rule:
+        """The next `times` requests under `prefix` get `status` (with Retry-After: 7)."""
+        return self.fail(f"{prefix}*", status, {"detail": "fail"}, headers={"Retry-After": "7"}, times=times)
+
+    def add(self, home: str, rid: str | None = None, **fields: Any) -> str:
+        rid = rid or str(uuid.uuid4())
         self.records[home][rid] = {"id": rid, "description": None, **fields}
         return rid
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._gate])
+        app = super().app()
+        app.middlewares.append(self._auth)
+        return app
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/profile/", self.profile)
         app.router.add_get("/api/webhooks/", self.webhooks)
         app.router.add_post("/api/interactions/", self.interaction)
@@ -59,17 +69,11 @@ class FakeCrm:
             app.router.add_patch(f"/api/{home}s/{{id}}/", self.update)
             app.router.add_post(f"/api/{home}s/{{id}}/", self.comment)
         app.router.add_get("/api/cases/{id}/", self.detail)
-        return app
 
     @web.middleware
-    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        self.calls.append(f"{request.method} {request.path}")
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"detail": "auth"}, status=401)
-        for prefix, (status, times) in list(self.fail.items()):
-            if request.path.startswith(prefix) and times > 0:
-                self.scripted[prefix] = (status, times - 1)
-                return web.json_response({"detail": "fail"}, status=status, headers={"Retry-After": "7"})
         response: web.StreamResponse = await handler(request)
         return response
 

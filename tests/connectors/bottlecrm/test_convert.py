@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.bottlecrm import EXAMPLE_CONFIG
+from connectors.bottlecrm import EXAMPLE_CONFIG, MANIFEST
+from connectors.bottlecrm.config import BottleCrmConfig
 from connectors.bottlecrm.convert import (
-    BottleCrmConfig,
     CommentEvent,
     InteractionEvent,
     interaction_body,
@@ -19,6 +19,7 @@ from connectors.bottlecrm.convert import (
     system_note,
     with_marker,
 )
+from relay.degrade import degrade
 from relay.model import Address, Attachment, Kind, Message, Party, Status
 from relay.richtext import RichText
 
@@ -44,6 +45,8 @@ def test_marker_replaces_old_one_and_keeps_notes() -> None:
     notes = with_marker("VIP customer\nrelay-conversation: c1.k1.old", SEALED)
     assert notes == f"VIP customer\nrelay-conversation: {SEALED}"
     assert marker_in(notes) == SEALED
+    assert with_marker(notes, "c2.k1.New_-1") == "VIP customer\nrelay-conversation: c2.k1.New_-1"
+    assert marker_in(with_marker(notes, "c2.k1.New_-1")) == "c2.k1.New_-1"
     assert with_marker(None, SEALED) == f"relay-conversation: {SEALED}"
     assert marker_in(None) is None and marker_in("no marker here") is None
 
@@ -80,9 +83,10 @@ def test_record_fields_for_contact_and_lead() -> None:
 
 def test_interaction_body_is_inbound_with_links() -> None:
     att = Attachment(name="photo.jpg", mime="image/jpeg", url="https://relay.example/m/x")
-    body = interaction_body(msg(attachments=(att,)), "contact", "c-1", "sms", lambda a: None)
+    (part,) = degrade(msg(attachments=(att,)), MANIFEST.capabilities, lambda a: None)
+    body = interaction_body(part, "contact", "c-1", "sms")
     assert body["direction"] == "inbound" and body["contact"] == "c-1" and body["kind"] == "sms"
-    assert body["body"] == "hello\n[photo.jpg](https://relay.example/m/x)"
+    assert body["body"] == "hello\n[📎 photo.jpg](https://relay.example/m/x)"
     assert "hello" not in body["subject"]
 
 

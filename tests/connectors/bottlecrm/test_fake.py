@@ -90,20 +90,20 @@ async def test_lead_mode_creates_lead(start_relay: RelayFactory, fake: Any) -> N
 @pytest.mark.parametrize(
     ("status", "retryable", "reason"),
     [
-        (429, True, "crm_throttled"),
-        (503, True, "crm_http_503"),
-        (500, False, "crm_http_500"),
-        (403, False, "crm_auth_failed_403"),
-        (400, False, "crm_rejected_400"),
+        (429, True, "throttled"),
+        (503, True, "throttled"),
+        (500, False, "platform_busy"),
+        (403, False, "platform_auth_failed"),
+        (400, False, "platform_rejected"),
     ],
 )
 async def test_send_errors(start_relay: RelayFactory, fake: Any, status: int, retryable: bool, reason: str) -> None:
     crm, url = fake
     _, _, conn = await relay_for(start_relay, url)
-    crm.scripted["/api/interactions/"] = (status, 1)
+    crm.script("/api/interactions/", status)
     with pytest.raises(DeliveryError) as exc:
         await conn.send(customer())
-    assert (exc.value.retryable, exc.value.reason) == (retryable, reason)
+    assert (exc.value.retryable, exc.value.reason, exc.value.detail) == (retryable, reason, str(status))
     if status == 429:
         assert exc.value.retry_after == 7 and exc.value.scope == "connector"
 
@@ -112,7 +112,7 @@ async def test_unreachable_crm_is_retryable(start_relay: RelayFactory) -> None:
     _, _, conn = await relay_for(start_relay, "http://127.0.0.1:9")
     with pytest.raises(DeliveryError) as exc:
         await conn.send(customer())
-    assert exc.value.retryable and exc.value.reason == "crm_unreachable"
+    assert exc.value.retryable and exc.value.reason == "platform_unreachable"
 
 
 async def test_failure_status_becomes_a_comment(start_relay: RelayFactory, fake: Any) -> None:
@@ -198,7 +198,7 @@ async def test_unreadable_record_asks_for_redelivery(start_relay: RelayFactory, 
     body = payload("interaction_created")
     body["data"]["contact_id"] = rid
     raw, headers = signed(body)
-    crm.scripted[f"/api/contacts/{rid}/"] = (500, 1)
+    crm.script(f"/api/contacts/{rid}/", 500)
     resp = await client.post("/hooks/crm/", data=raw, headers=headers)
     assert resp.status == 503 and "Retry-After" in resp.headers
     assert await events(client, chat) == []
@@ -232,3 +232,19 @@ async def test_comment_mode_reads_the_ticket_contact(start_relay: RelayFactory, 
     raw, headers = signed(payload("interaction_created"))
     assert (await (await client.post("/hooks/crm/", data=raw, headers=headers)).json())["status"] == "ignored"
     assert body["data"]["commented_by"] == AGENT_PROFILE and json.dumps(body)
+
+
+async def test_reference_sealed_by_the_first_format_still_answers(start_relay: RelayFactory, fake: Any) -> None:
+    crm, url = fake
+    client, relay, _ = await relay_for(start_relay, url)
+    chat = await chat_token(client)
+    visitor = chat["X-Webchat-Token"].split(".")[0]
+    # Written into the notes by the relay before references held a handle (c1: six fields).
+    legacy = relay.sealer._seal("c1", ["webchat", visitor, None, None, None, None])
+    rid = crm.add("contact", first_name="Old", last_name="Timer", description=f"VIP\nrelay-conversation: {legacy}")
+    body = payload("interaction_created")
+    body["data"]["contact_id"] = rid
+    raw, headers = signed(body)
+    resp = await client.post("/hooks/crm/", data=raw, headers=headers)
+    assert resp.status == 200 and (await resp.json())["status"] == "delivered", await resp.text()
+    assert [i["html"] for i in await events(client, chat)] == ["Shipped today"]

@@ -62,4 +62,5 @@ def slack_to_crm(fake: FakeSlack, crm_url: str, crm: dict[str, Any] | None = Non
         },
         [{"from": ["slack"], "to": "crm"}],
         media={"allowlist": ["127.0.0.1:*"]},
+        network={"allow_private": ["127.0.0.1/32"]},  # the fake serves file and upload URLs on loopback
     )

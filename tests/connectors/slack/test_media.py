@@ -52,6 +52,15 @@ async def test_login_page_instead_of_file_is_refused(
     assert "Sign in" not in await resp.text()
 
 
+async def test_file_url_on_a_private_address_is_refused(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    sink, _ = crm_sink
+    client = await share_file(start_relay, fake_slack, crm_sink, network={})
+    resp = await client.get(urlsplit(sink.messages()[0]["message"]["attachments"][0]["url"]).path)
+    assert resp.status == 502 and "refused" in await resp.text()
+
+
 async def test_file_over_the_cap_is_refused(
     start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
 ) -> None:

@@ -143,3 +143,22 @@ async def test_files_are_uploaded_from_memory_in_three_steps(
     assert (await resp.json())["id"].startswith(f"{CHANNEL}:1736940000.")
     assert fake_slack.calls_to("chat.postMessage") == []
     assert not any(name == "files.upload" for name, _ in fake_slack.calls)
+
+
+async def test_upload_url_on_a_private_address_gets_no_bytes(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str], aiohttp_server: Any
+) -> None:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x89PNG\r\n\x1a\nchart", content_type="image/png")
+
+    files = web.Application()
+    files.router.add_get("/chart.png", serve)
+    server = await aiohttp_server(files, host="127.0.0.2")
+    raw = slack_to_crm(fake_slack, crm_sink[1])
+    raw |= {"media": {"allowlist": ["127.0.0.2:*"]}, "network": {"allow_private": ["127.0.0.2/32"]}}
+    client, relay = await start_relay(raw)
+    attachment = {"url": str(server.make_url("/chart.png")), "name": "chart.png", "mime": "image/png"}
+    resp = await crm_says(client, relay, Address("slack", CHANNEL), id="crm-1", text="chart", attachments=[attachment])
+    assert (await resp.json())["reason"] == "slack_upload_url_refused"
+    assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 1
+    assert fake_slack.uploads == {}

@@ -17,6 +17,7 @@ from tests.connectors.teams.fakes import APP_ID, SECRET, TENANT, BotFramework, E
 
 INBOX_KEY = "inbox-test-key-123456"
 INBOX_AUTH = {"Authorization": f"Bearer {INBOX_KEY}"}
+LOCAL_FAKES = {"allow_private": ["127.0.0.1/32"]}  # the fakes serve platform URLs on loopback
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ def teams_config(cloud: BotFramework, entra: Entra, **extra: Any) -> dict[str, A
         "openid_metadata_url": f"{cloud.base}/v1/.well-known/openidconfiguration",
         "authority": f"{entra.base}/{TENANT}",
         "service_url_allowlist": ["127.0.0.1"],
+        "file_host_allowlist": ["127.0.0.1"],
         **extra,
     }
 
@@ -104,6 +106,7 @@ async def setup(start_relay: RelayFactory, cloud: BotFramework, entra: Entra) ->
     raw = workspace(
         {"teams": teams_config(cloud, entra), "inbox": {"type": "inbox", "access_key": INBOX_KEY}},
         [{"from": ["teams"], "to": "inbox"}],
+        network=LOCAL_FAKES,
     )
     client, relay = await start_relay(raw)
     return Setup(client, relay, cloud, entra)

@@ -55,7 +55,9 @@ async def test_crm_files_are_uploaded_from_memory(start_relay: RelayFactory, fak
     fake, api = fake_tg
     sink, url = crm_sink
     fake.cdn |= {"receipt.png": PHOTO, "invoice.pdf": PDF}
-    client, _ = await start_relay(to_crm(api, url, media={"allowlist": ["127.0.0.1"]}))
+    client, _ = await start_relay(
+        to_crm(api, url, media={"allowlist": ["127.0.0.1"]}, network={"allow_private": ["127.0.0.1/32"]})
+    )
     resp = await client.post("/hooks/tg/", json=payload("text"), headers=HEADERS)
     conv = sink.received[-1]["conversation"]
     audit = WriteAudit.get()

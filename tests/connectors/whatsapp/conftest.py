@@ -49,9 +49,13 @@ async def sink(aiohttp_server: Any) -> tuple[CrmSink, str]:
 def make_env(start_relay: RelayFactory, graph: FakeGraph, sink: tuple[CrmSink, str]) -> Any:
     """Start a relay: `crm="sink"` (webhook CRM recording JSON) or `crm="inbox"`; extra keys go to the wa config."""
 
-    async def make(crm: str = "sink", **extra: Any) -> Env:
+    async def make(crm: str = "sink", loopback: bool = True, **extra: Any) -> Env:
         crm_cfg = sink_config(sink[1]) if crm == "sink" else {"type": "inbox", "access_key": INBOX_KEY}
-        raw = workspace({"wa": wa_config(graph.base, **extra), "crm": crm_cfg}, [{"from": ["wa"], "to": "crm"}])
+        raw = workspace(
+            {"wa": wa_config(graph.base, **extra), "crm": crm_cfg},
+            [{"from": ["wa"], "to": "crm"}],
+            network={"allow_private": ["127.0.0.1/32"] if loopback else []},  # the fake serves media URLs here
+        )
         client, relay = await start_relay(raw)
         return Env(client, relay, graph, sink[0] if crm == "sink" else None)
 

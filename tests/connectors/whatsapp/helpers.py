@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +48,14 @@ def signature(raw: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 def payload(name: str, fresh: bool = True) -> bytes:
-    """A recorded-shape payload's raw bytes; `fresh` moves customer message times to now (open window)."""
+    """A recorded-shape payload's raw bytes; `fresh` moves customer message times to now (open window) and
+    status times to just before, in the same order (older items are refused as replays)."""
     raw = (PAYLOADS / name).read_bytes()
-    return raw.replace(OLD_TS, str(int(time.time())).encode()) if fresh else raw
+    if not fresh:
+        return raw
+    now = int(time.time())
+    raw = raw.replace(OLD_TS, str(now).encode())
+    return re.sub(rb'"(17369353\d\d|17369354\d\d)"', lambda m: b'"%d"' % (now - 1000 + int(m[1]) - int(OLD_TS)), raw)
 
 
 def load(name: str) -> Any:
@@ -72,8 +78,9 @@ def status_payload(wamid: str, *states: str, wa_id: str = CUSTOMER, code: int | 
     data = load("statuses.json")
     value = data["entry"][0]["changes"][0]["value"]
     value["statuses"] = []
+    base = int(time.time()) - 60
     for i, state in enumerate(states):
-        item: dict[str, Any] = {"id": wamid, "status": state, "timestamp": str(1736935300 + i), "recipient_id": wa_id}
+        item: dict[str, Any] = {"id": wamid, "status": state, "timestamp": str(base + i), "recipient_id": wa_id}
         if state == "failed" and code is not None:
             item["errors"] = [{"code": code, "title": "error"}]
         value["statuses"].append(item)

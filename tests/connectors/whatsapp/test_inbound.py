@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from tests.connectors.whatsapp.helpers import (
@@ -134,6 +135,6 @@ async def test_opt_out_and_opt_in(make_env: Any) -> None:
     assert env.sink.received[-1]["type"] == "opt_out" and await env.wa.policy.opted_out(CUSTOMER)
     assert (await post(env, text_payload("wamid.T4", "START"))).status == 200
     assert env.sink.received[-1]["type"] == "opt_in" and not await env.wa.policy.opted_out(CUSTOMER)
-    assert (await post(env, text_payload("wamid.T5", "UNSUBSCRIBE", ts=1))).status == 200
+    assert (await post(env, text_payload("wamid.T5", "UNSUBSCRIBE", ts=int(time.time()) - 3600))).status == 200
     assert env.sink.received[-1]["type"] == "opt_out"
     assert not await env.wa.policy.opted_out(CUSTOMER), "an older keyword message must not override a newer one"

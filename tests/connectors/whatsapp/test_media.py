@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from relay.errors import DeliveryError
+from relay.errors import DeliveryError, MediaError
 from relay.model import Address, Attachment, Kind, MediaRef, Message
 from relay.richtext import RichText
 from tests.connectors.whatsapp.helpers import CUSTOMER, payload, signature
@@ -70,6 +70,14 @@ async def test_inbound_media_over_the_cap_is_refused(make_env: Any, no_writes: l
         await env.wa.fetch_media("1029384756", 1 << 20)
     assert env.graph.downloads == []
     assert no_writes == []
+
+
+async def test_media_url_on_a_private_address_is_refused(make_env: Any) -> None:
+    env = await make_env(loopback=False)
+    env.graph.media["1029384756"] = ("image/jpeg", PNG)
+    with pytest.raises(MediaError, match="refused"):
+        await env.wa.fetch_media("1029384756", 1 << 20)
+    assert env.graph.downloads == []
 
 
 async def test_media_url_off_meta_hosts_gets_no_token(make_env: Any, aiohttp_server: Any) -> None:

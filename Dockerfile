@@ -9,7 +9,12 @@ RUN pip install --no-cache-dir --prefix=/install .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=0
 COPY --from=build /install /usr/local
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relay
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relay \
+ && install -d -o 10001 -m 0700 /var/lib/relay
+# The consent ledger (opt-outs, no content) when [consent] backend = "sqlite": keep it on a named volume,
+#   -v relay-data:/var/lib/relay   (or use backend = "postgres" with several replicas).
+ENV RELAY_DATA_DIR=/var/lib/relay
+VOLUME /var/lib/relay
 USER 10001
 EXPOSE 8080
 # With no config the sandbox runs; mount a config and point RELAY_CONFIG at it for a real workspace:

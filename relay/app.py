@@ -14,6 +14,8 @@ from relay import hooks
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
+from relay.consent import Ledger, MemoryLedger
+from relay.consent_setup import maintain, make_guard, make_ledger, open_ledger
 from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
 from relay.errors import AuthError, ConfigError
@@ -66,6 +68,7 @@ class Relay:
         exposure: Exposure | None = None,
         media: aiohttp.ClientSession | None = None,
         files: aiohttp.ClientSession | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
@@ -73,6 +76,7 @@ class Relay:
         self.session = session
         self.fetch_session = fetch_session
         self.store = store
+        self.ledger: Ledger = ledger or MemoryLedger()
         self.public_url = (cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}").rstrip("/")
         keys = [WorkspaceKey(k.id, k.secret.reveal().encode()) for k in cfg.workspace.keys]
         self.sealer = Sealer(cfg.workspace.id, keys)
@@ -97,7 +101,8 @@ class Relay:
             dedup_ttl=cfg.state.dedup_ttl,
             claim_ttl=cfg.state.claim_ttl,
         )
-        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings)
+        guard = make_guard(loaded, self.ledger, self.connectors, self.metrics)
+        self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings, guard)
         sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session)
         self.client = PlatformClient(sessions, HostPolicy(cfg.media.allowlist))
         for name, inst in loaded.instances.items():
@@ -266,10 +271,11 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def create_app(
-    loaded: Loaded, store: StateStore | None = None, exposure: Exposure | None = None
+    loaded: Loaded, store: StateStore | None = None, exposure: Exposure | None = None, ledger: Ledger | None = None
 ) -> web.Application:
-    """Build the web app for a validated workspace; connectors start with the app and close with it.
-    `exposure` is where it will listen (default: server.host); admin pages refuse to run unlocked beyond loopback."""
+    """Build the web app for a validated workspace; the consent ledger opens and connectors start with the
+    app, and close with it. `exposure` is where it will listen (default: server.host); admin pages refuse
+    to run unlocked beyond loopback."""
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
@@ -281,7 +287,7 @@ async def create_app(
     media = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, NetGuard.of(cfg.network.allow_private))
     files = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, None)
     try:
-        relay = Relay(loaded, session, store, fetch, exposure, media, files)
+        relay = Relay(loaded, session, store, fetch, exposure, media, files, ledger or make_ledger(loaded))
     except BaseException:
         for opened in (session, fetch, media, files):
             await opened.close()
@@ -312,10 +318,19 @@ async def create_app(
     app.on_response_prepare.append(harden)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await open_ledger(loaded, relay.ledger)
+        except BaseException:
+            for opened in (session, fetch, media, files):
+                await opened.close()
+            await relay.store.close()
+            raise
         await relay.start_connectors()
         watcher = asyncio.create_task(relay.watch_state())
+        keeper = asyncio.create_task(maintain(relay.ledger))
         yield
         watcher.cancel()
+        keeper.cancel()
         await relay.engine.drain(loaded.relay.server.shutdown_grace)
         await relay.close_connectors()
         await session.close()
@@ -323,6 +338,7 @@ async def create_app(
         await media.close()
         await files.close()
         await relay.store.close()
+        await relay.ledger.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

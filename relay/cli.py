@@ -19,6 +19,7 @@ from aiohttp import web
 
 from relay import config as config_mod
 from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
+from relay.consent_cli import add_cli as add_consent_cli
 from relay.deadline import guarded_site
 from relay.errors import ConfigError
 from relay.exposure import Exposure
@@ -203,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     slist = sec.add_parser("list", help="list secret names")
     slist.add_argument("--file")
     slist.set_defaults(func=cmd_secrets_list)
+    add_consent_cli(sub)
     for ep in entry_points(group="relay.cli"):
         ep.load()(sub)
     return p

@@ -16,6 +16,7 @@ from relay import registry, strength
 from relay.connector import ConnectorConfig, ConnectorKind, Manifest
 from relay.errors import ConfigError
 from relay.netguard import parse_network
+from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -124,6 +125,7 @@ class LoggingConfig(_Strict):
 class RouteConfig(_Strict):
     from_: list[str] = Field(alias="from", min_length=1)
     to: str
+    minimise: MinimiseConfig | None = None
 
 
 class RelayConfig(_Strict):
@@ -135,6 +137,8 @@ class RelayConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
     connectors: dict[str, dict[str, Any]] = Field(min_length=1)
     routes: list[RouteConfig] = []
+    consent: ConsentConfig = ConsentConfig()
+    minimise: MinimiseConfig = MinimiseConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,7 @@ class Loaded:
     relay: RelayConfig
     instances: dict[str, Instance]
     source: str
+    base: Path | None = None
 
     def crm_of(self) -> dict[str, str]:
         return {m: r.to for r in self.relay.routes for m in r.from_}
@@ -161,8 +166,9 @@ class Loaded:
         found += [v.reveal() for v in _walk_secrets(self.relay.server)]
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
-        if self.relay.state.url:
-            found.append(self.relay.state.url.reveal())
+        for extra in (self.relay.state.url, self.relay.consent.url, self.relay.consent.key):
+            if extra is not None:
+                found.append(extra.reveal())
         return found
 
 
@@ -266,7 +272,7 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
     if problems:
         raise ConfigError([f"{source}: {p}" for p in _without_echoes(problems)])
     assert relay is not None
-    return Loaded(relay, instances, source)
+    return Loaded(relay, instances, source, base)
 
 
 def _without_echoes(problems: list[str]) -> list[str]:

@@ -67,7 +67,8 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a platform supports, as data; the core degrades messages to fit."""
+    """What a platform supports, as data; the core degrades messages to fit. `consent_keywords`: the core
+    answers STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger."""
 
     max_text: int = 4096
     text_unit: Literal["chars", "utf16"] = "chars"
@@ -83,6 +84,7 @@ class Capabilities:
     max_files: int = 10
     limits: tuple[Limit, ...] = ()
     ack_deadline: float = 10.0
+    consent_keywords: bool = False
 
 
 class ConnectorConfig(BaseModel):

@@ -14,6 +14,7 @@ from relay.connector import Connector, ConnectorKind, Limit, Outcome, Result
 from relay.dedup import Dedup
 from relay.degrade import degrade
 from relay.errors import DeliveryError, MediaError
+from relay.guard import Guard
 from relay.media import MediaService
 from relay.metrics import Labels, Metrics
 from relay.model import Address, Kind, Message, Status
@@ -73,6 +74,7 @@ class Engine:
         media: MediaService,
         metrics: Metrics,
         settings: EngineSettings = EngineSettings(),
+        guard: Guard | None = None,
     ) -> None:
         self.connectors = connectors
         self.router = router
@@ -81,6 +83,7 @@ class Engine:
         self.media = media
         self.metrics = metrics
         self.settings = settings
+        self.guard = guard
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.accepting = True
         self.hold: Reason | None = None
@@ -225,6 +228,11 @@ class Engine:
         """Send to the destination; `ids` gets the id-map entries that later replies and edits need."""
         dest_name = self.router.destination(message)
         dest = self.connectors[dest_name]
+        if self.guard is not None:
+            admitted = await self.guard.admit(message, dest_name)
+            if isinstance(admitted, Result):
+                return admitted
+            message = admitted
         if message.ref is not None:
             message = await self._translate_ref(message, dest_name)
         parts = degrade(message, dest.manifest.capabilities, self.media.link)
@@ -247,7 +255,10 @@ class Engine:
         already = await self.store.get(sent_key) if sent_key else None
         if already is not None:
             return already
-        target = part.conversation if dest.manifest.kind is ConnectorKind.MESSENGER else self._crm_target(dest.name)
+        to_messenger = dest.manifest.kind is ConnectorKind.MESSENGER
+        if to_messenger and self.guard is not None:
+            await self.guard.check(dest, part.conversation)
+        target = part.conversation if to_messenger else self._crm_target(dest.name)
         limits = dest.limits(target)
         attempt = 0
         while True:
@@ -321,6 +332,8 @@ class Engine:
         if origin is None:
             return
         if origin.manifest.kind is ConnectorKind.MESSENGER:
+            if self.guard is not None and not await self.guard.allows(origin, failed.conversation):
+                return
             notice = Message(
                 kind=Kind.NOTICE,
                 id=f"notice:{failed.id}",

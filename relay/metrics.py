@@ -19,6 +19,8 @@ _HELP = {
     "relay_rejected_total": "Inbound requests refused before delivery, by reason.",
     "relay_latency_seconds": "Time from receipt to acceptance by the destination.",
     "relay_inflight": "Messages being delivered now.",
+    "relay_consent_total": "Consent changes recorded in the ledger, by messenger, state and how.",
+    "relay_consent_replies_total": "Consent confirmations and HELP answers, by messenger, keyword and outcome.",
 }
 
 

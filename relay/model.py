@@ -111,6 +111,7 @@ class Message:
     reason: str | None = None
     sent_at: datetime = field(default_factory=_now)
     event_id: str | None = None
+    masked: tuple[tuple[str, int], ...] = ()
 
     def with_(self, **changes: object) -> Message:
         """A copy with some fields changed."""

@@ -50,6 +50,7 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "deadline_exceeded"
     STATE_UNAVAILABLE = "state_unavailable"
     STATE_STORE_PERSISTENT = "state_store_persistent"
+    CONSENT_UNAVAILABLE = "consent_unavailable"
     INTERNAL_ERROR = "internal_error"
     SHUTTING_DOWN = "shutting_down"
     OVERLOADED = "overloaded"
@@ -90,6 +91,7 @@ _CLASS = {
     Reason.EARLIER_IN_FLIGHT: RetryClass.RETRY_AFTER,
     Reason.STATE_UNAVAILABLE: RetryClass.RETRY_AFTER,
     Reason.STATE_STORE_PERSISTENT: RetryClass.RETRY_AFTER,
+    Reason.CONSENT_UNAVAILABLE: RetryClass.RETRY_AFTER,
     Reason.INTERNAL_ERROR: RetryClass.RETRY,
     Reason.SHUTTING_DOWN: RetryClass.RETRY_AFTER,
     Reason.OVERLOADED: RetryClass.RETRY_AFTER,
@@ -133,6 +135,7 @@ MEANING = {
     Reason.DEADLINE_EXCEEDED: "The destination did not accept within the source's deadline; the source redelivers.",
     Reason.STATE_UNAVAILABLE: "The state store (Redis) cannot be reached; nothing was delivered.",
     Reason.STATE_STORE_PERSISTENT: "The shared state store writes to disk; intake is held until it stops.",
+    Reason.CONSENT_UNAVAILABLE: "The consent ledger cannot be read or written; nothing was sent, retried later.",
     Reason.INTERNAL_ERROR: "An unexpected error in the relay; the source redelivers.",
     Reason.SHUTTING_DOWN: "This replica is stopping; the source redelivers to another.",
     Reason.OVERLOADED: "This replica has too much in flight; the source redelivers.",

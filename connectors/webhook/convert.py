@@ -76,6 +76,8 @@ def to_payload(
     ):
         if value is not None:
             body[key] = value
+    if message.masked:
+        body["masked"] = dict(message.masked)
     payload: dict[str, Any] = {
         "type": EVENT_TYPES[message.kind],
         "conversation": conversation,
@@ -99,7 +101,7 @@ class InboundBody(BaseModel):
     """What the CRM POSTs to /hooks/<instance>."""
 
     model_config = ConfigDict(extra="ignore")
-    type: Literal["message", "edit", "delete", "reaction"] = "message"
+    type: Literal["message", "edit", "delete", "reaction", "opt_out", "opt_in"] = "message"
     conversation: str = Field(min_length=1, max_length=4096)
     id: str = Field(min_length=1, max_length=256)
     text: str = Field(default="", max_length=100_000)
@@ -109,11 +111,20 @@ class InboundBody(BaseModel):
     reaction: str | None = Field(default=None, max_length=64)
 
 
-_KINDS = {"message": Kind.TEXT, "edit": Kind.EDIT, "delete": Kind.DELETE, "reaction": Kind.REACTION}
+_KINDS = {
+    "message": Kind.TEXT,
+    "edit": Kind.EDIT,
+    "delete": Kind.DELETE,
+    "reaction": Kind.REACTION,
+    "opt_out": Kind.OPT_OUT,
+    "opt_in": Kind.OPT_IN,
+}
 
 
 def from_body(body: InboundBody, instance: str, address: Address) -> Message:
-    """A CRM answer as a Message for the conversation it quotes."""
+    """A CRM answer as a Message for the conversation it quotes; a consent action carries nothing else."""
+    if body.type in ("opt_out", "opt_in"):
+        return Message(kind=_KINDS[body.type], id=body.id, origin=instance, conversation=address)
     text = from_markdown(body.text) if body.format == "markdown" else RichText.of(body.text)
     attachments = tuple(Attachment(name=a.name, mime=a.mime, url=a.url) for a in body.attachments)
     kind = _KINDS[body.type]

@@ -173,5 +173,6 @@ MANIFEST = Manifest(
         max_file_bytes=100 << 20,
         limits=(Limit("connector", 80, 1.0, 80), Limit("chat", 1, 6.0, PAIR_BURST)),
         ack_deadline=8.0,
+        consent_keywords=True,
     ),
 )

@@ -74,7 +74,10 @@ async def test_agent_file_reaches_telegram(aiohttp_server: Any, start_relay: Rel
     tg = FakeTelegram()
     api = str((await aiohttp_server(tg.app())).make_url("")).rstrip("/")
     env = await start(
-        aiohttp_server, start_relay, {"tg": tg_config(api)}, settings={"media": {"allowlist": ["127.0.0.1"]}}
+        aiohttp_server,
+        start_relay,
+        {"tg": tg_config(api)},
+        settings={"media": {"allowlist": ["127.0.0.1"]}, "network": {"allow_private": ["127.0.0.1/32"]}},
     )
     resp = await env.client.post("/hooks/tg/", json=payload("text"), headers={SECRET_HEADER: SECRET})
     assert resp.status == 200

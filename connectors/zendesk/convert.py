@@ -99,7 +99,8 @@ def message_body(
         styled = to_markdown(text)
         if styled != text.plain and len(styled) <= MAX_TEXT:
             content["markdownText"] = styled
-    return {"author": author, "content": content, "metadata": {META_ID: relay_id}}
+    meta: dict[str, Any] = {META_ID: relay_id} | {f"relay_masked_{kind}": n for kind, n in message.masked}
+    return {"author": author, "content": content, "metadata": meta}
 
 
 def media_kind(att: Attachment) -> str:

@@ -62,6 +62,8 @@ def test_a_customer_message_is_posted_as_the_user_with_the_relay_id_in_metadata(
     assert body["author"] == {"type": "user", "userExternalId": "ext", "displayName": "A" * 128}
     assert body["content"] == {"type": "text", "text": "see this", "markdownText": "see **this**"}
     assert body["metadata"] == {"relay_id": "rid"}
+    masked = convert.message_body(msg.with_(masked=(("card", 1), ("email", 2))), "ext", "rid")
+    assert masked["metadata"] == {"relay_id": "rid", "relay_masked_card": 1, "relay_masked_email": 2}
     image = Attachment(name="x" * 200 + ".png", mime="image/png")
     media = convert.message_body(msg.with_(text=RichText()), "ext", "rid", ("https://m/1", "image", image.name))
     assert media["content"] == {"type": "image", "mediaUrl": "https://m/1", "altText": "x" * 128}

@@ -312,3 +312,12 @@ async def test_a_failed_reply_leaves_the_agent_a_notice_that_is_not_relayed(star
     assert notice["author"]["type"] == "business" and "recipient_unreachable" in notice["content"]["text"]
     assert notice["metadata"] == {"relay_notice": "recipient_unreachable"}
     assert await zd.replies(ana, wait=0.3) == []
+
+
+async def test_a_card_number_reaches_zendesk_masked_and_the_metadata_says_so(start_zd: StartZd) -> None:
+    zd = await start_zd()
+    ana = await zd.customer()
+    assert (await zd.say(ana, "m1", "my card is 4111 1111 1111 1111"))[1]["status"] == "delivered"
+    (posted,) = zd.fake.conversations[zd.conversation()]["messages"]
+    assert posted["content"]["text"] == "my card is •••• •••• •••• 1111"
+    assert posted["metadata"]["relay_masked_card"] == 1

@@ -44,10 +44,20 @@ def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], s
 
     measure = utf16_len if caps.text_unit == "utf16" else len
     if m.attachments and m.text and caps.max_caption is not None and measure(m.text.plain) > caps.max_caption:
-        return [*_split_text(m.with_(kind=Kind.TEXT, attachments=()), caps, measure), *_files(m, caps, first=False)]
+        return _numbered(
+            [*_split_text(m.with_(kind=Kind.TEXT, attachments=()), caps, measure), *_files(m, caps, first=False)]
+        )
     if len(m.attachments) > caps.max_files:
-        return _files(m, caps, first=True)
-    return _split_text(m, caps, measure)
+        return _numbered(_files(m, caps, first=True))
+    return _numbered(_split_text(m, caps, measure))
+
+
+def _numbered(parts: list[Message]) -> list[Message]:
+    """Each part after the first gets its own id, `<id>#<n>`: two parts that look alike (the same text
+    chunk) stay apart in a platform's idempotency key or a marker the relay puts on what it posted."""
+    if len(parts) < 2:
+        return parts
+    return [p if i == 0 else p.with_(id=f"{p.id}#{i}") for i, p in enumerate(parts)]
 
 
 def _split_text(m: Message, caps: Capabilities, measure: Callable[[str], int]) -> list[Message]:

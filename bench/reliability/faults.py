@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from bench.reliability.rig import Rig
 from bench.reliability.source import Redeliverer
@@ -81,7 +82,7 @@ async def _inbound(
         seconds = await rig.traffic(source, rig.inbound(sizes.messages), sizes.rate, hook)
         await asyncio.sleep(1.0)
         sent = [rig.marker(i) for i in range(sizes.messages)]
-        direction = "messenger -> HubSpot" if crm == "hubspot" else "messenger -> CRM"
+        direction = {"hubspot": "messenger -> HubSpot", "zendesk": "messenger -> Zendesk"}.get(crm, "messenger -> CRM")
         return _row(name, direction, rig, source, sent, rig.destination().accepted(), seconds, note(rig))
 
 
@@ -98,7 +99,7 @@ def _row(
     once, dup, distinct, lost = tally(sent, got)
     notices = rig.bot.notices() + rig.destination().notices()
     extra = "Redis state shared" if rig.redis and len(rig.relays) > 1 else ""
-    if dup and not distinct and rig.hubspot is None:
+    if dup and not distinct and rig.hubspot is None and rig.sunco is None:
         extra += (
             f"{'; ' if extra else ''}the {dup} raw repeats are posts the CRM accepted while the relay that sent them "
             "died or timed out before reading the answer; each repeat carried the same X-Relay-Event-Id"
@@ -223,6 +224,9 @@ async def replica_sigterm(sizes: Sizes) -> Row:
     return await _inbound("SIGTERM with work in flight (CRM takes 0.5 s)", sizes, slow, replicas=2, mid=term, note=note)
 
 
+SUFFIX = {"webhook": "", "hubspot": " (HubSpot)", "zendesk": " (Zendesk)"}
+
+
 async def crm_late(sizes: Sizes, crm: str = "webhook") -> Row:
     """The CRM takes the message, then answers after the relay's client timeout: the relay cannot tell."""
 
@@ -231,9 +235,8 @@ async def crm_late(sizes: Sizes, crm: str = "webhook") -> Row:
         target.hang_seconds = 2.5
         target.set_fault("late", sizes.fault_seconds)
 
-    suffix = " (HubSpot)" if crm == "hubspot" else ""
     return await _inbound(
-        f"CRM commits, then answers after the client timeout, for {sizes.fault_seconds:g} s{suffix}",
+        f"CRM commits, then answers after the client timeout, for {sizes.fault_seconds:g} s{SUFFIX[crm]}",
         sizes,
         fault,
         note=lambda r: (
@@ -244,16 +247,16 @@ async def crm_late(sizes: Sizes, crm: str = "webhook") -> Row:
 
 
 def _repeats(rig: Rig) -> str:
+    if rig.sunco is not None:
+        return f"; {rig.sunco.checks()} looks among recent messages before posting again"
     if rig.hubspot is None:
         return ""
     return f"; {rig.hubspot.repeats()} publishes repeated an idempotency id HubSpot already held"
 
 
-async def hubspot_late(sizes: Sizes) -> Row:
-    return await crm_late(sizes, "hubspot")
+async def crm_sigkill(sizes: Sizes, crm: str) -> Row:
+    """A replica killed mid-traffic while the CRM (HubSpot or Zendesk) takes 0.3 s per message."""
 
-
-async def hubspot_sigkill(sizes: Sizes) -> Row:
     async def slow(rig: Rig) -> None:
         rig.destination().delay = 0.3
 
@@ -261,13 +264,13 @@ async def hubspot_sigkill(sizes: Sizes) -> Row:
         rig.relays[0].signal(signal.SIGKILL)
 
     return await _inbound(
-        "Replica killed with SIGKILL mid-traffic (CRM takes 0.3 s) (HubSpot)",
+        f"Replica killed with SIGKILL mid-traffic (CRM takes 0.3 s){SUFFIX[crm]}",
         sizes,
         slow,
         replicas=2,
         mid=kill,
         note=lambda r: f"replica r0 exit {r.relays[0].popen.poll() if r.relays[0].popen else '?'}" + _repeats(r),
-        crm="hubspot",
+        crm=crm,
     )
 
 
@@ -280,8 +283,10 @@ FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "sigkill": replica_sigkill,
     "sigterm": replica_sigterm,
     "crm_late": crm_late,
-    "hubspot_late": hubspot_late,
-    "hubspot_sigkill": hubspot_sigkill,
+    "hubspot_late": partial(crm_late, crm="hubspot"),
+    "hubspot_sigkill": partial(crm_sigkill, crm="hubspot"),
+    "zendesk_late": partial(crm_late, crm="zendesk"),
+    "zendesk_sigkill": partial(crm_sigkill, crm="zendesk"),
 }
 
 

@@ -141,6 +141,12 @@ def render(rows: list[Row], sizes: Sizes, suites: list[Suite], redis: bool, seco
         "its documentation does not describe a repeat). There *Delivered twice (raw)* counts messages the agent's "
         "thread would show twice, and the event id is the idempotency id.",
         "",
+        "Rows marked *(Zendesk)* send it to the `zendesk` connector, against the Sunshine Conversations fake of "
+        "tests/connectors/zendesk/fake.py. SunCo has no idempotency key: the relay marks each post in the shared "
+        "state before sending it and puts a keyed relay id in the message's metadata, and an attempt after an "
+        "unclear end first looks for that id among the conversation's last 100 messages. There every repeat "
+        "counts as a duplicate.",
+        "",
         *_fault_table(rows),
         "",
         "## Hostile input",

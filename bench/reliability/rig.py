@@ -17,6 +17,8 @@ from bench.reliability.fakes import FakeBotApi, FaultyCrm, Server
 from bench.reliability.hubspot import FaultyHubSpot, crm_config
 from bench.reliability.relays import WORKSPACE_KEY, RelayProc, free_port, new_workspace, redis_available, relay_config
 from bench.reliability.source import Redeliverer, Request, crm_answer, telegram_update
+from bench.reliability.zendesk import FaultySunco
+from bench.reliability.zendesk import crm_config as zendesk_config
 from relay.model import Address
 from relay.seal import Sealer, WorkspaceKey
 from tests.support.crm_sink import SINK_SECRET
@@ -45,8 +47,9 @@ class Rig:
         self.bot = FakeBotApi()
         self.crm = FaultyCrm()
         self.hubspot = FaultyHubSpot() if crm == "hubspot" else None
+        self.sunco = FaultySunco() if crm == "zendesk" else None
         self.bot_server = Server(self.bot.app(), free_port())
-        self.crm_server = Server((self.hubspot or self.crm).app(), free_port())
+        self.crm_server = Server(self.destination().app(), free_port())
         self.give_up = give_up
         self._tmp = tempfile.TemporaryDirectory(prefix="relay-rel-")
         configs = [
@@ -67,6 +70,9 @@ class Rig:
         if self.hubspot is not None:
             for cfg in configs:
                 cfg["connectors"]["crm"] = crm_config(self.hubspot, self.crm_server.url, crm_timeout, deadline + 1.0)
+        if self.sunco is not None:
+            for cfg in configs:
+                cfg["connectors"]["crm"] = zendesk_config(self.crm_server.url, crm_timeout, deadline + 1.0)
         self.relays = [RelayProc(f"r{i}", cfg, Path(self._tmp.name)) for i, cfg in enumerate(configs)]
         self.session: aiohttp.ClientSession | None = None
 
@@ -93,9 +99,9 @@ class Rig:
             await self.session.close()
         self._tmp.cleanup()
 
-    def destination(self) -> FaultyCrm | FaultyHubSpot:
-        """The CRM fake the messenger traffic goes to: the webhook sink, or HubSpot."""
-        return self.hubspot or self.crm
+    def destination(self) -> FaultyCrm | FaultyHubSpot | FaultySunco:
+        """The CRM fake the messenger traffic goes to: the webhook sink, HubSpot, or Zendesk (SunCo)."""
+        return self.hubspot or self.sunco or self.crm
 
     def source(self, pause: float = 0.3) -> Redeliverer:
         assert self.session is not None

@@ -42,15 +42,19 @@ def scan_logs(text: str, needles: Iterable[str]) -> list[str]:
 
 
 def recent_files(since: float) -> list[Path]:
+    """Files under the temp roots written since `since`; a directory another process removes while the walk
+    is under way is skipped, not an error (os.walk ignores it)."""
     roots = {os.environ.get("TMPDIR", "/tmp"), "/tmp", "/var/tmp"}
     found = []
-    for root in (Path(p) for p in roots if Path(p).is_dir()):
-        for path in root.rglob("*"):
-            try:
-                if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
-                    found.append(path)
-            except OSError:
-                continue
+    for root in (p for p in roots if Path(p).is_dir()):
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
+                        found.append(path)
+                except OSError:
+                    continue
     return found
 
 

@@ -1,5 +1,6 @@
 """Canaries both ways through every messenger connector that has landed (platform fake -> relay -> inbox ->
-agent reply -> platform fake): no file written, nothing in DEBUG logs, metrics or recent /tmp files."""
+agent reply -> platform fake), and through the Zendesk CRM connector (web chat -> SunCo fake -> agent reply
+with a file -> web chat): no file written, nothing in DEBUG logs, metrics or recent /tmp files."""
 
 from __future__ import annotations
 
@@ -138,3 +139,44 @@ async def test_canaries_both_ways_leave_nothing(
     assert [n for n in needles if n in metrics] == []
     assert scan_files(started, needles) == []
     CONNECTORS.update({kind, "inbox"})
+
+
+async def test_canaries_through_zendesk_both_ways_leave_nothing(
+    start_relay: RelayFactory, aiohttp_server: Any, relay_logs: io.StringIO, canary: str
+) -> None:
+    from tests.connectors.zendesk.contract import zendesk_config
+    from tests.connectors.zendesk.fake import FakeSunco
+
+    fake = FakeSunco(retry_base=0.05)
+    fake.base = str((await aiohttp_server(fake.app())).make_url("")).rstrip("/")
+    zd = zendesk_config(fake.base, share_contact=["email", "phone"])
+    client, _ = await start_relay(
+        workspace({"webchat": {"type": "webchat"}, "zd": zd}, [{"from": ["webchat"], "to": "zd"}])
+    )
+    fake.add_webhook(str(client.make_url("/hooks/zd")))
+    started = time.time()
+    answer, document = f"answer {canary[::-1]}", f"%PDF {canary} {email_of(canary)}".encode()
+    try:
+        with no_file_writes() as writes:
+            visitor = {"X-Webchat-Token": (await (await client.post("/hooks/webchat/api/session")).json())["token"]}
+            said = f"{canary} call {phone_of(canary)} mail {email_of(canary)}"
+            body = {"id": "p1", "text": said, "name": f"Ana {canary}"}
+            assert (await client.post("/hooks/webchat/api/messages", json=body, headers=visitor)).status == 200
+            assert fake.texts() == [said]
+            fake.agent_reply(next(iter(fake.conversations)), answer, media=(document, "application/pdf", "doc.pdf"))
+            await fake.settle()
+            items = await (await client.get("/hooks/webchat/api/events?since=0&wait=2", headers=visitor)).json()
+            html = items["items"][0]["html"]
+            link = html.split('href="', 1)[1].split('"', 1)[0].split("/media/", 1)[1]
+            assert await (await client.get(f"/media/{link}")).read() == document
+            metrics = await (await client.get("/metrics")).text()
+    finally:
+        await fake.close()
+    STATS["file_writes"] += len(writes)
+    assert writes == []
+    assert canary[::-1] in html
+    needles = [*secrets_of(canary), canary[::-1]]
+    assert scan_logs(relay_logs.getvalue(), needles) == []
+    assert [n for n in needles if n in metrics] == []
+    assert scan_files(started, needles) == []
+    CONNECTORS.update({"zendesk", "webchat"})

@@ -56,6 +56,9 @@ def _local(type_name: str, fake: str) -> dict[str, Any]:
         cfg |= {"api_base_url": fake, "app_base_url": fake}
     elif type_name == "teams":
         cfg |= {"openid_metadata_url": f"{fake}/openid"}
+    elif type_name == "zendesk":
+        cfg.pop("subdomain", None)
+        cfg |= {"base_url": fake}
     return cfg
 
 
@@ -93,6 +96,8 @@ def signers() -> dict[str, Signer]:
         out["bottlecrm"] = lambda raw: {"X-BottleCRM-Signature": sign(key, raw)}
     if "hubspot" in TYPES:
         out["hubspot"] = lambda raw: hubspot_headers(raw, int(time.time() * 1000))
+    if "zendesk" in TYPES:
+        out["zendesk"] = lambda raw: {"X-API-Key": example("zendesk")["webhook_secret"]}
     return out
 
 

@@ -32,6 +32,7 @@ GARBAGE = {
     "X-Slack-Signature": "v0=00",
     "Authorization": "Bearer eyJhbGciOiJub25lIn0.e30.",
     "X-Webchat-Token": "0.0",
+    "X-API-Key": "nope",
 }
 
 

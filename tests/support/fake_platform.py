@@ -30,7 +30,8 @@ class Rule:
     """A fault: requests matching `method` and the `path` glob get this answer (after `delay`), `times`
     times (None: until removed); `status` 0 with a delay only slows the real answer down. With `after`,
     the real handler runs first (the platform commits) and only then the fault is answered, or with
-    `status` 0 the real answer comes late: a relay killed or timed out before it reads the answer."""
+    `status` 0 the real answer comes late: a relay killed or timed out before it reads the answer.
+    `drop` (with `after`) closes the connection instead of answering: the answer is lost."""
 
     path: str
     status: int = 500
@@ -41,6 +42,7 @@ class Rule:
     method: str | None = None
     after: bool = False
     hits: int = 0
+    drop: bool = False
 
     def matches(self, request: web.Request) -> bool:
         if self.method is not None and request.method != self.method:
@@ -89,6 +91,8 @@ class FakePlatform:
             real: web.StreamResponse = await handler(request)
             if rule.delay:
                 await asyncio.sleep(rule.delay)
+            if rule.drop and request.transport is not None:
+                request.transport.close()
             return rule.answer() if rule.status else real
         if rule is not None:
             rule.hits += 1

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from relay import config as config_mod
 from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
+from relay.config_checks import name_problem
 from relay.deadline import guarded_site
 from relay.errors import ConfigError
 from relay.exposure import Exposure
@@ -97,6 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(path, args.host, args.port)
     cfg = loaded.relay
     setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets())
+    for warning in loaded.warnings:
+        log.warning(warning)
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
     if not path:
@@ -124,6 +127,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     loaded = config_mod.load(Path(args.file))
     names = ", ".join(f"{n} ({i.manifest.type})" for n, i in loaded.instances.items())
     print(f"{args.file}: valid. Connectors: {names}. Routes: {len(loaded.relay.routes)}.")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}")
     return 0
 
 
@@ -160,6 +165,10 @@ def _secrets_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
+    bad_name = name_problem(args.name)
+    if bad_name is not None:
+        print(f"relay secrets set: {bad_name}; nothing stored", file=sys.stderr)
+        return 2
     path, master = _secrets_path(args), master_key()
     values = load_secrets(path, master) if path.exists() else {}
     value = getpass.getpass(f"Value for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")

@@ -5,15 +5,30 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from relay import registry
-from relay.connector import ConnectorKind
+from relay.connector import ConnectorKind, Manifest
 
-if TYPE_CHECKING:
-    from relay.config import Instance, RouteConfig
+
+class RouteConfig(Protocol):
+    """A [[routes]] entry as these checks read it."""
+
+    @property
+    def from_(self) -> list[str]: ...
+
+    @property
+    def to(self) -> str: ...
+
+
+class Instance(Protocol):
+    """A configured connector as these checks read it."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REF = re.compile(r"\$\{([^}]*)(\}?)")

@@ -250,14 +250,14 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
+PAGE_HEAD = '<!doctype html><html lang="en"><meta charset=utf-8><link rel=icon href="data:,"><title>Relay</title>'
+
+
 async def index(request: web.Request) -> web.Response:
     """The landing page; it names the workspace and its pages only while /metrics is public too."""
     relay = request.app[RELAY_KEY]
     if relay.loaded.relay.server.metrics_token is not None:
-        return web.Response(
-            text="<!doctype html><meta charset=utf-8><title>Relay</title><h1>Relay is running</h1>",
-            content_type="text/html",
-        )
+        return web.Response(text=f"{PAGE_HEAD}<main><h1>Relay is running</h1></main>", content_type="text/html")
     links = []
     for name, conn in relay.connectors.items():
         for route in conn.routes():
@@ -265,11 +265,10 @@ async def index(request: web.Request) -> web.Response:
                 label = html.escape(f"{conn.manifest.summary} ({name})")
                 links.append(f'<li><a href="/hooks/{html.escape(name)}/">{label}</a></li>')
     page = (
-        "<!doctype html><meta charset=utf-8><title>Relay</title>"
-        "<style>body{font:16px system-ui;margin:3em auto;max-width:40em}</style>"
+        f"{PAGE_HEAD}<style>body{{font:16px system-ui;margin:3em auto;max-width:40em}}</style><main>"
         f"<h1>Relay is running</h1><p>Workspace <b>{html.escape(relay.loaded.relay.workspace.id)}</b>.</p>"
         f"<ul>{''.join(links) or '<li>No pages: this workspace has only webhook connectors.</li>'}</ul>"
-        "<p><a href=/healthz>/healthz</a> · <a href=/readyz>/readyz</a> · <a href=/metrics>/metrics</a></p>"
+        "<p><a href=/healthz>/healthz</a> · <a href=/readyz>/readyz</a> · <a href=/metrics>/metrics</a></p></main>"
     )
     return web.Response(text=page, content_type="text/html")
 

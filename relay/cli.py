@@ -14,20 +14,21 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from relay import config as config_mod
-from relay.app import RELAY_KEY, Relay, create_app, untrusted_session
+from relay.app import RELAY_KEY, create_app
+from relay.checkup import quiet, run_checks, table
+from relay.config_checks import name_problem
 from relay.consent_cli import add_cli as add_consent_cli
 from relay.deadline import guarded_site
 from relay.errors import ConfigError
 from relay.exposure import Exposure
+from relay.listen import bind_problem
 from relay.logs import setup_logging
 from relay.safety import disable_core_dumps
 from relay.sandbox import sandbox_config, sandbox_problems
 from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
-from relay.state import MemoryStateStore
 
 log = logging.getLogger("relay.cli")
 
@@ -98,8 +99,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(path, args.host, args.port)
     cfg = loaded.relay
     setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets())
+    for warning in loaded.warnings:
+        log.warning(warning)
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
+    busy = bind_problem(host, port, path)
+    if busy is not None:
+        print(f"relay: {busy}", file=sys.stderr)
+        return 1
     if not path:
         print(
             f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.", file=sys.stderr
@@ -125,35 +132,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     loaded = config_mod.load(Path(args.file))
     names = ", ".join(f"{n} ({i.manifest.type})" for n, i in loaded.instances.items())
     print(f"{args.file}: valid. Connectors: {names}. Routes: {len(loaded.relay.routes)}.")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}")
     return 0
-
-
-async def _check(loaded: config_mod.Loaded) -> list[tuple[str, str, bool | None, str]]:
-    rows: list[tuple[str, str, bool | None, str]] = []
-    timeout = aiohttp.ClientTimeout(total=15)
-    async with aiohttp.ClientSession(timeout=timeout) as session, untrusted_session(loaded, timeout) as fetch:
-        relay = Relay(loaded, session, MemoryStateStore(), fetch)
-        for name, conn in relay.connectors.items():
-            try:
-                checks = await asyncio.wait_for(conn.check(), 20)
-                rows += [(name, c.what, c.ok, c.detail) for c in checks]
-            except Exception as exc:
-                rows.append((name, "check", False, f"failed: {type(exc).__name__}"))
-        await relay.close_connectors()
-    return rows
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     loaded = config_mod.load(Path(args.file))
-    setup_logging("warning", "text", loaded.secrets())
-    rows = asyncio.run(_check(loaded))
-    width = max((len(r[0]) for r in rows), default=9)
-    what_w = max((len(r[1]) for r in rows), default=5)
-    print(f"{'connector':<{width}}  {'check':<{what_w}}  result  detail")
-    for name, what, ok, detail in rows:
-        result = "ok" if ok else "?" if ok is None else "FAIL"
-        print(f"{name:<{width}}  {what:<{what_w}}  {result:<6}  {detail}")
-    return 1 if any(r[2] is False for r in rows) else 0
+    with quiet():
+        rows = asyncio.run(run_checks(loaded))
+    print(table(rows))
+    return 1 if any(r.ok is False for r in rows) else 0
 
 
 def _secrets_path(args: argparse.Namespace) -> Path:
@@ -161,6 +150,10 @@ def _secrets_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
+    bad_name = name_problem(args.name)
+    if bad_name is not None:
+        print(f"relay secrets set: {bad_name}; nothing stored", file=sys.stderr)
+        return 2
     path, master = _secrets_path(args), master_key()
     values = load_secrets(path, master) if path.exists() else {}
     value = getpass.getpass(f"Value for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")

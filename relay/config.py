@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relay import registry, strength
-from relay.connector import ConnectorConfig, ConnectorKind, Manifest
+from relay.config_checks import check_routes, resolve, routes_of, unrouted, without_echoes
+from relay.config_words import describe
+from relay.connector import ConnectorConfig, Manifest
 from relay.errors import ConfigError
 from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
@@ -166,6 +168,7 @@ class Loaded:
     instances: dict[str, Instance]
     source: str
     base: Path | None = None
+    warnings: tuple[str, ...] = ()
 
     def crm_of(self) -> dict[str, str]:
         return {m: r.to for r in self.relay.routes for m in r.from_}
@@ -191,29 +194,7 @@ def _walk_secrets(model: BaseModel) -> Iterator[Secret]:
             yield from _walk_secrets(value)
 
 
-_INDEX = re.compile(r"\[(\d+)\]")
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-def _resolve(node: Any, path: str, lookup: dict[str, str], problems: list[str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _resolve(v, f"{path}.{k}" if path else k, lookup, problems) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, f"{path}[{i}]", lookup, problems) for i, v in enumerate(node)]
-    if isinstance(node, str) and "${" in node:
-
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name in os.environ:
-                return os.environ[name]
-            if name in lookup:
-                return lookup[name]
-            problems.append(f"{path}: ${{{name}}} is not set; export {name} or run `relay secrets set {name}`")
-            return ""
-
-        return _REF.sub(sub, node)
-    return node
 
 
 def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel] | None = None) -> list[str]:
@@ -230,7 +211,7 @@ def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel]
         elif err["type"] in ("model_type", "dict_type"):
             out.append(f"{path}: must be a table ([{path}] or {{ key = value }}), not {type(err['input']).__name__}")
         else:
-            out.append(f"{path}: {err['msg'].removeprefix('Value error, ')}")
+            out.append(f"{path}: {describe(err)}")
     return out
 
 
@@ -253,7 +234,7 @@ def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str])
 def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> Loaded:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
-    resolved = _resolve(raw, "", _secrets_lookup(raw, base, problems), problems)
+    resolved = resolve(raw, "", _secrets_lookup(raw, base, problems), problems)
     try:
         relay = RelayConfig.model_validate(resolved)
     except ValidationError as exc:
@@ -278,50 +259,13 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
             instances[name] = Instance(name, manifest, manifest.config.model_validate(body))
         except ValidationError as exc:
             problems += _pydantic_problems(exc, prefix + ".", manifest.config)
-    if relay is not None:
-        problems += _check_routes(relay, instances)
+    routes = relay.routes if relay is not None else routes_of(resolved, RouteConfig)
+    if routes is not None:
+        problems += check_routes(list(resolved["connectors"]), routes, instances)
     if problems:
-        raise ConfigError([f"{source}: {p}" for p in _without_echoes(problems)])
+        raise ConfigError([f"{source}: {p}" for p in without_echoes(problems)])
     assert relay is not None
-    return Loaded(relay, instances, source, base)
-
-
-def _without_echoes(problems: list[str]) -> list[str]:
-    """Drop validation errors caused by an unset ${NAME} reported already (its value was empty)."""
-    unset = {_INDEX.sub(r".\1", p.partition(": ")[0]) for p in problems if "} is not set;" in p}
-
-    def echo(problem: str) -> bool:
-        path = _INDEX.sub(r".\1", problem.partition(": ")[0])
-        return "} is not set;" not in problem and any(u == path or u.startswith(path + ".") for u in unset)
-
-    return [p for p in problems if not echo(p)]
-
-
-def _check_routes(relay: RelayConfig, instances: dict[str, Instance]) -> list[str]:
-    problems: list[str] = []
-    seen: dict[str, int] = {}
-    names = list(relay.connectors)
-    for i, route in enumerate(relay.routes):
-        dest = instances.get(route.to)
-        if route.to not in relay.connectors:
-            problems.append(f"routes[{i}].to: no connector named '{route.to}'{registry.did_you_mean(route.to, names)}")
-        elif dest is not None and dest.manifest.kind is not ConnectorKind.CRM:
-            problems.append(f"routes[{i}].to: '{route.to}' is a messenger; routes go to a CRM connector")
-        for name in route.from_:
-            src = instances.get(name)
-            if name not in relay.connectors:
-                problems.append(f"routes[{i}].from: no connector named '{name}'{registry.did_you_mean(name, names)}")
-            elif src is not None and src.manifest.kind is not ConnectorKind.MESSENGER:
-                problems.append(f"routes[{i}].from: '{name}' is a CRM; routes come from messenger connectors")
-            if name in seen:
-                problems.append(
-                    f"routes[{i}].from: '{name}' is already routed by routes[{seen[name]}]; a messenger goes to one CRM"
-                )
-            seen[name] = i
-    for name, inst in instances.items():
-        if inst.manifest.kind is ConnectorKind.MESSENGER and name not in seen:
-            problems.append(f"connectors.{name}: messenger has no route; add it to a [[routes]] from list")
-    return problems
+    return Loaded(relay, instances, source, base, tuple(f"{source}: {w}" for w in unrouted(relay.routes, instances)))
 
 
 def load(path: Path) -> Loaded:

@@ -124,12 +124,14 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One line of `relay check`: what was tried, whether it worked (None: could not tell), and a
-    content-free detail."""
+    """One line of `relay check`: what was tried, whether it worked (None: could not tell), a content-free
+    detail, and for a failure its reason and the host tried (the core infers both when they are not given)."""
 
     what: str
     ok: bool | None
     detail: str = ""
+    reason: Reason | None = None
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)

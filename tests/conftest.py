@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import secrets
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +38,16 @@ def sandbox_workspace() -> dict[str, Any]:
 
 
 RelayFactory = Callable[..., Awaitable[tuple[TestClient[Any, Any], Relay]]]
+
+
+@pytest.fixture(autouse=True)
+def own_tmpdir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test its own TMPDIR (for this process and the relays it starts), so what one test leaves in a
+    temporary directory is its own and another process's files never come and go under its scans."""
+    own = tmp_path_factory.mktemp("tmpdir")
+    monkeypatch.setenv("TMPDIR", str(own))
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
+    yield own
 
 
 @pytest.fixture

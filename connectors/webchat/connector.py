@@ -45,6 +45,6 @@ MANIFEST = Manifest(
     config=WebchatConfig,
     factory=WebchatConnector,
     capabilities=Capabilities(
-        max_text=4000, replies=False, limits=(Limit("chat", rate=5, per=1.0, burst=10),), ack_deadline=15.0
+        max_text=convert.MAX_TEXT, replies=False, limits=(Limit("chat", rate=5, per=1.0, burst=10),), ack_deadline=15.0
     ),
 )

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from connectors.webchat.config import WebchatConfig
-from connectors.webchat.convert import ChatPost, customer_message
+from connectors.webchat.convert import MAX_TEXT, ChatPost, customer_message, refusal
 from relay.connector import Context, Hook, HookRequest, Inbound, Route
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json, wait_any
@@ -124,8 +124,7 @@ def parse(visitors: Visitors, request: HookRequest, who: str) -> Inbound:
     try:
         post = ChatPost.model_validate(parse_json(request.body))
     except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
-        raise BadRequest(f"invalid fields: {', '.join(fields)}") from None
+        raise BadRequest(refusal(exc)) from None
     if visitors.admit(who) is None:
         body = {"error": "the chat is full right now; try again in a moment", "reason": "channel_full"}
         return Inbound(reply=web.json_response(body, status=503, headers={"Retry-After": str(FULL_RETRY_AFTER)}))
@@ -144,7 +143,7 @@ def routes(visitors: Visitors) -> Sequence[Route | Hook]:
 
     async def page(request: web.Request) -> web.Response:
         text = files("connectors.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
-        text = render(text, BASE=f"/hooks/{name}", TITLE=html.escape(visitors.config.title))
+        text = render(text, BASE=f"/hooks/{name}", TITLE=html.escape(visitors.config.title), MAX_TEXT=str(MAX_TEXT))
         return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def session(request: web.Request) -> web.Response:

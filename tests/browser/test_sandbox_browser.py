@@ -54,7 +54,7 @@ async def test_customer_and_agent_talk_through_the_sandbox(
     await inbox.get_by_label("Reply").press("Enter")
     await expect(inbox.get_by_test_id("reply-result")).to_have_text("Sent")
     outgoing = inbox.locator('[data-testid="item"][data-direction="out"]')
-    await expect(outgoing.get_by_test_id("status")).to_have_text("sent")
+    await expect(outgoing.get_by_test_id("status")).to_have_text("Sent")
     await expect(outgoing.locator("b")).to_have_text("today")
 
     reply = chat.get_by_test_id("reply")
@@ -65,13 +65,16 @@ async def test_customer_and_agent_talk_through_the_sandbox(
 
     await chat.reload()
     await expect(chat.get_by_test_id("reply")).to_contain_text("It shipped today")
+    await expect(chat.get_by_test_id("mine")).to_have_count(1)
     await chat.get_by_label("Message").fill("Thanks!")
     await chat.get_by_label("Message").press("Enter")
-    await expect(chat.get_by_test_id("mine").get_by_test_id("status")).to_have_text("Sent")
+    await expect(chat.get_by_test_id("mine").nth(1).get_by_test_id("status")).to_have_text("Sent")
     await expect(incoming).to_have_count(2)
     await expect(conversation).to_have_count(1)
 
-    assert await storage(chat) == {"local": [], "session": ["relay.webchat.token:/hooks/webchat"]}
+    kept = await storage(chat)
+    assert kept["local"] == []
+    assert sorted(kept["session"]) == ["relay.webchat.mine:/hooks/webchat", "relay.webchat.token:/hooks/webchat"]
     assert await storage(inbox) == {"local": [], "session": []}
     assert "Thanks" not in chat.url + inbox.url
     await chat.screenshot(path=tmp_path / "chat.png")

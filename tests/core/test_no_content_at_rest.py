@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from relay.http import sign
 from relay.logs import setup_logging
 from tests.conftest import RelayFactory, chat_token, sandbox_workspace, webhook_workspace
+from tests.support.at_rest import files_holding
 from tests.support.audit import no_file_writes
 from tests.support.crm_sink import SINK_SECRET
 
@@ -29,19 +28,6 @@ def relay_logs() -> Any:
     yield stream
     logging.getLogger().handlers.clear()
     logging.getLogger().setLevel(logging.WARNING)
-
-
-def _recent_files(since: float) -> list[Path]:
-    roots = [Path(p) for p in {os.environ.get("TMPDIR", "/tmp"), "/tmp", "/var/tmp"} if Path(p).is_dir()]
-    found = []
-    for root in roots:
-        for path in root.rglob("*"):
-            try:
-                if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
-                    found.append(path)
-            except OSError:
-                continue
-    return found
 
 
 async def test_canaries_through_webhook_crm_leave_nothing(
@@ -72,9 +58,7 @@ async def test_canaries_through_webhook_crm_leave_nothing(
     for secret in (canary, canary.lower(), phone, "23456789", email, SINK_SECRET):
         assert secret not in logs
         assert secret not in metrics
-    for path in _recent_files(started):
-        data = path.read_bytes()
-        assert canary.encode() not in data and canary.lower().encode() not in data, path
+    assert files_holding(started, [canary.encode(), canary.lower().encode()]) == []
 
 
 async def test_canaries_through_the_sandbox_leave_nothing(

@@ -1,4 +1,4 @@
-"""Scans for content at rest: logs, recent /tmp files, Redis keys and values, process limits; and the counters."""
+"""Scans for content at rest: logs, recent files wherever a relay could write, Redis, process limits; counters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from tests.support import at_rest
 
 STATS: Counter[str] = Counter()
 CONNECTORS: set[str] = set()
@@ -42,31 +44,11 @@ def scan_logs(text: str, needles: Iterable[str]) -> list[str]:
 
 
 def recent_files(since: float) -> list[Path]:
-    """Files under the temp roots written since `since`; a directory another process removes while the walk
-    is under way is skipped, not an error (os.walk ignores it)."""
-    roots = {os.environ.get("TMPDIR", "/tmp"), "/tmp", "/var/tmp"}
-    found = []
-    for root in (p for p in roots if Path(p).is_dir()):
-        for folder, _, names in os.walk(root):
-            for name in names:
-                path = Path(folder, name)
-                try:
-                    if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
-                        found.append(path)
-                except OSError:
-                    continue
-    return found
+    return at_rest.recent_files(since)
 
 
 def scan_files(since: float, needles: Iterable[str]) -> list[str]:
-    wanted = [n.encode() for n in needles]
-    found = []
-    for path in recent_files(since):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        found += [f"{path}: {n!r}" for n in wanted if n in data]
+    found = at_rest.files_holding(since, [n.encode() for n in needles])
     STATS["tmp_hits"] += len(found)
     return found
 

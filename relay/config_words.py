@@ -23,6 +23,7 @@ _KNOWN = {
     r"^/oauth/[a-z0-9-]+/token$": 'a path like "/oauth/2026-03/token"',
     r"^/[A-Za-z0-9 _/-]{0,100}$": 'a folder path starting with "/" like "/relay" (letters, digits, space, _ - /)',
     r"^[0-9a-fA-F-]{32,36}$": 'a UUID like "123e4567-e89b-42d3-a456-426614174000"',
+    r"^[a-z0-9][a-z0-9-]{0,62}$": 'a subdomain like "acme" (lowercase letters, digits and -, up to 63)',
 }
 _CLASS = re.compile(r"^\^\[([^\]]+)\](\+|\*|\{(\d+)(?:,(\d+))?\})\$$")
 _PARTS = (("A-Z", "upper-case letters"), ("a-z", "lower-case letters"), ("0-9", "digits"))

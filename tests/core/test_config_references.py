@@ -118,7 +118,7 @@ def test_config_check_prints_the_warnings_of_the_example() -> None:
     out = run("config", "check", str(path), env=env)
     assert out.returncode == 0, out.stderr
     warned = re.findall(r"^warning: .*: connectors\.([a-z]+): no route goes to this CRM", out.stdout, re.M)
-    assert sorted(warned) == ["bottle", "hubspot", "inbox"]
+    assert sorted(warned) == ["bottle", "hubspot", "inbox", "zendesk"]
 
 
 def test_the_example_says_what_verify_token_must_be() -> None:

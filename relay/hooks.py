@@ -68,7 +68,8 @@ def handler(hook: Hook, deliver: Deliver) -> Handler:
     send = deliver if hook.settle is None else settling(deliver, hook.settle)
 
     async def run(request: web.Request) -> web.StreamResponse:
-        seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
+        body = await read_body(request)
+        seen = HookRequest(request.headers, request.query, body, request.match_info, request.remote or "")
         credential = await authenticate(seen) if wait_auth else authenticate(seen)
         try:
             parsed = parse(seen, credential)

@@ -19,6 +19,7 @@ _HELP = {
     "relay_rejected_total": "Inbound requests refused before delivery, by reason.",
     "relay_latency_seconds": "Time from receipt to acceptance by the destination.",
     "relay_inflight": "Messages being delivered now.",
+    "relay_reconciled_total": "Messages re-read from a platform's own log after a failure or at start-up, by outcome.",
 }
 
 

@@ -32,6 +32,7 @@ from relay.errors import DeliveryError, MediaError
 from relay.model import Attachment, MediaRef, Message
 from relay.reasons import Reason
 from relay.reconcile import Logged, Reconciler, Schedule
+from relay.smstext import handset_text, segments
 
 URL_FILE = "u:"
 RANK_TTL = 7 * 24 * 3600.0
@@ -121,10 +122,10 @@ class TwilioSmsConnector(Connector):
         if not re.fullmatch(E164, to):
             raise DeliveryError(Reason.INVALID_RECIPIENT)
         media, lines = self._media(message.attachments)
-        body = convert.sms_text(message.text) + lines
+        body = handset_text(message.text) + lines
         if not body.strip() and not media:
             raise DeliveryError(Reason.EMPTY_MESSAGE)
-        await self._pace(1 if media else convert.segments(body))
+        await self._pace(1 if media else segments(body))
         form = convert.send_form(to, self.sender, body, media, self.ctx.hook_url("/status"))
         answer = await self._api("POST", "/Messages.json", body=urlencode(form).encode())
         try:
@@ -140,7 +141,7 @@ class TwilioSmsConnector(Connector):
         lines = ""
         for att in attachments:
             if att.caption:
-                lines += "\n" + convert.sms_text(att.caption)
+                lines += "\n" + handset_text(att.caption)
             ref = att.ref or (MediaRef(self.name, URL_FILE + att.url) if att.url else None)
             link = self.ctx.media.link(replace(att, ref=ref)) if ref else None
             if link:
@@ -149,9 +150,9 @@ class TwilioSmsConnector(Connector):
                 lines += f"\n📎 {att.name} (file could not be relayed)"
         return links, lines
 
-    async def _pace(self, segments: int) -> None:
-        """Wait for the number's throughput (segments per second, shared by every replica on Redis)."""
-        wait = await self.ctx.state.reserve(self.bucket, segments / self.config.rate, 1)
+    async def _pace(self, count: int) -> None:
+        """Wait for the number's throughput (`count` segments at its rate, shared by every replica on Redis)."""
+        wait = await self.ctx.state.reserve(self.bucket, count / self.config.rate, 1)
         if wait > 0:
             self.ctx.metrics.inc("relay_ratelimit_waits_total", connector=self.name)
             await asyncio.sleep(wait)

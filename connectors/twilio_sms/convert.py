@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,17 +18,12 @@ from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, MediaRef, Message, Party, Status
 from relay.reasons import Reason
 from relay.reconcile import Logged
-from relay.richtext import RichText, utf16_len
+from relay.richtext import RichText
 
 API_VERSION = "2010-04-01"
 SID = r"[0-9a-fA-F]{32}"
 _MEDIA = re.compile(rf"/Accounts/(AC{SID})/Messages/((?:SM|MM){SID})/Media/(ME{SID})$")
 _FILE_ID = re.compile(rf"^((?:SM|MM){SID})/(ME{SID})$")
-_GSM = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
-    "abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXT = set("^{}\\[~]|€\f")
 STATUSES = {"sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.READ}
 FAILED = ("undelivered", "failed")
 RANK = {"sent": 1, "delivered": 2, "undelivered": 2, "failed": 2, "read": 3}
@@ -63,24 +57,6 @@ def signed_urls(url: str) -> list[str]:
     if parts.port == default:
         return [url, urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0]))]
     return [url]
-
-
-def segments(text: str) -> int:
-    """SMS segments a text takes: GSM-7 (160, or 153 per part) where every character fits, else UCS-2 (70 / 67)."""
-    if all(c in _GSM or c in _GSM_EXT for c in text):
-        units = len(text) + sum(1 for c in text if c in _GSM_EXT)
-        return 1 if units <= 160 else math.ceil(units / 153)
-    units = utf16_len(text)
-    return 1 if units <= 70 else math.ceil(units / 67)
-
-
-def sms_text(text: RichText) -> str:
-    """Plain text for a handset: a link's target is written out after its label."""
-    out = []
-    for span in text.spans:
-        label = span.text.strip()
-        out.append(span.text if not span.href or label == span.href else f"{span.text} ({span.href})")
-    return "".join(out)
 
 
 def file_id(media_url: str, account: str) -> str | None:

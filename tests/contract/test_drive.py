@@ -11,7 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from relay import registry
 from relay.app import Relay
 from relay.connector import Check, Connector, ConnectorKind
+from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, Message, Status
+from relay.reasons import Reason
 from relay.richtext import RichText
 from tests.conftest import RelayFactory, chat_token, workspace
 from tests.contract.case import CONVERSATION, ContractCase, load
@@ -123,6 +125,12 @@ async def test_send_works_for_every_kind_its_capabilities_claim(
     else:
         assert d.case.address is not None, "a messenger's case names an address to send to"
         address = d.case.address("subject")
+    if d.case.extra.get("sends") is False:
+        for message in _messages(d.conn, address):
+            with pytest.raises(DeliveryError) as refused:
+                await d.conn.send(message)
+            assert refused.value.reason is Reason.UNSUPPORTED, "a connector that cannot send refuses, never drops"
+        return
     first = ""
     for message in _messages(d.conn, address):
         platform_id = await d.conn.send(message)

@@ -96,6 +96,7 @@ class FakeTwilio(FakePlatform):
         self.final_error = ""
         self.reorder = False
         self.active = 0
+        self.recordings: dict[str, bytes] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counter = itertools.count(1)
@@ -106,6 +107,7 @@ class FakeTwilio(FakePlatform):
         app.router.add_get(f"{API}/Messages/{{sid}}/Media.json", self.media_list)
         app.router.add_get(f"{API}/Messages/{{sid}}/Media/{{media}}", self.media)
         app.router.add_get("/cdn/{media}", self.cdn)
+        app.router.add_get(f"{API}/Recordings/{{sid}}.mp3", self.recording)
         app.router.add_get(f"{API}.json", self.account)
         app.router.add_get(f"{API}/IncomingPhoneNumbers.json", self.numbers)
         app.on_cleanup.append(self._cleanup)
@@ -245,6 +247,12 @@ class FakeTwilio(FakePlatform):
                 if me == request.match_info["media"]:
                     return web.Response(body=data, content_type=mime)
         return web.Response(status=404)
+
+    async def recording(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(20003, 401)
+        found = self.recordings.get(request.match_info["sid"])
+        return web.Response(body=found, content_type="audio/mpeg") if found else self._error(20404, 404)
 
     async def account(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

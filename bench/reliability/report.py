@@ -141,6 +141,11 @@ def render(rows: list[Row], sizes: Sizes, suites: list[Suite], redis: bool, seco
         "its documentation does not describe a repeat). There *Delivered twice (raw)* counts messages the agent's "
         "thread would show twice, and the event id is the idempotency id.",
         "",
+        "The *SMS -> CRM* row sends texts from the local Twilio of tests/connectors/twilio_sms/fake.py to the "
+        "`twilio_sms` connector while the CRM answers 500 for the whole outage: Twilio posts each webhook, retries "
+        "it once, then gives up (error 11200), as Twilio does. Every text must reach the CRM once it is back, read "
+        "from Twilio's message log by the relay's reconciliation (texts spread over the outage from 20 numbers).",
+        "",
         *_fault_table(rows),
         "",
         "## Hostile input",

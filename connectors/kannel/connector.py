@@ -25,7 +25,7 @@ from relay.connector import (
     Result,
 )
 from relay.errors import DeliveryError
-from relay.model import Message
+from relay.model import Kind, Message
 from relay.reasons import Reason
 from relay.smstext import handset_text
 
@@ -101,7 +101,8 @@ class KannelConnector(Connector):
             raise DeliveryError(Reason.EMPTY_MESSAGE)
         sid = "k" + secrets.token_hex(12)
         dlr_url = self.ctx.hook_url(f"/dlr/{quote(self.secret)}") + DLR_QUERY.format(id=sid)
-        call = convert.sendsms(self.config.sendsms_url, to, text, dlr_url, self.extra, self.config.timeout)
+        extra = {**self.extra, "dlr-mask": "0"} if message.kind is Kind.NOTICE else self.extra
+        call = convert.sendsms(self.config.sendsms_url, to, text, dlr_url, extra, self.config.timeout)
         convert.accepted(await self.ctx.client.call(call))
         return sid
 

@@ -29,7 +29,7 @@ from relay.connector import (
     Result,
 )
 from relay.errors import DeliveryError, MediaError
-from relay.model import Attachment, MediaRef, Message
+from relay.model import Attachment, Kind, MediaRef, Message
 from relay.reasons import Reason
 from relay.reconcile import Logged, Reconciler, Schedule
 from relay.smstext import handset_text, segments
@@ -126,7 +126,8 @@ class TwilioSmsConnector(Connector):
         if not body.strip() and not media:
             raise DeliveryError(Reason.EMPTY_MESSAGE)
         await self._pace(1 if media else segments(body))
-        form = convert.send_form(to, self.sender, body, media, self.ctx.hook_url("/status"))
+        receipts = "" if message.kind is Kind.NOTICE else self.ctx.hook_url("/status")
+        form = convert.send_form(to, self.sender, body, media, receipts)
         answer = await self._api("POST", "/Messages.json", body=urlencode(form).encode())
         try:
             return convert.sent_sid(answer)

@@ -128,8 +128,10 @@ def receipt(instance: str, form: Mapping[str, str]) -> Receipt | None:
 def send_form(
     to: str, sender: Mapping[str, str], body: str, media: Sequence[str], status_callback: str
 ) -> list[tuple[str, str]]:
-    """The Messages API form for one message (`sender`: From or MessagingServiceSid)."""
-    form = [("To", to), *sender.items(), ("StatusCallback", status_callback)]
+    """The Messages API form for one message (`sender`: From or MessagingServiceSid; no status callback for "")."""
+    form = [("To", to), *sender.items()]
+    if status_callback:
+        form.append(("StatusCallback", status_callback))
     if body:
         form.append(("Body", body))
     form += [("MediaUrl", url) for url in media]

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from relay.app import RELAY_KEY
 from relay.http import sign
+from relay.model import Address, Kind, Message
+from relay.richtext import RichText
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.kannel.contract import CUSTOMER, SECRET, kannel_config
 from tests.connectors.kannel.fake import FakeKannel
@@ -102,3 +105,15 @@ async def test_a_refused_login_and_an_empty_text_are_failures_for_good(
     resp = await _answer(client, crm_sink[0].messages()[0]["conversation"], "crm-1", "hello")
     assert resp.status == 422 and (await resp.json())["reason"] == "platform_auth_failed"
     assert fake.sent == []
+
+
+async def test_a_notice_to_the_customer_asks_for_no_reports(
+    aiohttp_server: Any, start_relay: RelayFactory, crm_sink: tuple[CrmSink, str]
+) -> None:
+    client, fake = await _rig(aiohttp_server, start_relay, crm_sink)
+    conn = client.app[RELAY_KEY].connectors["kn"]
+    notice = Message(
+        kind=Kind.NOTICE, id="n1", origin="kn", conversation=Address("kn", CUSTOMER), text=RichText.of("not sent")
+    )
+    assert (await conn.send(notice)).startswith("k")
+    assert fake.sent[0]["dlr-mask"] == "0", "the CRM is not told about its own notices"

@@ -109,3 +109,14 @@ async def test_segments_count_and_each_recipient_has_its_own_limit(
     await sms.send(to("next"))
     (first, _), (second, _) = rig.fake.sends
     assert second - first >= 10 / 20 - 0.05, "a 10-segment text holds the number for 10 segments' time"
+
+
+async def test_a_notice_to_the_customer_asks_for_no_receipts(
+    aiohttp_server: Any, start_relay: RelayFactory, crm_sink: tuple[CrmSink, str]
+) -> None:
+    rig = await make_rig(aiohttp_server, start_relay, crm_sink)
+    notice = Message(
+        kind=Kind.NOTICE, id="n1", origin="sms", conversation=Address("sms", CUSTOMER), text=RichText.of("not sent")
+    )
+    await rig.relay.connectors["sms"].send(notice)
+    assert "StatusCallback" not in rig.fake.sent_to(CUSTOMER)[0], "the CRM is not told about its own notices"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +23,15 @@ async def bottle(aiohttp_server: Any) -> tuple[FakeCrm, str]:
     return crm, str(server.make_url("")).rstrip("/")
 
 
-def call(status: CallStatus, duration: int | None = None, **more: Any) -> Message:
+def call(
+    status: CallStatus, duration: int | None = None, name: str = "Ana Silva", phone: str = PHONE, **more: Any
+) -> Message:
     return Message(
         kind=Kind.CALL,
         id=f"CA1:{status}",
         origin="webchat",
         conversation=Address("webchat", "caller-1"),
-        sender=Party(id=PHONE, phone=PHONE, name="Ana Silva"),
+        sender=Party(id=phone, phone=phone, name=name),
         sent_at=datetime.now(UTC) - timedelta(minutes=3),
         call=CallEvent("inbound", status, duration),
         **more,
@@ -68,8 +71,9 @@ async def test_a_recording_link_is_listed_only_when_the_event_has_one(
 async def test_the_real_bottlecrm_takes_a_call_interaction(wire: Any) -> None:
     w: Wired = await wire()
     conn = w.relay.connectors["crm"]
-    await conn.send(call(CallStatus.MISSED))
-    status, found = await w.bot("POST", "/api/contacts/duplicates/", {"phone": PHONE})
+    phone = f"+49151{secrets.randbelow(10**8):08d}"
+    await conn.send(call(CallStatus.MISSED, name=f"Caller {secrets.token_hex(4)}", phone=phone))
+    status, found = await w.bot("POST", "/api/contacts/duplicates/", {"phone": phone})
     assert status == 200 and found["duplicates"], found
     contact = found["duplicates"][0]["id"]
     status, page = await w.bot("GET", f"/api/interactions/?contact={contact}")

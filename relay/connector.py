@@ -67,8 +67,9 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a platform supports, as data; the core degrades messages to fit. `consent_keywords`: the core
-    answers STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger."""
+    """What a platform supports, as data; the core degrades messages to fit. `calls`: the platform shows a
+    CALL event as one (other destinations get a content-free text line). `consent_keywords`: the core answers
+    STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger."""
 
     max_text: int = 4096
     text_unit: Literal["chars", "utf16"] = "chars"
@@ -84,6 +85,7 @@ class Capabilities:
     max_files: int = 10
     limits: tuple[Limit, ...] = ()
     ack_deadline: float = 10.0
+    calls: bool = False
     consent_keywords: bool = False
 
 
@@ -149,12 +151,14 @@ class Route:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class HookRequest:
-    """What a webhook's authenticate and parse steps see of a request (never the aiohttp request)."""
+    """What a webhook's authenticate and parse steps see of a request (never the aiohttp request); `remote`
+    is the peer address of the connection (a proxy's, behind one), for address allowlists."""
 
     headers: CIMultiDictProxy[str] = field(repr=False)
     query: Mapping[str, str] = field(repr=False)
     body: bytes = field(repr=False)
     match: Mapping[str, str] = field(default_factory=dict, repr=False)
+    remote: str = field(default="", repr=False)
 
 
 @fast_init

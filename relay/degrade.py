@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
 from relay.connector import Capabilities
-from relay.model import Attachment, Kind, Message
+from relay.model import Attachment, CallStatus, Kind, Message
 from relay.richtext import RichText, Span, Style, utf16_len
 
 
@@ -16,12 +17,37 @@ def _file_line(att: Attachment, link: str | None) -> RichText:
     return RichText.of(f"\n{label} (file could not be relayed)")
 
 
+_CALLS = {
+    CallStatus.RINGING: "Call ringing",
+    CallStatus.ANSWERED: "Answered call",
+    CallStatus.MISSED: "Missed call",
+    CallStatus.VOICEMAIL: "Voicemail",
+    CallStatus.FAILED: "Failed call",
+}
+
+
+def call_line(message: Message) -> RichText:
+    """What a destination without calls shows for a CALL event, content-free: "📞 Missed call (incoming),
+    2026-01-05 14:02 UTC" with the minutes talked for an answered one."""
+    call = message.call
+    if call is None:
+        return RichText.of("📞 Call")
+    way = "incoming" if call.direction == "inbound" else "outgoing"
+    line = f"📞 {_CALLS[call.status]} ({way}), {message.sent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if call.duration:
+        minutes, seconds = divmod(call.duration, 60)
+        line += f", {minutes} min {seconds} s" if minutes else f", {seconds} s"
+    return RichText.of(line)
+
+
 def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], str | None]) -> list[Message]:
     """Return the parts to send: edits, reactions and files turned into text where unsupported,
     long text split at the target's limit. An empty list means there is nothing to send."""
     m = message
     if m.kind is Kind.STATUS and not caps.receipts:
         return []
+    if m.kind is Kind.CALL and not caps.calls:
+        m = m.with_(kind=Kind.MEDIA if m.attachments else Kind.TEXT, text=call_line(m), call=None)
     if m.kind is Kind.EDIT and not caps.edits:
         m = m.with_(kind=Kind.TEXT, text=RichText.of("(edited) ") + m.text, ref=None)
     elif m.kind is Kind.DELETE and not caps.deletes:

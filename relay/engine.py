@@ -235,7 +235,7 @@ class Engine:
             message = admitted
         if message.ref is not None:
             message = await self._translate_ref(message, dest_name)
-        parts = degrade(message, dest.manifest.capabilities, self.media.link)
+        parts = degrade(message, dest.capabilities, self.media.link)
         first: str | None = None
         for index, part in enumerate(parts):
             part_id = f"{message.dedup_id}#{index}" if len(parts) > 1 else None

@@ -79,7 +79,8 @@ def handler(hook: Hook, ctx: Delivering) -> Handler:
     settle = hook.settle
 
     async def run(request: web.Request) -> web.StreamResponse:
-        seen = HookRequest(request.headers, request.query, await read_body(request), request.match_info)
+        body = await read_body(request)
+        seen = HookRequest(request.headers, request.query, body, request.match_info, request.remote or "")
         try:
             credential = await authenticate(seen) if wait_auth else authenticate(seen)
             parsed = parse(seen, credential)

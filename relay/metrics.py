@@ -21,6 +21,7 @@ _HELP = {
     "relay_inflight": "Messages being delivered now.",
     "relay_consent_total": "Consent changes recorded in the ledger, by messenger, state and how.",
     "relay_consent_replies_total": "Consent confirmations and HELP answers, by messenger, keyword and outcome.",
+    "relay_reconciled_total": "Messages re-read from a platform's own log after a failure or at start-up, by outcome.",
 }
 
 

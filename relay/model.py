@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from relay.frozen import fast_init
 from relay.richtext import RichText
@@ -22,6 +23,7 @@ class Kind(StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     NOTICE = "notice"
+    CALL = "call"
 
 
 class Status(StrEnum):
@@ -31,6 +33,27 @@ class Status(StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
+
+
+class CallStatus(StrEnum):
+    """How a phone call went, as the agent reads it."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    MISSED = "missed"
+    VOICEMAIL = "voicemail"
+    FAILED = "failed"
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """A CALL message's facts: direction, outcome and seconds talked; the caller is the message's sender
+    and the time its `sent_at`. No recording or transcript, only links to them where the admin enables it."""
+
+    direction: Literal["inbound", "outbound"]
+    status: CallStatus
+    duration: int | None = None
 
 
 @fast_init
@@ -112,6 +135,7 @@ class Message:
     sent_at: datetime = field(default_factory=_now)
     event_id: str | None = None
     masked: tuple[tuple[str, int], ...] = ()
+    call: CallEvent | None = None
 
     def with_(self, **changes: object) -> Message:
         """A copy with some fields changed."""

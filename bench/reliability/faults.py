@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bench.reliability.rig import Rig
+from bench.reliability.sms import sms_outage
 from bench.reliability.source import Redeliverer
 
 
@@ -22,10 +23,11 @@ class Sizes:
     fault_seconds: float
     rate: float
     give_up: float
+    outage: float = 3.0
 
 
 QUICK = Sizes(messages=12, fault_seconds=1.5, rate=20.0, give_up=50.0)
-FULL = Sizes(messages=200, fault_seconds=4.0, rate=40.0, give_up=90.0)
+FULL = Sizes(messages=200, fault_seconds=4.0, rate=40.0, give_up=90.0, outage=300.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +276,13 @@ async def crm_sigkill(sizes: Sizes, crm: str) -> Row:
     )
 
 
+async def sms_crm_outage(sizes: Sizes) -> Row:
+    got = await sms_outage(sizes.messages, sizes.outage, sizes.give_up)
+    once, dup, distinct, lost = tally(got.sent, got.accepted)
+    name = f"CRM down {sizes.outage:g} s during SMS traffic (Twilio retries once, then gives up)"
+    return Row(name, "SMS -> CRM", 1, len(got.sent), once, dup, distinct, lost, 0, got.retries, got.seconds, got.note)
+
+
 FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "crm_refusing": crm_refusing,
     "crm_500": crm_500,
@@ -287,6 +296,7 @@ FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "hubspot_sigkill": partial(crm_sigkill, crm="hubspot"),
     "zendesk_late": partial(crm_late, crm="zendesk"),
     "zendesk_sigkill": partial(crm_sigkill, crm="zendesk"),
+    "sms_crm_outage": sms_crm_outage,
 }
 
 

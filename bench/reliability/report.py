@@ -146,6 +146,10 @@ def render(rows: list[Row], sizes: Sizes, suites: list[Suite], redis: bool, seco
         "state before sending it and puts a keyed relay id in the message's metadata, and an attempt after an "
         "unclear end first looks for that id among the conversation's last 100 messages. There every repeat "
         "counts as a duplicate.",
+        "The *SMS -> CRM* row sends texts from the local Twilio of tests/connectors/twilio_sms/fake.py to the "
+        "`twilio_sms` connector while the CRM answers 500 for the whole outage: Twilio posts each webhook, retries "
+        "it once, then gives up (error 11200), as Twilio does. Every text must reach the CRM once it is back, read "
+        "from Twilio's message log by the relay's reconciliation (texts spread over the outage from 20 numbers).",
         "",
         *_fault_table(rows),
         "",

@@ -71,8 +71,11 @@ class BottleCrmConnector(Connector):
             return convert.first_id(reply.get("comments") if isinstance(reply, dict) else None) or record.id
         record = await self.find(message, sealed, create=True)
         assert record is not None
-        kind = self.config.kind_for(message.conversation.instance)
-        body = convert.interaction_body(message, record.home, record.id, kind)
+        if message.kind is Kind.CALL:
+            body = convert.call_interaction(message, record.home, record.id, self.ctx.media.link)
+        else:
+            kind = self.config.kind_for(message.conversation.instance)
+            body = convert.interaction_body(message, record.home, record.id, kind)
         _, created = await self.crm.ask("POST", "/api/interactions/", body)
         return convert.created_id(created)
 
@@ -196,5 +199,6 @@ MANIFEST = Manifest(
         max_text=9000,
         limits=(Limit("connector", rate=10, per=1.0, burst=20),),
         ack_deadline=8.0,
+        calls=True,
     ),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,14 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.bottlecrm.config import BottleCrmConfig, InteractionKind
 from relay import codec
 from relay.client import Answer, Call
+from relay.degrade import call_line
 from relay.errors import DeliveryError
-from relay.model import Address, Kind, Message, Party
+from relay.model import Address, Attachment, CallStatus, Kind, Message, Party
 from relay.reasons import Reason
 from relay.richtext import RichText
 
 MARKER_PREFIX = "relay-conversation:"
 _MARKER_RE = re.compile(r"^relay-conversation:\s*(c[12]\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$", re.M)
 _NOT_PROCESSED = (502, 503, 504)
+CALL_OUTCOMES = {CallStatus.ANSWERED: "connected", CallStatus.MISSED: "no_answer", CallStatus.VOICEMAIL: "voicemail"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,34 @@ def interaction_body(message: Message, home: str, record_id: str, kind: Interact
         "occurred_at": message.sent_at.isoformat(),
         home: record_id,
     }
+
+
+def call_interaction(
+    message: Message, home: str, record_id: str, link: Callable[[Attachment], str | None]
+) -> dict[str, Any]:
+    """A call interaction for a CALL event: its outcome and seconds talked, a content-free line as the body,
+    and links to a recording or transcript only when the event carries them (the admin enabled them)."""
+    line = call_line(message).plain
+    links = [f"[{a.name}]({url})" for a in message.attachments if (url := link(a) or a.url)]
+    body: dict[str, Any] = {
+        "kind": "call",
+        "direction": message.call.direction if message.call else "inbound",
+        "subject": f"{_call_subject(message)} via {message.conversation.instance}"[:200],
+        "body": "\n".join([line, *links])[:10_000],
+        "occurred_at": message.sent_at.isoformat(),
+        home: record_id,
+    }
+    if message.call is not None:
+        if message.call.status in CALL_OUTCOMES:
+            body["outcome"] = CALL_OUTCOMES[message.call.status]
+        if message.call.duration is not None:
+            body["duration_seconds"] = message.call.duration
+    return body
+
+
+def _call_subject(message: Message) -> str:
+    status = message.call.status if message.call else None
+    return "Call" if status is None else f"{status.value.capitalize()} call"
 
 
 def system_note(message: Message) -> str:

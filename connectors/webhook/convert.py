@@ -25,6 +25,7 @@ EVENT_TYPES = {
     Kind.OPT_OUT: "opt_out",
     Kind.OPT_IN: "opt_in",
     Kind.NOTICE: "notice",
+    Kind.CALL: "call",
 }
 
 
@@ -84,6 +85,9 @@ def to_payload(
         "channel": message.conversation.instance,
         "message": body,
     }
+    if message.call is not None:
+        call = message.call
+        payload["call"] = {"direction": call.direction, "status": call.status.value, "duration": call.duration}
     sender = _party(message.sender)
     if sender:
         payload["sender"] = sender

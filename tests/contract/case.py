@@ -33,7 +33,8 @@ class ContractCase:
     what the platform sends; `extra` holds workspace settings the fake needs (e.g. `network` and `media`
     allowances for a fake on loopback serving URLs the connector takes from platform data); `opener` is
     what the customer sends first where the platform lets a business answer only after that
-    (WhatsApp's 24-hour window)."""
+    (WhatsApp's 24-hour window); `sends` is False for a connector that only receives (call events),
+    which must refuse every message with Reason.UNSUPPORTED."""
 
     fake: Callable[[], FakePlatform]
     config: Callable[[str], dict[str, Any]]
@@ -41,6 +42,7 @@ class ContractCase:
     address: Callable[[str], Address] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     opener: Payload | None = None
+    sends: bool = True
 
 
 def recorded(folder: Path, name: str) -> bytes:

@@ -11,7 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from relay import registry
 from relay.app import Relay
 from relay.connector import Check, Connector, ConnectorKind
+from relay.errors import DeliveryError
 from relay.model import Address, Attachment, Kind, Message, Status
+from relay.reasons import Reason
 from relay.richtext import RichText
 from tests.conftest import RelayFactory, chat_token, workspace
 from tests.contract.case import CONVERSATION, ContractCase, load
@@ -129,6 +131,12 @@ async def test_send_works_for_every_kind_its_capabilities_claim(
                 f"/hooks/subject{first_in.path}", data=first_in.body, headers=dict(first_in.sign(first_in.body))
             )
             assert resp.status == 200, (first_in.name, resp.status, await resp.text())
+    if not d.case.sends:
+        for message in _messages(d.conn, address):
+            with pytest.raises(DeliveryError) as refused:
+                await d.conn.send(message)
+            assert refused.value.reason is Reason.UNSUPPORTED, "a connector that cannot send refuses, never drops"
+        return
     first = ""
     for message in _messages(d.conn, address):
         platform_id = await d.conn.send(message)

@@ -93,6 +93,39 @@ async def _webchat(server: Any) -> Driver:
     return Driver("webchat", {"type": "webchat"}, inbound, sent)
 
 
+async def _twilio_sms(server: Any) -> Driver:
+    from tests.connectors.twilio_sms.fake import FakeTwilio
+    from tests.connectors.twilio_sms.helpers import CUSTOMER, sms_config
+
+    fake = FakeTwilio()
+    base = str((await server(fake.app())).make_url("")).rstrip("/")
+
+    async def inbound(client: Any, text: str) -> int:
+        fake.reach["http://127.0.0.1:8080"] = str(client.make_url("")).rstrip("/")
+        fake.sms_url = "http://127.0.0.1:8080/hooks/sms"
+        await fake.text(CUSTOMER, text)
+        return 503 if fake.errors else 200
+
+    return Driver("sms", sms_config(base), inbound, _now(lambda: [f["Body"] for _, f in fake.sends]), [CUSTOMER])
+
+
+async def _kannel(server: Any) -> Driver:
+    from urllib.parse import urlencode
+
+    from tests.connectors.kannel.contract import CUSTOMER, SECRET, kannel_config
+    from tests.connectors.kannel.fake import FakeKannel
+
+    fake = FakeKannel()
+    base = str((await server(fake.app())).make_url("")).rstrip("/")
+
+    async def inbound(client: Any, text: str) -> int:
+        fake.reach["http://127.0.0.1:8080"] = str(client.make_url("")).rstrip("/")
+        query = urlencode({"from": CUSTOMER, "to": "+15550001111", "text": text, "id": "kn-privacy-1"})
+        return int((await client.get(f"/hooks/kn/mo/{SECRET}?{query}")).status)
+
+    return Driver("kn", kannel_config(base), inbound, _now(lambda: [q["text"] for q in fake.sent]), [CUSTOMER])
+
+
 def _now(texts: Callable[[], list[str]]) -> Callable[[Any], Awaitable[list[str]]]:
     async def read(client: Any) -> list[str]:
         return texts()
@@ -105,6 +138,8 @@ DRIVERS: dict[str, Callable[[Any], Awaitable[Driver]]] = {
     "whatsapp": _whatsapp,
     "slack": _slack,
     "webchat": _webchat,
+    "twilio_sms": _twilio_sms,
+    "kannel": _kannel,
 }
 
 

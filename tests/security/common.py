@@ -54,6 +54,8 @@ def _local(type_name: str, fake: str) -> dict[str, Any]:
         cfg |= {"api_base_url": fake}
     elif type_name == "hubspot":
         cfg |= {"api_base_url": fake, "app_base_url": fake}
+    elif type_name == "twilio_sms":
+        cfg |= {"api_base_url": fake}
     elif type_name == "teams":
         cfg |= {"openid_metadata_url": f"{fake}/openid"}
     elif type_name == "zendesk":

@@ -19,6 +19,7 @@ _HELP = {
     "relay_rejected_total": "Inbound requests refused before delivery, by reason.",
     "relay_latency_seconds": "Time from receipt to acceptance by the destination.",
     "relay_inflight": "Messages being delivered now.",
+    "relay_mail_skipped_total": "Mail read but not sent to the CRM as a customer's (auto-reply, list, bounce, own).",
 }
 
 

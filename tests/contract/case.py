@@ -30,13 +30,16 @@ class Payload:
 class ContractCase:
     """One connector type for the contract suite: `config(base_url)` points it at `fake()`; `address`
     names a conversation a messenger can send to (given the instance name); `payloads` replay
-    what the platform sends; `start` says whether the connector may be started against the fake."""
+    what the platform sends; `start` says whether the connector may be started against the fake;
+    `connect(fake, base_url)`, when set, builds the config from the started fake itself (for a
+    platform that is not only HTTP, such as a mail server)."""
 
     fake: Callable[[], FakePlatform]
     config: Callable[[str], dict[str, Any]]
     payloads: Sequence[Payload] = ()
     address: Callable[[str], Address] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    connect: Callable[[Any, str], dict[str, Any]] | None = None
 
 
 def recorded(folder: Path, name: str) -> bytes:

@@ -100,8 +100,8 @@ def _read(peer: MailPeer, user: str, folder: str) -> list[tuple[bytes, bytes]]:
     context = ssl.create_default_context(cafile=str(peer.ca_file))
     with imaplib.IMAP4_SSL("127.0.0.1", peer.imaps, ssl_context=context) as imap:
         imap.login(user, USERS[user])
-        typ, _ = imap.select(folder, readonly=True)
-        if typ != "OK":
+        typ, count = imap.select(folder, readonly=True)
+        if typ != "OK" or count[0] in (b"0", None):
             return []
         typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[])")
         out = []

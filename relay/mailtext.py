@@ -11,10 +11,8 @@ from mailparser_reply import EmailReplyParser
 
 MAX_TEXT = 200_000
 SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "math", "object", "iframe"})
-BLOCKS = frozenset(
-    {"p", "div", "section", "article", "header", "footer", "table", "tr", "ul", "ol", "h1", "h2", "h3", "h4", "h5"}
-    | {"h6", "hr", "pre", "blockquote", "address", "center", "dl", "dt", "dd", "form", "fieldset", "main", "nav"}
-)
+LINES = frozenset({"div", "li", "tr", "dt", "dd", "section", "article", "header", "footer", "main", "nav", "table"})
+PARAGRAPHS = frozenset({"p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre", "blockquote"})
 VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source", "track"})
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja", "ko", "zh")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -33,44 +31,46 @@ class _Text(HTMLParser):
         self.pre = 0
         self.links: list[str | None] = []
         self.line_start = True
+        self.trailing = 0
 
     def _emit(self, text: str) -> None:
         if self.size > MAX_TEXT or not text:
             return
-        if self.line_start and self.quote:
-            text = "> " * self.quote + text
-        self.out.append(text)
-        self.size += len(text)
+        prefix = "> " * self.quote if self.line_start and self.quote else ""
+        self.out.append(prefix + text)
+        self.size += len(prefix) + len(text)
+        body = text.rstrip("\n")
+        self.trailing = self.trailing + len(text) if not body else len(text) - len(body)
         self.line_start = text.endswith("\n")
 
-    def _newline(self) -> None:
-        if not self.line_start:
+    def _break(self, paragraph: bool) -> None:
+        """End the line (and, for a paragraph, leave one blank line), never more than that."""
+        if not self.out:
+            return
+        while self.trailing < (2 if paragraph else 1):
             self._emit("\n")
-        elif self.out and not self.out[-1].endswith("\n\n"):
-            self.out.append("\n")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in SKIPPED:
             self.skip += 1
         elif tag == "br":
             self._emit("\n")
-        elif tag == "li":
-            self._newline()
-            self._emit("- ")
         elif tag in ("td", "th"):
             self._emit(" ")
         elif tag == "a":
             self.links.append(dict(attrs).get("href"))
-        elif tag in BLOCKS:
-            self._newline()
+        elif tag in LINES or tag in PARAGRAPHS:
+            self._break(tag in PARAGRAPHS)
             self.quote += tag == "blockquote"
             self.pre += tag == "pre"
+            if tag == "li":
+                self._emit("- ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br":
             self._emit("\n")
         elif tag == "hr":
-            self._newline()
+            self._break(True)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in SKIPPED:
@@ -81,12 +81,12 @@ class _Text(HTMLParser):
                 last = self.out[-1] if self.out else ""
                 if href not in last:
                     self._emit(f" ({href})")
-        elif tag in BLOCKS or tag == "li":
-            self._newline()
+        elif tag in LINES or tag in PARAGRAPHS:
             if tag == "blockquote":
                 self.quote = max(0, self.quote - 1)
             if tag == "pre":
                 self.pre = max(0, self.pre - 1)
+            self._break(tag in PARAGRAPHS)
 
     def handle_data(self, data: str) -> None:
         if self.skip:

@@ -41,11 +41,16 @@ def scan_logs(text: str, needles: Iterable[str]) -> list[str]:
     return found
 
 
-def recent_files(since: float) -> list[Path]:
+def recent_files(since: float, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files changed since `since` under the temp roots; `exclude` names folders that are a peer's own
+    storage (a mail server's mailboxes), not the relay's."""
     roots = {os.environ.get("TMPDIR", "/tmp"), "/tmp", "/var/tmp"}
+    skip = tuple(Path(p) for p in exclude)
     found = []
     for root in (Path(p) for p in roots if Path(p).is_dir()):
         for path in root.rglob("*"):
+            if any(path.is_relative_to(s) for s in skip):
+                continue
             try:
                 if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
                     found.append(path)
@@ -54,10 +59,10 @@ def recent_files(since: float) -> list[Path]:
     return found
 
 
-def scan_files(since: float, needles: Iterable[str]) -> list[str]:
+def scan_files(since: float, needles: Iterable[str], exclude: Iterable[Path] = ()) -> list[str]:
     wanted = [n.encode() for n in needles]
     found = []
-    for path in recent_files(since):
+    for path in recent_files(since, exclude):
         try:
             data = path.read_bytes()
         except OSError:

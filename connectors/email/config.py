@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from pathlib import Path
 from typing import Literal
 
@@ -75,3 +76,8 @@ class EmailConfig(ConnectorConfig):
     def domain(self) -> str:
         """The domain of the workspace's address: the right-hand side of the Message-IDs the relay makes."""
         return self.address.rsplit("@", 1)[1].lower()
+
+
+def tls_context(config: EmailConfig) -> ssl.SSLContext:
+    """Certificate and host name checks always on; `ca_file` adds a private CA to trust."""
+    return ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)

@@ -9,10 +9,11 @@ from dataclasses import replace
 import aiosmtplib
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from connectors.email.config import EmailConfig
+from connectors.email.config import EmailConfig, tls_context
 from connectors.email.convert import Decoder, parse_file_id, thread_of, valid_address
+from connectors.email.imap import SECTION_CHUNK, Imap
 from connectors.email.inbound import Reader, Watcher
-from connectors.email.transport import SECTION_CHUNK, Imap, Smtp, tls_context
+from connectors.email.smtp import Smtp
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream
 from relay.errors import DeliveryError, MediaError
 from relay.mailbuild import OutFile, Thread, build, new_message_id

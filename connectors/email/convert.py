@@ -5,25 +5,16 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.utils import parsedate_to_datetime
 
+from relay import mailmessage
 from relay.mailbuild import Thread
-from relay.mailparse import Mail, MailClass, MailFile, first_id, ids
-from relay.model import Address, Attachment, Kind, MediaRef, Message, Party, Status
-from relay.reasons import Reason
-from relay.richtext import RichText, Span, Style
+from relay.mailparse import Mail, MailFile, first_id, ids
+from relay.model import Message
 
 ADDRESS = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$")
 ENCODINGS = ("base64", "quoted-printable", "7bit", "8bit", "binary")
-TOO_LARGE = "(This e-mail is larger than the relay's limit, max_mail_bytes; read it in the mailbox.)"
-
-
-def address_of(addr: str) -> str:
-    """A mail address as the conversation keeps it: the domain in lower case."""
-    local, _, domain = addr.strip().rpartition("@")
-    return f"{local}@{domain.lower()}"
 
 
 def valid_address(addr: str) -> bool:
@@ -44,73 +35,15 @@ def parse_file_id(value: str) -> tuple[str, str, str] | None:
     return section, encoding, message_id
 
 
-def _text(mail: Mail) -> RichText:
-    """The mail's words; a new thread's subject leads in bold (it often carries the question)."""
-    body = RichText.of(mail.text)
-    subject = " ".join(mail.subject.split())
-    if subject and not mail.in_reply_to and not mail.references:
-        head = RichText((Span(subject, Style.BOLD),))
-        return head + RichText.of("\n\n") + body if mail.text else head
-    return body
-
-
 def to_message(
     mail: Mail, instance: str, fallback_id: str, digest: Callable[[str], str], own: Callable[[str], bool]
 ) -> Message | None:
-    """The Message a mail becomes: a customer's mail, or a bounce of a mail the relay sent as a FAILED
-    status; None for everything else (auto-replies, list mail, our own mail, bounces of other mail)."""
-    mid = mail.message_id or fallback_id
-    if mail.kind is MailClass.BOUNCE:
-        bounce = mail.bounce
-        if bounce is None or not own(bounce.original):
-            return None
-        chat = address_of(bounce.recipient) if bounce.recipient else ""
-        return Message(
-            kind=Kind.STATUS,
-            id=mid,
-            origin=instance,
-            conversation=Address(instance, chat, handle=bounce.root),
-            ref=bounce.original,
-            status=Status.FAILED,
-            reason=Reason.RECIPIENT_UNREACHABLE.value,
-        )
-    answer_to = mail.answer_to
-    if mail.kind is not MailClass.CUSTOMER or not answer_to or not valid_address(answer_to):
-        return None
-    sender = address_of(mail.sender or answer_to)
-    files = tuple(_attachment(instance, f, mail.message_id) for f in mail.files) if mail.message_id else ()
-    return Message(
-        kind=Kind.MEDIA if files else Kind.TEXT,
-        id=mid,
-        origin=instance,
-        conversation=Address(instance, address_of(answer_to), handle=mail.root or mid),
-        sender=Party(id=digest(f"email:{sender.lower()}")[:24], name=mail.sender_name, email=sender),
-        text=_text(mail),
-        attachments=files,
-        sent_at=mail.sent_at or datetime.now(UTC),
-    )
+    """The Message a mail becomes (see relay.mailmessage); files are found again by Message-ID and section."""
 
+    def where(f: MailFile) -> str | None:
+        return file_id(f.section, f.encoding, mail.message_id) if mail.message_id else None
 
-def _attachment(instance: str, f: MailFile, message_id: str) -> Attachment:
-    return Attachment(
-        name=f.name, mime=f.mime, size=f.size, ref=MediaRef(instance, file_id(f.section, f.encoding, message_id))
-    )
-
-
-def too_large(mail: Mail) -> Mail:
-    """A mail over the size cap, read from its header only: a note instead of its text."""
-    return Mail(
-        mail.kind,
-        message_id=mail.message_id,
-        references=mail.references,
-        in_reply_to=mail.in_reply_to,
-        sender=mail.sender,
-        sender_name=mail.sender_name,
-        reply_to=mail.reply_to,
-        subject=mail.subject,
-        sent_at=mail.sent_at,
-        text=TOO_LARGE,
-    )
+    return mailmessage.to_message(mail, instance, fallback_id, where, digest, own, valid_address)
 
 
 def thread_of(headers: Sequence[bytes], root: str, answered: str | None) -> Thread:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from connectors.email.config import EmailConfig
-from connectors.email.convert import to_message, too_large
+from connectors.email.convert import to_message
 from relay.connector import Context
 from relay.mailbuild import is_own
+from relay.mailmessage import too_large
 from relay.mailparse import Mail, MailClass, parse
 from relay.model import Message
 
@@ -28,7 +29,7 @@ class Opened(Protocol):
 
 
 class Mailbox(Protocol):
-    """The IMAP calls the receive loop needs (the transport adapter implements them)."""
+    """The IMAP calls the receive loop needs (the imapclient adapter, imap.py, implements them)."""
 
     async def open(self, marker: str) -> Opened: ...
 

@@ -111,7 +111,8 @@ def free_port() -> int:
 def certificate(directory: Path) -> Path:
     """A self-signed certificate for 127.0.0.1 and localhost (cert.pem, key.pem); returns the CA file."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay-test-mail")])
+    # a name of its own: a process that trusts several of these must not confuse them
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"relay-test-{os.urandom(6).hex()}")])
     now = dt.datetime.now(dt.UTC)
     alt = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
     cert = (

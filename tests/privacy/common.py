@@ -48,14 +48,16 @@ def recent_files(since: float, exclude: Iterable[Path] = ()) -> list[Path]:
     skip = tuple(Path(p) for p in exclude)
     found = []
     for root in (Path(p) for p in roots if Path(p).is_dir()):
-        for path in root.rglob("*"):
-            if any(path.is_relative_to(s) for s in skip):
+        for folder, _, names in os.walk(root):  # tolerates folders other processes remove meanwhile
+            if any(Path(folder).is_relative_to(s) for s in skip):
                 continue
-            try:
-                if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
-                    found.append(path)
-            except OSError:
-                continue
+            for name in names:
+                path = Path(folder) / name
+                try:
+                    if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5 << 20:
+                        found.append(path)
+                except OSError:
+                    continue
     return found
 
 

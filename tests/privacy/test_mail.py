@@ -80,3 +80,42 @@ async def test_canaries_through_the_email_connector_leave_nothing(
     assert [n for n in needles if n in metrics] == []
     assert scan_files(started, needles, exclude=[mail_peer.root]) == []
     CONNECTORS.update({"email", "inbox"})
+
+
+async def test_canaries_through_the_graph_mail_connector_leave_nothing(
+    start_relay: RelayFactory, aiohttp_server: Any, relay_logs: io.StringIO, canary: str
+) -> None:
+    from bench.reliability.relays import free_port
+    from tests.connectors.graphmail.fake import MAILBOX, FakeGraph
+
+    graph = FakeGraph()
+    await aiohttp_server(graph.app())
+    port = free_port()
+    raw = workspace(
+        {"gm": graph.config(), "inbox": {"type": "inbox", "access_key": INBOX_KEY}}, [{"from": ["gm"], "to": "inbox"}]
+    )
+    raw["server"] = {"port": port, "public_url": f"http://127.0.0.1:{port}"}
+    client, _ = await start_relay(raw, port=port)
+    await until(lambda: graph.subscriptions)
+    msg = mail(f"{canary} call {phone_of(canary)} mail {email_of(canary)}", subject=f"About {canary}")
+    msg.replace_header("From", f"{canary} <{CUSTOMER}>")
+    msg.replace_header("To", MAILBOX)
+    answer = f"answer {canary[::-1]}"
+    started = time.time()
+    with no_file_writes() as writes:
+        await graph.deliver(bytes(msg))
+        await until(lambda: _has_conversation(client))
+        ref, thread = await _inbox_thread(client)
+        assert canary in json.dumps(thread)
+        resp = await client.post(f"/hooks/inbox/api/conversations/{ref}/messages", json={"text": answer}, headers=INBOX)
+        assert resp.status == 200, await resp.text()
+        await until(lambda: graph.sent)
+        metrics = await (await client.get("/metrics")).text()
+    STATS["file_writes"] += len(writes)
+    assert writes == []
+    assert canary[::-1].encode() in graph.sent[0]
+    needles = [*secrets_of(canary), canary[::-1], CUSTOMER, *graph.tokens]
+    assert scan_logs(relay_logs.getvalue(), needles) == []
+    assert [n for n in needles if n in metrics] == []
+    assert scan_files(started, needles) == []
+    CONNECTORS.update({"graphmail", "inbox"})

@@ -99,7 +99,7 @@ class FakeGraph(FakePlatform):
         trust(self.ca_file)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self._dir / "cert.pem", self._dir / "key.pem")
-        inner = web.Application(client_max_size=self.client_max_size, middlewares=[self._middleware, self._limit])
+        inner = web.Application(client_max_size=self.client_max_size, middlewares=[self._limit, self._middleware])
         self.graph_routes(inner)
         self._runner = web.AppRunner(inner)
         await self._runner.setup()

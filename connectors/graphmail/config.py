@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from relay.connector import ConnectorConfig
 from relay.mailtext import LANGUAGES
@@ -42,6 +42,13 @@ class GraphMailConfig(ConnectorConfig):
     languages: list[str] = Field(default=list(LANGUAGES), min_length=1)
     reply_subject: str = Field(default="Re: your message", min_length=1, max_length=200, pattern=r"^[^\r\n]*$")
     notifications: Literal["webhook", "poll"] = "webhook"
+
+    @field_validator("client_state")
+    @classmethod
+    def _graph_limit(cls, value: Secret) -> Secret:
+        if len(value.reveal()) > 128:
+            raise ValueError("Graph takes a clientState of at most 128 characters; make a shorter random one")
+        return value
 
     @property
     def domain(self) -> str:

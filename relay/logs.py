@@ -38,6 +38,10 @@ NOISY = (
     "aiohttp.web",
     "asyncio",
     "redis",
+    "imapclient",
+    "imapclient.imaplib",
+    "aiosmtplib",
+    "mailparser_reply",
 )
 
 

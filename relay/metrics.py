@@ -22,6 +22,7 @@ _HELP = {
     "relay_consent_total": "Consent changes recorded in the ledger, by messenger, state and how.",
     "relay_consent_replies_total": "Consent confirmations and HELP answers, by messenger, keyword and outcome.",
     "relay_reconciled_total": "Messages re-read from a platform's own log after a failure or at start-up, by outcome.",
+    "relay_mail_skipped_total": "Mail read but not sent to the CRM as a customer's (auto-reply, list, bounce, own).",
 }
 
 

@@ -34,7 +34,8 @@ class ContractCase:
     allowances for a fake on loopback serving URLs the connector takes from platform data); `opener` is
     what the customer sends first where the platform lets a business answer only after that
     (WhatsApp's 24-hour window); `sends` is False for a connector that only receives (call events),
-    which must refuse every message with Reason.UNSUPPORTED."""
+    which must refuse every message with Reason.UNSUPPORTED; `connect(fake, base_url)`, when set, builds
+    the config from the started fake itself (for a platform that is not only HTTP, such as a mail server)."""
 
     fake: Callable[[], FakePlatform]
     config: Callable[[str], dict[str, Any]]
@@ -43,6 +44,7 @@ class ContractCase:
     extra: dict[str, Any] = field(default_factory=dict)
     opener: Payload | None = None
     sends: bool = True
+    connect: Callable[[Any, str], dict[str, Any]] | None = None
 
 
 def recorded(folder: Path, name: str) -> bytes:

@@ -45,7 +45,8 @@ async def drive(type_name: str, aiohttp_server: Any, start_relay: RelayFactory) 
     case = _case(type_name)
     fake = case.fake()
     server: TestServer = await aiohttp_server(fake.app())
-    config = case.config(str(server.make_url("")).rstrip("/"))
+    base = str(server.make_url("")).rstrip("/")
+    config = case.connect(fake, base) if case.connect is not None else case.config(base)
     if registry.load(type_name).kind is ConnectorKind.MESSENGER:
         inbox = {"type": "inbox", "access_key": "contract-inbox-key-0123456789"}
         raw = workspace({"subject": config, "crm": inbox}, [{"from": ["subject"], "to": "crm"}])

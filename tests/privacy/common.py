@@ -43,12 +43,14 @@ def scan_logs(text: str, needles: Iterable[str]) -> list[str]:
     return found
 
 
-def recent_files(since: float) -> list[Path]:
-    return at_rest.recent_files(since)
+def recent_files(since: float, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files changed since `since` wherever the relay could write one; `exclude` names folders that are a
+    peer's own storage (a mail server's mailboxes), not the relay's."""
+    return at_rest.recent_files(since, exclude=exclude)
 
 
-def scan_files(since: float, needles: Iterable[str]) -> list[str]:
-    found = at_rest.files_holding(since, [n.encode() for n in needles])
+def scan_files(since: float, needles: Iterable[str], exclude: Iterable[Path] = ()) -> list[str]:
+    found = at_rest.files_holding(since, [n.encode() for n in needles], exclude)
     STATS["tmp_hits"] += len(found)
     return found
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 LARGEST = 5 << 20
@@ -32,11 +32,15 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(directory, name)
 
 
-def recent_files(since: float, roots: list[Path] | None = None) -> list[Path]:
-    """Regular files under `roots` (default: writable_roots()) modified at or after `since`, below 5 MiB."""
+def recent_files(since: float, roots: list[Path] | None = None, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Regular files under `roots` (default: writable_roots()) modified at or after `since`, below 5 MiB,
+    outside the `exclude` folders."""
     found: dict[Path, None] = {}
+    skip = tuple(Path(p).resolve() for p in exclude)
     for root in roots if roots is not None else writable_roots():
         for path in _walk(root):
+            if skip and any(path.resolve().is_relative_to(s) for s in skip):
+                continue
             try:
                 info = path.lstat()
             except OSError:
@@ -46,10 +50,10 @@ def recent_files(since: float, roots: list[Path] | None = None) -> list[Path]:
     return list(found)
 
 
-def files_holding(since: float, needles: list[bytes]) -> list[str]:
+def files_holding(since: float, needles: list[bytes], exclude: Iterable[Path] = ()) -> list[str]:
     """`path: needle` for each recent file holding one of `needles` (files that vanish are skipped)."""
     hits: list[str] = []
-    for path in recent_files(since):
+    for path in recent_files(since, exclude=exclude):
         try:
             data = path.read_bytes()
         except OSError:

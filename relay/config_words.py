@@ -24,6 +24,15 @@ _KNOWN = {
     r"^/[A-Za-z0-9 _/-]{0,100}$": 'a folder path starting with "/" like "/relay" (letters, digits, space, _ - /)',
     r"^[0-9a-fA-F-]{32,36}$": 'a UUID like "123e4567-e89b-42d3-a456-426614174000"',
     r"^[a-z0-9][a-z0-9-]{0,62}$": 'a subdomain like "acme" (lowercase letters, digits and -, up to 63)',
+    r"^AC[0-9a-fA-F]{32}$": 'a Twilio Account SID like "AC0123456789abcdef0123456789abcdef" ("AC" and 32 hex digits)',
+    r"^MG[0-9a-fA-F]{32}$": 'a Messaging Service SID like "MG0123456789abcdef0123456789abcdef" ("MG", 32 hex digits)',
+    r"^SK[0-9a-fA-F]{32}$": 'a Twilio API key SID like "SK0123456789abcdef0123456789abcdef" ("SK" and 32 hex digits)',
+    r"^[a-z][a-z0-9_]{0,31}$": 'a name like "order_id" (lowercase letters, digits and _, starting with a letter)',
+    r"^\+?[0-9A-Za-z ]{1,20}$": 'a number like "+15550001111" or a sender name (up to 20 letters, digits, spaces)',
+    r"^https://[^\s?#]+$": 'an https:// URL without a query, like "https://relay.example.com/hooks/m365"',
+    r"^\$?[A-Za-z0-9_]{1,64}$": 'an IMAP keyword like "$RelayDone" (letters, digits and _, may start with $)',
+    r"^\+[1-9][0-9]{6,14}$": 'a phone number in E.164 form like "+15550001111"',
+    r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$": 'an e-mail address like "support@example.com"',
 }
 _CLASS = re.compile(r"^\^\[([^\]]+)\](\+|\*|\{(\d+)(?:,(\d+))?\})\$$")
 _PARTS = (("A-Z", "upper-case letters"), ("a-z", "lower-case letters"), ("0-9", "digits"))

@@ -179,7 +179,7 @@ def test_every_pattern_of_every_connector_is_explained_with_an_example() -> None
             value: str = Field(pattern=pattern)
 
         with pytest.raises(ValidationError) as err:
-            Probe.model_validate({"value": "\x00 nothing like it"})
+            Probe.model_validate({"value": "\x00 nothing\nlike it"})
         words = describe(err.value.errors()[0])
         assert "pattern" not in words and "should" not in words, (pattern, words)
         assert ' like "' in words, (pattern, words)

@@ -34,6 +34,7 @@ class WebhookConnector(Connector):
         super().__init__(name, config, ctx)
         self.mac = HmacSha256(config.secret.reveal().encode())
         self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        self._url_fault: str | None = None
 
     def routes(self) -> Sequence[Hook]:
         def authenticate(request: HookRequest) -> None:
@@ -62,9 +63,14 @@ class WebhookConnector(Connector):
         event_id = self.ctx.sealer.digest(message.dedup_id)
         call = convert.to_call(self.config.url, self.mac, event_id, payload, self.config.timeout)
         answer = await self.ctx.client.call(call)
+        self._url_fault = convert.url_fault(self.name, answer.status)
         if not answer.ok:
             raise answer.refusal(idempotent=True)
         return convert.crm_id(answer.body) or event_id
+
+    def health(self) -> str | None:
+        """The CRM URL answered 404 or a redirect on the last delivery: messages are retried until it is fixed."""
+        return self._url_fault
 
     def tune(self, manifest: Capabilities) -> Capabilities:
         """No rate cap unless `max_rate` is set: the CRM's 429 / Retry-After paces the relay."""
@@ -76,12 +82,14 @@ class WebhookConnector(Connector):
 
     async def check(self) -> list[Check]:
         what = "POST ping to the CRM URL"
-        call = convert.to_call(self.config.url, self.mac, "ping", {"type": "ping"}, self.config.timeout)
+        event_id, payload = convert.ping(self.name)
+        call = convert.to_call(self.config.url, self.mac, event_id, payload, self.config.timeout)
         try:
             answer = await self.ctx.client.call(call)
         except DeliveryError as exc:
             return [Check(what, False, exc.reason.value)]
-        return [Check(what, answer.ok, f"HTTP {answer.status}")]
+        fault = convert.url_fault(self.name, answer.status)
+        return [Check(what, answer.ok, fault or f"HTTP {answer.status}")]
 
 
 MANIFEST = Manifest(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay import codec
-from relay.client import Call
+from relay.client import REDIRECTS, Call
 from relay.http import sign
 from relay.keyed import HmacSha256
 from relay.model import Address, Attachment, Kind, Message, Party
@@ -164,3 +166,25 @@ def crm_id(raw: bytes) -> str | None:
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+def ping(instance: str) -> tuple[str, dict[str, Any]]:
+    """The `relay check` event: shaped like every other event, with its own event id, no conversation."""
+    event_id = f"ping-{secrets.token_hex(8)}"
+    message = {"id": event_id, "text": "", "markdown": "", "attachments": [], "sent_at": _now()}
+    return event_id, {"type": "ping", "conversation": "", "channel": instance, "message": message}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def url_fault(instance: str, status: int) -> str | None:
+    """What a 404 or redirect from the CRM means for the admin: a wrong `url`, not a refused message."""
+    if status != 404 and status not in REDIRECTS:
+        return None
+    what = "has no endpoint there (404)" if status == 404 else f"redirects elsewhere (HTTP {status})"
+    return (
+        f"connectors.{instance}.url: the CRM {what}, so messages are held and retried; "
+        "set it to the exact URL of the deployed flow or webhook (no redirect)"
+    )

@@ -32,13 +32,15 @@ class WebhookConnector(Connector):
 
     def __init__(self, name: str, config: WebhookConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        self.mac = HmacSha256(config.secret.reveal().encode())
-        self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        self.macs = tuple(HmacSha256(s.reveal().encode()) for s in (config.secret, config.previous_secret) if s)
+        inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        previous = config.previous_secret.reveal().encode() if config.previous_secret else None
+        self.inbound_keys = (inbound_key, previous) if previous else (inbound_key,)
         self._url_fault: str | None = None
 
     def routes(self) -> Sequence[Hook]:
         def authenticate(request: HookRequest) -> None:
-            inbound.authenticate(self.inbound_key, request)
+            inbound.authenticate(self.name, self.inbound_keys, request)
 
         def parse(request: HookRequest, _: Any) -> Inbound:
             return inbound.parse(self.name, self.ctx.sealer, self.ctx.media.allowlist, request)
@@ -61,7 +63,7 @@ class WebhookConnector(Connector):
         inline = await self._inline(message) if message.attachments and self.config.inline_media_max else {}
         payload = convert.to_payload(message, conversation, self.ctx.media.link, inline)
         event_id = self.ctx.sealer.digest(message.dedup_id)
-        call = convert.to_call(self.config.url, self.mac, event_id, payload, self.config.timeout)
+        call = convert.to_call(self.config.url, self.macs, event_id, payload, self.config.timeout)
         answer = await self.ctx.client.call(call)
         self._url_fault = convert.url_fault(self.name, answer.status)
         if not answer.ok:
@@ -83,7 +85,7 @@ class WebhookConnector(Connector):
     async def check(self) -> list[Check]:
         what = "POST ping to the CRM URL"
         event_id, payload = convert.ping(self.name)
-        call = convert.to_call(self.config.url, self.mac, event_id, payload, self.config.timeout)
+        call = convert.to_call(self.config.url, self.macs, event_id, payload, self.config.timeout)
         try:
             answer = await self.ctx.client.call(call)
         except DeliveryError as exc:

@@ -53,3 +53,13 @@ async def test_numeric_answer_id_is_accepted_like_a_numeric_ack_id(start_relay: 
     raw = json.dumps({"conversation": sink.messages()[0]["conversation"], "id": 991, "text": "ok"}).encode()
     resp = await client.post("/hooks/crm", data=raw, headers={"X-Relay-Signature": sign(SINK_SECRET.encode(), raw)})
     assert resp.status == 200, await resp.text()
+
+
+async def test_answer_to_the_channel_path_names_the_crm_path(start_relay: RelayFactory, crm_sink: Any) -> None:
+    _, url = crm_sink
+    client, _ = await start_relay(webhook_workspace(url))
+    for path in ("/hooks/support_tg", "/hooks/webchat/nothing"):
+        resp = await client.post(path, data=b"{}")
+        assert resp.status == 404
+        body = await resp.json()
+        assert body["answer_paths"] == ["/hooks/crm"] and "/hooks/crm" in body["error"]

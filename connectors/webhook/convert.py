@@ -139,7 +139,7 @@ class InboundBody(BaseModel):
     text: str = Field(default="", max_length=100_000)
     format: Literal["plain", "markdown"] = "markdown"
     attachments: list[InboundAttachment] = Field(default=[], max_length=10)
-    reply_to: Annotated[str | None, BeforeValidator(_id), Field(max_length=256)] = None
+    reply_to: Annotated[str, BeforeValidator(_id), Field(max_length=256)] | None = None
     reaction: str | None = Field(default=None, max_length=64)
 
 

@@ -68,7 +68,9 @@ class Limit:
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a platform supports, as data; the core degrades messages to fit. `consent_keywords`: the core
-    answers STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger."""
+    answers STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger.
+    `failures_in_answer`: a failure this source learns from the answer to its own request is not also sent
+    to it as a failed status event (one channel per failure)."""
 
     max_text: int = 4096
     text_unit: Literal["chars", "utf16"] = "chars"
@@ -85,6 +87,7 @@ class Capabilities:
     limits: tuple[Limit, ...] = ()
     ack_deadline: float = 10.0
     consent_keywords: bool = False
+    failures_in_answer: bool = False
 
 
 class ConnectorConfig(BaseModel):

@@ -186,7 +186,7 @@ def _parse_md(source: str, outer: Style, esc: _Escapes) -> Iterator[Span]:
             yield Span(esc.text(source[pos : m.start()]), outer)
         kind = m.lastgroup
         if m.group("pre") is not None:
-            yield Span(esc.raw(m.group("pre_body").removesuffix("\n")), outer | Style.PRE)
+            yield Span(esc.raw(m.group("pre_body")), outer | Style.PRE)
         elif m.group("code") is not None:
             yield Span(esc.raw(m.group("code_body")), outer | Style.CODE)
         elif m.group("link") is not None:

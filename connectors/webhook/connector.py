@@ -111,5 +111,6 @@ MANIFEST = Manifest(
         max_file_bytes=1 << 40,
         receipts=True,
         ack_deadline=10.0,
+        failures_in_answer=True,
     ),
 )

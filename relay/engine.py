@@ -254,7 +254,8 @@ class Engine:
                 (self._id_key(message.origin, message.id), first, ttl),
                 (self._id_key(dest_name, first), message.id, ttl),
             ]
-        return Result(Outcome.DELIVERED, platform_id=first)
+        to_crm = dest.manifest.kind is ConnectorKind.CRM
+        return Result(Outcome.DELIVERED, platform_id=None if to_crm else first)
 
     async def _send_part(self, dest: Connector, part: Message, part_id: str | None, end: float) -> str:
         """Send one part; parts of a split message already sent in an earlier attempt are skipped."""

@@ -63,3 +63,13 @@ async def test_answer_to_the_channel_path_names_the_crm_path(start_relay: RelayF
         assert resp.status == 404
         body = await resp.json()
         assert body["answer_paths"] == ["/hooks/crm"] and "/hooks/crm" in body["error"]
+
+
+async def test_the_crm_ack_id_never_reaches_the_customer(start_relay: RelayFactory, crm_sink: Any) -> None:
+    _, url = crm_sink
+    client, _ = await start_relay(webhook_workspace(url))
+    chat = await chat_token(client)
+    resp = await client.post("/hooks/webchat/api/messages", json={"id": "a1", "text": "hi"}, headers=chat)
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "delivered"
+    assert "crm-1" not in json.dumps(body)

@@ -25,6 +25,7 @@ from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.netguard import NetGuard, guarded_session
+from relay.notfound import wrong_hook_path
 from relay.pool import media_session, saturated
 from relay.readiness import StateProbe
 from relay.reasons import Reason
@@ -297,6 +298,7 @@ async def create_app(
         await store.close()
         raise
     app[RELAY_KEY] = relay
+    app.middlewares.append(wrong_hook_path(relay.connectors))
     for path, handler in (
         ("/", index),
         ("/healthz", healthz),

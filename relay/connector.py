@@ -69,7 +69,9 @@ class Limit:
 class Capabilities:
     """What a platform supports, as data; the core degrades messages to fit. `calls`: the platform shows a
     CALL event as one (other destinations get a content-free text line). `consent_keywords`: the core answers
-    STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger."""
+    STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger.
+    `failures_in_answer`: a failure this source learns from the answer to its own request is not also sent
+    to it as a failed status event (one channel per failure)."""
 
     max_text: int = 4096
     text_unit: Literal["chars", "utf16"] = "chars"
@@ -87,6 +89,7 @@ class Capabilities:
     ack_deadline: float = 10.0
     calls: bool = False
     consent_keywords: bool = False
+    failures_in_answer: bool = False
 
 
 class ConnectorConfig(BaseModel):

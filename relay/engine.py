@@ -188,6 +188,7 @@ class Engine:
                 await self.dedup.finish(key, result, ids)
             except Exception as exc:
                 log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
+            told = not answer.done()
             _answer(answer, result)
         outcome = result.outcome
         series = self._series.get((message.origin, message.kind, outcome))
@@ -212,8 +213,14 @@ class Engine:
                 "latency_ms": round((time.monotonic() - started) * 1000, 1),
             }
             log.log(level, "message %s", outcome.value, extra=extra)
-        if outcome is Outcome.FAILED and message.kind not in (Kind.NOTICE, Kind.STATUS):
+        notify = message.kind not in (Kind.NOTICE, Kind.STATUS) and not self._answered(told, message.origin)
+        if outcome is Outcome.FAILED and notify:
             self._spawn(self._notify(message, result.reason or Reason.INTERNAL_ERROR))
+
+    def _answered(self, told: bool, origin: str) -> bool:
+        """Whether the source already learnt the failure from its answer and wants no status event too."""
+        conn = self.connectors.get(origin)
+        return told and conn is not None and conn.capabilities.failures_in_answer
 
     def _prepare_series(self, origin: str, kind: Kind, outcome: Outcome) -> _Series:
         direction = self._direction(origin)
@@ -247,7 +254,8 @@ class Engine:
                 (self._id_key(message.origin, message.id), first, ttl),
                 (self._id_key(dest_name, first), message.id, ttl),
             ]
-        return Result(Outcome.DELIVERED, platform_id=first)
+        to_crm = dest.manifest.kind is ConnectorKind.CRM
+        return Result(Outcome.DELIVERED, platform_id=None if to_crm else first)
 
     async def _send_part(self, dest: Connector, part: Message, part_id: str | None, end: float) -> str:
         """Send one part; parts of a split message already sent in an earlier attempt are skipped."""

@@ -136,33 +136,71 @@ _MD_TOKEN = re.compile(
 )
 
 
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_PUA = 0xE000
+
+
 def from_markdown(source: str) -> RichText:
-    """Parse the small Markdown subset CRMs send: **bold**, *italic*, ~~strike~~, `code`, ```pre```, [t](url)."""
-    return RichText(_merge(_parse_md(source, Style.NONE)))
+    """Parse the small Markdown subset CRMs send: **bold**, *italic*, ~~strike~~, `code`, ```pre```, [t](url);
+    a backslash before ASCII punctuation makes it literal (CommonMark), so to_markdown's output round-trips."""
+    if "\\" not in source:
+        return RichText(_merge(_parse_md(source, Style.NONE, _Escapes(0))))
+    escapes = _Escapes(_free_base(source))
+    hidden = _MD_ESCAPE.sub(lambda m: escapes.hide(m.group(1)), source)
+    return RichText(_merge(_parse_md(hidden, Style.NONE, escapes)))
 
 
-def _parse_md(source: str, outer: Style) -> Iterator[Span]:
+@dataclass(frozen=True, slots=True)
+class _Escapes:
+    """Escaped punctuation stands in as private-use characters at `base` while the markup is parsed."""
+
+    base: int
+
+    def hide(self, char: str) -> str:
+        return chr(self.base + ord(char))
+
+    def text(self, hidden: str) -> str:
+        """Text outside code: an escaped character is itself."""
+        return self._back(hidden, "") if self.base else hidden
+
+    def raw(self, hidden: str) -> str:
+        """Code and URLs take no escapes: the backslash stays."""
+        return self._back(hidden, "\\") if self.base else hidden
+
+    def _back(self, hidden: str, prefix: str) -> str:
+        lo, hi = self.base, self.base + 0x80
+        return "".join(f"{prefix}{chr(ord(c) - lo)}" if lo <= ord(c) < hi else c for c in hidden)
+
+
+def _free_base(source: str) -> int:
+    """The start of a 128-character private-use block the source does not use."""
+    used = {ord(c) >> 7 for c in source if 0xE000 <= ord(c) < 0xF900}
+    block = next(b for b in range(_PUA >> 7, 0xF900 >> 7) if b not in used)
+    return block << 7
+
+
+def _parse_md(source: str, outer: Style, esc: _Escapes) -> Iterator[Span]:
     pos = 0
     for m in _MD_TOKEN.finditer(source):
         if m.start() > pos:
-            yield Span(source[pos : m.start()], outer)
+            yield Span(esc.text(source[pos : m.start()]), outer)
         kind = m.lastgroup
         if m.group("pre") is not None:
-            yield Span(m.group("pre_body"), outer | Style.PRE)
+            yield Span(esc.raw(m.group("pre_body")), outer | Style.PRE)
         elif m.group("code") is not None:
-            yield Span(m.group("code_body"), outer | Style.CODE)
+            yield Span(esc.raw(m.group("code_body")), outer | Style.CODE)
         elif m.group("link") is not None:
-            for s in _parse_md(m.group("link_text"), outer):
-                yield Span(s.text, s.style, m.group("link_url"))
+            for s in _parse_md(m.group("link_text"), outer, esc):
+                yield Span(s.text, s.style, esc.raw(m.group("link_url")))
         elif m.group("bold") is not None:
-            yield from _parse_md(m.group("bold_body"), outer | Style.BOLD)
+            yield from _parse_md(m.group("bold_body"), outer | Style.BOLD, esc)
         elif m.group("strike") is not None:
-            yield from _parse_md(m.group("strike_body"), outer | Style.STRIKE)
+            yield from _parse_md(m.group("strike_body"), outer | Style.STRIKE, esc)
         elif kind is not None:
-            yield from _parse_md(m.group("italic_body"), outer | Style.ITALIC)
+            yield from _parse_md(m.group("italic_body"), outer | Style.ITALIC, esc)
         pos = m.end()
     if pos < len(source):
-        yield Span(source[pos:], outer)
+        yield Span(esc.text(source[pos:]), outer)
 
 
 _MARKS = ((Style.BOLD, "**"), (Style.ITALIC, "*"), (Style.STRIKE, "~~"))

@@ -30,11 +30,14 @@ class WebhookConnector(Connector):
 
     def __init__(self, name: str, config: WebhookConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
-        self.mac = HmacSha256(config.secret.reveal().encode())
-        self.inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        self.macs = tuple(HmacSha256(s.reveal().encode()) for s in (config.secret, config.previous_secret) if s)
+        inbound_key = (config.inbound_secret or config.secret).reveal().encode()
+        previous = config.previous_secret.reveal().encode() if config.previous_secret else None
+        self.inbound_keys = (inbound_key, previous) if previous else (inbound_key,)
+        self._url_fault: str | None = None
 
     def routes(self) -> Sequence[Hook]:
-        authenticate = partial(inbound.authenticate, self.inbound_key)
+        authenticate = partial(inbound.authenticate, self.name, self.inbound_keys)
         parse = partial(inbound.parse, self.name, self.ctx.sealer, self.ctx.media.allowlist)
         return (Hook("POST", "", authenticate, parse, 422), Hook("POST", "/", authenticate, parse, 422))
 
@@ -54,11 +57,16 @@ class WebhookConnector(Connector):
         inline = await self._inline(message) if message.attachments and self.config.inline_media_max else {}
         payload = convert.to_payload(message, conversation, self.ctx.media.link, inline)
         event_id = self.ctx.sealer.digest(message.dedup_id)
-        call = convert.to_call(self.config.url, self.mac, event_id, payload, self.config.timeout)
+        call = convert.to_call(self.config.url, self.macs, event_id, payload, self.config.timeout)
         answer = await self.ctx.client.call(call)
+        self._url_fault = convert.url_fault(self.name, answer.status)
         if not answer.ok:
             raise answer.refusal(idempotent=True)
         return convert.crm_id(answer.body) or event_id
+
+    def health(self) -> str | None:
+        """The CRM URL answered 404 or a redirect on the last delivery: messages are retried until it is fixed."""
+        return self._url_fault
 
     def tune(self, manifest: Capabilities) -> Capabilities:
         """No rate cap unless `max_rate` is set: the CRM's 429 / Retry-After paces the relay."""
@@ -70,12 +78,14 @@ class WebhookConnector(Connector):
 
     async def check(self) -> list[Check]:
         what = "POST ping to the CRM URL"
-        call = convert.to_call(self.config.url, self.mac, "ping", {"type": "ping"}, self.config.timeout)
+        event_id, payload = convert.ping(self.name)
+        call = convert.to_call(self.config.url, self.macs, event_id, payload, self.config.timeout)
         try:
             answer = await self.ctx.client.call(call)
         except DeliveryError as exc:
             return [Check(what, False, exc.reason.value)]
-        return [Check(what, answer.ok, f"HTTP {answer.status}")]
+        fault = convert.url_fault(self.name, answer.status)
+        return [Check(what, answer.ok, fault or f"HTTP {answer.status}")]
 
 
 MANIFEST = Manifest(
@@ -96,5 +106,6 @@ MANIFEST = Manifest(
         receipts=True,
         ack_deadline=10.0,
         calls=True,
+        failures_in_answer=True,
     ),
 )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from typing import Any, Literal
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from relay import codec
-from relay.client import Call
+from relay.client import REDIRECTS, Call
 from relay.http import sign
 from relay.keyed import HmacSha256
 from relay.model import Address, Attachment, Kind, Message, Party
@@ -94,6 +96,36 @@ def to_payload(
     return payload
 
 
+EXPECTED: dict[str, tuple[str, str]] = {
+    "body": (
+        "a JSON object with conversation, id and text",
+        '{"conversation": "c1.k1.…", "id": "crm-991", "text": "Hi"}',
+    ),
+    "conversation": ("the event's `conversation` string, unchanged", '"c1.k1.oZZvPV8eHZoUwWn6i…"'),
+    "id": ("your own message id, a non-empty string or integer of at most 256 characters", '"crm-991"'),
+    "type": ("one of message, edit, delete, reaction, opt_out, opt_in", '"message"'),
+    "format": ('"markdown" (the default) or "plain"', '"plain"'),
+    "text": ("a string of at most 100000 characters", '"It ships **today**."'),
+    "attachments": (
+        "a list of at most 10 objects with url, name, mime",
+        '[{"url": "https://files.example.com/a.pdf"}]',
+    ),
+    "attachments.N": ("an object with url, name, mime", '{"url": "https://files.example.com/a.pdf", "name": "a.pdf"}'),
+    "attachments.N.url": ("an http(s) URL of at most 4096 characters", '"https://files.example.com/a.pdf"'),
+    "attachments.N.name": ("a file name of at most 255 characters", '"invoice.pdf"'),
+    "attachments.N.mime": ("a MIME type of at most 255 characters", '"application/pdf"'),
+    "reply_to": ("the id of the message meant, at most 256 characters", '"123456789:42"'),
+    "reaction": ("one emoji, at most 64 characters", '"👍"'),
+}
+
+
+def _id(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Id = Annotated[str, BeforeValidator(_id), Field(min_length=1, max_length=256)]
+
+
 class InboundAttachment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(pattern=r"^https?://", max_length=4096)
@@ -107,11 +139,11 @@ class InboundBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["message", "edit", "delete", "reaction", "opt_out", "opt_in"] = "message"
     conversation: str = Field(min_length=1, max_length=4096)
-    id: str = Field(min_length=1, max_length=256)
+    id: Id
     text: str = Field(default="", max_length=100_000)
     format: Literal["plain", "markdown"] = "markdown"
     attachments: list[InboundAttachment] = Field(default=[], max_length=10)
-    reply_to: str | None = Field(default=None, max_length=256)
+    reply_to: Annotated[str, BeforeValidator(_id), Field(max_length=256)] | None = None
     reaction: str | None = Field(default=None, max_length=64)
 
 
@@ -147,12 +179,16 @@ def from_body(body: InboundBody, instance: str, address: Address) -> Message:
     )
 
 
-def to_call(url: str, mac: HmacSha256, event_id: str, payload: dict[str, Any], timeout: float) -> Call:
-    """The signed POST of one event to the CRM; the CRM de-duplicates by event id, so it is idempotent."""
+def to_call(url: str, macs: Sequence[HmacSha256], event_id: str, payload: dict[str, Any], timeout: float) -> Call:
+    """The signed POST of one event to the CRM (one v1 per secret during a rotation); the CRM
+    de-duplicates by event id, so it is idempotent."""
     body = codec.dumps(payload)
+    signature = sign(macs[0], body)
+    t = signature.split(",", 1)[0].removeprefix("t=")
+    extra = "".join(f",v1={mac.hexdigest(f'{t}.'.encode(), body)}" for mac in macs[1:])
     headers = {
         "Content-Type": "application/json",
-        "X-Relay-Signature": sign(mac, body),
+        "X-Relay-Signature": signature + extra,
         "X-Relay-Event-Id": event_id,
     }
     return Call("POST", url, headers, body, timeout=timeout, idempotent=True)
@@ -168,3 +204,25 @@ def crm_id(raw: bytes) -> str | None:
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+def ping(instance: str) -> tuple[str, dict[str, Any]]:
+    """The `relay check` event: shaped like every other event, with its own event id, no conversation."""
+    event_id = f"ping-{secrets.token_hex(8)}"
+    message = {"id": event_id, "text": "", "markdown": "", "attachments": [], "sent_at": _now()}
+    return event_id, {"type": "ping", "conversation": "", "channel": instance, "message": message}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def url_fault(instance: str, status: int) -> str | None:
+    """What a 404 or redirect from the CRM means for the admin: a wrong `url`, not a refused message."""
+    if status != 404 and status not in REDIRECTS:
+        return None
+    what = "has no endpoint there (404)" if status == 404 else f"redirects elsewhere (HTTP {status})"
+    return (
+        f"connectors.{instance}.url: the CRM {what}, so messages are held and retried; "
+        "set it to the exact URL of the deployed flow or webhook (no redirect)"
+    )

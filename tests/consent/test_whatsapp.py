@@ -21,15 +21,6 @@ async def _customer(client: Any, wamid: str, text: str) -> None:
     assert resp.status == 200, await resp.text()
 
 
-async def _status(sink: Any, count: int) -> dict[str, Any]:
-    for _ in range(100):
-        if len(sink.messages("status")) >= count:
-            break
-        await asyncio.sleep(0.02)
-    status: dict[str, Any] = sink.messages("status")[count - 1]
-    return status
-
-
 async def test_whatsapp_stop_outlives_a_restart_and_a_redis_flush(
     start_relay: RelayFactory, crm_sink: Any, aiohttp_server: Any, tmp_path: Path, canary: str
 ) -> None:
@@ -62,9 +53,8 @@ async def test_whatsapp_stop_outlives_a_restart_and_a_redis_flush(
     resp = await crm_post(client, {"conversation": conversation, "id": "agent-1", "text": f"reply {canary}"})
     assert resp.status == 422 and (await resp.json())["reason"] == "opted_out"
     assert len(graph.sent) == calls and graph.attempts[CUSTOMER] == attempts
-    status = await _status(sink, 1)
-    assert status["message"]["status"] == "failed" and status["message"]["reason"] == "opted_out"
-    assert canary not in str(status)
+    await asyncio.sleep(0.3)
+    assert sink.messages("status") == [], "the 422 answer is the one channel for this failure"
 
     await _customer(client, "wamid.C3", "Start")
     assert [e["message"]["text"] for e in sink.messages("opt_in")] == [""]

@@ -55,6 +55,7 @@ async def make_rig(
     public_url: str | None = None,
     fake: FakeTwilio | None = None,
     crm: dict[str, Any] | None = None,
+    consent: dict[str, Any] | None = None,
     **sms: Any,
 ) -> Rig:
     fake = fake or FakeTwilio()
@@ -71,6 +72,8 @@ async def make_rig(
     }
     if public_url:
         extra["server"] = {"public_url": public_url}
+    if consent:
+        extra["consent"] = consent
     client, relay = await start_relay(workspace(connectors, [{"from": ["sms"], "to": "crm"}], **extra))
     fake.reach[relay.public_url] = str(client.make_url("")).rstrip("/")
     fake.sms_url = relay.public_url + "/hooks/sms"

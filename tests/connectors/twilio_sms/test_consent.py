@@ -1,4 +1,4 @@
-"""STOP and START over SMS: the core's consent ledger answers them, and an opted-out number is refused
+"""STOP, START and HELP over SMS: the core's consent ledger answers them, and an opted-out number is refused
 before any call to Twilio (which also blocks the number itself and sends its own confirmation)."""
 
 from __future__ import annotations
@@ -33,3 +33,14 @@ async def test_stop_and_start_over_sms_follow_the_ledger(
     resp = await rig.answer(conversation, "crm-2", "Welcome back")
     assert resp.status == 200, await resp.text()
     assert rig.fake.sent_to(CUSTOMER)[-1]["Body"] == "Welcome back"
+
+
+async def test_help_is_answered_with_the_configured_text(
+    aiohttp_server: Any, start_relay: RelayFactory, crm_sink: tuple[CrmSink, str]
+) -> None:
+    help_text = "Acme support: reply STOP to stop texts."
+    rig = await make_rig(aiohttp_server, start_relay, crm_sink, consent={"backend": "memory", "help_reply": help_text})
+    await rig.fake.text(CUSTOMER, "HELP")
+    assert [s["Body"] for s in rig.fake.sent_to(CUSTOMER)] == [help_text]
+    await rig.fake.text(CUSTOMER, "help me with my order")
+    assert rig.sink.messages()[-1]["message"]["text"] == "help me with my order", "only the whole word is a keyword"

@@ -22,32 +22,13 @@ from relay.frozen import fast_init
 from relay.metrics import Metrics
 from relay.model import Address, Message
 from relay.reasons import Reason
-from relay.stream import MediaStream
+from relay.stream import MediaStream as MediaStream
 
 if TYPE_CHECKING:
     from relay.client import PlatformClient
     from relay.media import MediaService
     from relay.seal import Sealer
     from relay.state import StateStore
-
-
-__all__ = [
-    "Capabilities",
-    "Check",
-    "Connector",
-    "ConnectorConfig",
-    "ConnectorKind",
-    "Context",
-    "Hook",
-    "HookRequest",
-    "Inbound",
-    "Limit",
-    "Manifest",
-    "MediaStream",
-    "Outcome",
-    "Result",
-    "Route",
-]
 
 
 class ConnectorKind(StrEnum):

@@ -184,8 +184,7 @@ def interaction_body(message: Message, home: str, record_id: str, kind: Interact
 def call_interaction(
     message: Message, home: str, record_id: str, link: Callable[[Attachment], str | None]
 ) -> dict[str, Any]:
-    """A call interaction for a CALL event: its outcome and seconds talked, a content-free line as the body,
-    and links to a recording or transcript only when the event carries them (the admin enabled them)."""
+    """A call interaction for a CALL event: outcome, seconds talked, a content-free line, enabled links."""
     line = call_line(message).plain
     links = [f"[{a.name}]({url})" for a in message.attachments if (url := link(a) or a.url)]
     body: dict[str, Any] = {

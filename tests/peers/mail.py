@@ -184,7 +184,7 @@ class MailPeer:
             raise PeerUnavailable(
                 f"mail peer: Debian packages missing: {' '.join(need)} (python -m tests.peers.mail install)"
             )
-        self.root = Path(tempfile.mkdtemp(prefix="relay-mailpeer-"))
+        self.root = Path(tempfile.mkdtemp(prefix="relay-mailpeer-", dir="/tmp"))  # the mail user must reach it
         self.root.chmod(0o755)
         for sub in ("run", "state", "mail", "home"):
             (self.root / sub).mkdir()

@@ -13,6 +13,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from hmac import compare_digest
 
+from relay.errors import DeliveryError, MediaError
+from relay.media import MediaService
+from relay.model import Kind, Message
+from relay.reasons import Reason
 from relay.richtext import RichText, to_html
 
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|vs|odp|r)\s*:", re.I)
@@ -123,3 +127,42 @@ def build(
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.name or "file")
     return msg
+
+
+def reply(
+    *,
+    sender: str,
+    sender_name: str | None,
+    domain: str,
+    tag: Callable[[str], str],
+    message: Message,
+    thread: Thread,
+    files: Sequence[OutFile],
+    fallback_subject: str,
+) -> tuple[str, EmailMessage]:
+    """The mail that carries one message to the customer (a notice is marked automatic), with a new
+    Message-ID of the relay's own; (that id, the mail)."""
+    mid = new_message_id(domain, tag)
+    mail = build(
+        sender=sender,
+        sender_name=sender_name,
+        to=message.conversation.chat,
+        message_id=mid,
+        thread=thread,
+        text=message.text,
+        files=files,
+        fallback_subject=fallback_subject,
+        automatic=message.kind is Kind.NOTICE,
+    )
+    return mid, mail
+
+
+async def read_files(media: MediaService, message: Message, cap: int) -> list[OutFile]:
+    """A message's files in memory for a mail, each within `cap`; one that cannot be had fails the send."""
+    files = []
+    for att in message.attachments:
+        try:
+            files.append(OutFile(att.name, att.mime, await media.read(att, cap)))
+        except MediaError:
+            raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
+    return files

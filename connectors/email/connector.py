@@ -16,7 +16,7 @@ from connectors.email.inbound import Reader, Watcher
 from connectors.email.smtp import Smtp
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream
 from relay.errors import DeliveryError, MediaError
-from relay.mailbuild import OutFile, Thread, build, new_message_id
+from relay.mailbuild import Thread, read_files, reply
 from relay.model import Kind, Message
 from relay.reasons import Reason
 
@@ -77,16 +77,6 @@ class EmailConnector(Connector):
         finally:
             await box.close()
 
-    async def _files(self, message: Message) -> list[OutFile]:
-        files = []
-        for att in message.attachments:
-            try:
-                data = await self.ctx.media.read(att, MAX_FILE)
-            except MediaError:
-                raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
-            files.append(OutFile(att.name, att.mime, data))
-        return files
-
     async def send(self, message: Message) -> str:
         if message.kind is Kind.STATUS:
             return f"status:{message.id}"
@@ -98,19 +88,17 @@ class EmailConnector(Connector):
         root = address.handle
         answered = message.ref if message.ref and "@" in message.ref else None
         thread = await self._thread(root, answered) if root else Thread(answered)
-        files = await self._files(message)
+        files = await read_files(self.ctx.media, message, MAX_FILE)
         cfg = self.config
-        mid = new_message_id(cfg.domain, self._tag)
-        mail = build(
+        mid, mail = reply(
             sender=cfg.address,
             sender_name=cfg.display_name,
-            to=address.chat,
-            message_id=mid,
+            domain=cfg.domain,
+            tag=self._tag,
+            message=message,
             thread=thread,
-            text=message.text,
             files=files,
             fallback_subject=cfg.reply_subject,
-            automatic=message.kind is Kind.NOTICE,
         )
         await self.smtp.send(mail, address.chat)
         return mid

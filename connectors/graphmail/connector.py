@@ -11,7 +11,7 @@ from connectors.graphmail.auth import Graph
 from connectors.graphmail.config import GraphMailConfig
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, HookRequest, Inbound, Manifest
 from relay.errors import DeliveryError, MediaError
-from relay.mailbuild import OutFile, Thread, build, new_message_id
+from relay.mailbuild import Thread, read_files, reply
 from relay.mailmessage import too_large
 from relay.mailparse import MailClass, parse, section_bytes
 from relay.model import Kind, Message
@@ -95,24 +95,17 @@ class GraphMailConnector(Connector):
             raise DeliveryError(Reason.EMPTY_MESSAGE)
         answered = message.ref if message.ref and "@" in message.ref else None
         thread = await self._thread(address.handle, answered) if address.handle else Thread(answered)
-        files = []
-        for att in message.attachments:
-            try:
-                files.append(OutFile(att.name, att.mime, await self.ctx.media.read(att, MAX_FILE)))
-            except MediaError:
-                raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
+        files = await read_files(self.ctx.media, message, MAX_FILE)
         cfg = self.config
-        mid = new_message_id(cfg.domain, self._tag)
-        mail = build(
+        mid, mail = reply(
             sender=cfg.address,
             sender_name=cfg.display_name,
-            to=address.chat,
-            message_id=mid,
+            domain=cfg.domain,
+            tag=self._tag,
+            message=message,
             thread=thread,
-            text=message.text,
             files=files,
             fallback_subject=cfg.reply_subject,
-            automatic=message.kind is Kind.NOTICE,
         )
         answer = await self.graph.call(convert.send_mime(cfg, bytes(mail)))
         if not answer.ok:

@@ -35,7 +35,8 @@ def _plan(args: argparse.Namespace) -> tuple[Plan, Any]:
 
 
 def _store(token: Secret, args: argparse.Namespace, loaded: Any, say: Say) -> None:
-    """Keep the new refresh token in the encrypted secrets file, or show it once when there is none."""
+    """Keep the new refresh token in the encrypted secrets file; it is never printed, so when the file
+    cannot be written the admin fixes that and authorizes again."""
     given = args.secrets_file or os.environ.get("RELAY_SECRETS_FILE")
     configured = loaded.relay.workspace.secrets_file
     path = Path(given) if given else Path(args.config).parent / (configured or "relay-secrets.json")
@@ -46,8 +47,10 @@ def _store(token: Secret, args: argparse.Namespace, loaded: Any, say: Say) -> No
         save_secrets(path, master, values)
         say(f"Stored the refresh token in {path} as {args.secret_name} (value ***).")
     except SecretsFileError as exc:
-        say(f"Could not store the refresh token ({exc}). It is shown this once:\n\n    {token.reveal()}\n")
-        say(f"Store it with `relay secrets set {args.secret_name}` or export {args.secret_name}.")
+        raise ConnectError(
+            f"the refresh token could not be stored in {path} ({exc}); it is not printed. Fix that (e.g. "
+            "export RELAY_MASTER_KEY) and run `relay hubspot connect --reauthorize` again"
+        ) from None
 
 
 def cmd_connect(args: argparse.Namespace) -> int:

@@ -52,7 +52,9 @@ class Capabilities:
     CALL event as one (other destinations get a content-free text line). `consent_keywords`: the core answers
     STOP / START / HELP from this messenger's customers (SMS, WhatsApp) and keeps the ledger.
     `failures_in_answer`: a failure this source learns from the answer to its own request is not also sent
-    to it as a failed status event (one channel per failure)."""
+    to it as a failed status event (one channel per failure). `templates`: pre-approved templates can be sent;
+    `max_buttons` / `max_list`: how many reply buttons / list rows a message may offer (0: none), `url_buttons`:
+    call-to-action links; `typing` / `read_marks`: the customer can be shown typing and read signals."""
 
     max_text: int = 4096
     text_unit: Literal["chars", "utf16"] = "chars"
@@ -71,6 +73,12 @@ class Capabilities:
     calls: bool = False
     consent_keywords: bool = False
     failures_in_answer: bool = False
+    templates: bool = False
+    max_buttons: int = 0
+    max_list: int = 0
+    url_buttons: bool = False
+    typing: bool = False
+    read_marks: bool = False
 
 
 class ConnectorConfig(BaseModel):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC
 
 from relay.connector import Capabilities
+from relay.interact import Choices, ChoiceStyle, numbered
 from relay.model import Attachment, CallStatus, Kind, Message
 from relay.richtext import RichText, Span, Style, utf16_len
 
@@ -46,6 +47,14 @@ def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], s
     m = message
     if m.kind is Kind.STATUS and not caps.receipts:
         return []
+    if (m.kind is Kind.TYPING and not caps.typing) or (m.kind is Kind.READ and not caps.read_marks):
+        return []
+    if m.kind is Kind.TEMPLATE and not caps.templates and m.text:
+        m = m.with_(kind=Kind.TEXT, template=None)
+    if m.choices is not None and not offers(caps, m.choices):
+        m = m.with_(text=m.text + RichText.of(("\n\n" if m.text else "") + numbered(m.choices)), choices=None)
+    if m.choice is not None and not m.text:
+        m = m.with_(text=RichText.of(m.choice.title))
     if m.kind is Kind.CALL and not caps.calls:
         m = m.with_(kind=Kind.MEDIA if m.attachments else Kind.TEXT, text=call_line(m), call=None)
     if m.kind is Kind.EDIT and not caps.edits:
@@ -76,6 +85,16 @@ def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], s
     if len(m.attachments) > caps.max_files:
         return _numbered(_files(m, caps, first=True))
     return _numbered(_split_text(m, caps, measure))
+
+
+def offers(caps: Capabilities, choices: Choices) -> bool:
+    """Whether a target can show these choices as such (else they become a numbered list in the text)."""
+    n = len(choices.items)
+    if choices.style is ChoiceStyle.BUTTONS:
+        return 0 < n <= caps.max_buttons
+    if choices.style is ChoiceStyle.LIST:
+        return 0 < n <= caps.max_list
+    return caps.url_buttons and 0 < n <= max(caps.max_buttons, 1)
 
 
 def _numbered(parts: list[Message]) -> list[Message]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Literal
 
 from relay.frozen import fast_init
+from relay.interact import Choice, Choices, Template
 from relay.richtext import RichText
 
 
@@ -24,6 +25,9 @@ class Kind(StrEnum):
     OPT_IN = "opt_in"
     NOTICE = "notice"
     CALL = "call"
+    TEMPLATE = "template"
+    TYPING = "typing"
+    READ = "read"
 
 
 class Status(StrEnum):
@@ -119,7 +123,9 @@ def _now() -> datetime:
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
-    """One relayed event. Content fields never appear in repr."""
+    """One relayed event. Content fields never appear in repr. TEMPLATE carries `template`; TYPING and READ
+    are signals toward the customer (READ: up to message `ref`); `choices` are options offered with the text;
+    `choice` is the option a customer picked (their message is a reply to `ref`)."""
 
     kind: Kind
     id: str
@@ -136,6 +142,9 @@ class Message:
     event_id: str | None = None
     masked: tuple[tuple[str, int], ...] = ()
     call: CallEvent | None = None
+    template: Template | None = None
+    choices: Choices | None = None
+    choice: Choice | None = None
 
     def with_(self, **changes: object) -> Message:
         """A copy with some fields changed."""

@@ -9,34 +9,19 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from telegram import Bot, InputFile, MessageEntity, ReplyParameters
+from telegram import InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram import Message as TgMessage
 from telegram.error import BadRequest, ChatMigrated, InvalidToken, TelegramError
 
 from connectors.telegram import inbound
 from connectors.telegram.config import TelegramConfig
-from connectors.telegram.convert import (
-    ALLOWED_UPDATES,
-    Accept,
-    grouped,
-    parse_platform_id,
-    platform_id,
-)
+from connectors.telegram.convert import ALLOWED_UPDATES, Accept, grouped, parse_platform_id, platform_id
 from connectors.telegram.errors import delivery_error, is_no_text, is_not_modified
-from connectors.telegram.markup import Entity, fits, render
-from connectors.telegram.transport import AiohttpRequest
+from connectors.telegram.interact import MAX_BUTTONS, keyboard, reaction
+from connectors.telegram.markup import fits, ptb_entities, render
+from connectors.telegram.transport import AiohttpRequest, RelayBot
 from relay.client import Call
-from relay.connector import (
-    Capabilities,
-    Check,
-    Connector,
-    ConnectorKind,
-    Context,
-    Hook,
-    Limit,
-    Manifest,
-    MediaStream,
-)
+from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, Limit, Manifest, MediaStream
 from relay.errors import DeliveryError, MediaError, RelayError
 from relay.model import Address, Attachment, Kind, Message
 from relay.reasons import Reason
@@ -56,23 +41,10 @@ PRIVATE_LIMIT = Limit("chat", rate=1, per=1.0, burst=3)
 GROUP_LIMIT = Limit("chat", rate=20, per=60.0, burst=5)
 
 
-def _entities(items: list[Entity]) -> list[MessageEntity] | None:
-    return [MessageEntity(e.type, e.offset, e.length, url=e.url) for e in items] or None
-
-
 def _sent_id(sent: TgMessage | bool) -> str:
     if isinstance(sent, TgMessage):
         return platform_id(sent.chat.id, sent.message_id)
     raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE)
-
-
-class RelayBot(Bot):
-    """PTB's Bot plus raw getUpdates: updates are parsed one by one, so one odd update cannot stall
-    polling and PTB's batch-parse error log (which prints the updates) never runs."""
-
-    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> list[Any]:
-        result = await self._post("getUpdates", params, read_timeout=read_timeout)
-        return result if isinstance(result, list) else []
 
 
 class TelegramConnector(Connector):
@@ -112,12 +84,12 @@ class TelegramConnector(Connector):
             return ()
 
         authenticate = partial(inbound.authenticate, self.secret)
-        parse = partial(inbound.parse, self.name, self.accept, self.ctx.log)
+        parse = partial(inbound.parse, self.name, self.accept, self.ctx.log, self.answer)
         return (Hook("POST", "/", authenticate, parse), Hook("POST", "", authenticate, parse))
 
     async def start(self) -> None:
         if self.config.mode == "polling":
-            self.poller = inbound.Poller(self.name, self.config, self.bot, self.ctx, self.accept)
+            self.poller = inbound.Poller(self.name, self.config, self.bot, self.ctx, self.accept, self.answer)
             self.ctx.spawn(self.poller.run(), "poll")
             return
         try:
@@ -126,6 +98,16 @@ class TelegramConnector(Connector):
             )
         except TelegramError as exc:
             raise RelayError(f"setWebhook failed ({type(exc).__name__})") from None
+
+    def answer(self, query_id: str) -> None:
+        """Answer a callback query in the background: the customer's button stops spinning."""
+        self.ctx.spawn(self._answer(query_id), "answer-callback")
+
+    async def _answer(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as exc:
+            self.ctx.log.info("answerCallbackQuery failed", extra={"connector": self.name, "error": type(exc).__name__})
 
     async def close(self) -> None:
         await super().close()
@@ -160,14 +142,36 @@ class TelegramConnector(Connector):
                 raise DeliveryError(Reason.UNKNOWN_MESSAGE)
             await self.bot.delete_message(chat_id=target[0], message_id=target[1])
             return message.ref or ""
+        thread = int(message.conversation.thread) if message.conversation.thread else None
+        if message.kind is Kind.TYPING:
+            await self.bot.send_chat_action(chat_id=chat, action="typing", message_thread_id=thread)
+            return f"{chat}:typing"
+        if message.kind is Kind.REACTION:
+            return await self._react(message, chat)
         common: dict[str, Any] = {"chat_id": chat, "reply_parameters": self._reply(message, chat)}
-        if message.conversation.thread:
-            common["message_thread_id"] = int(message.conversation.thread)
+        if thread is not None:
+            common["message_thread_id"] = thread
+        markup = keyboard(message.choices) if message.choices is not None else None
         if message.attachments:
-            return await self._send_files(message, common)
-        if not message.text.plain.strip():
+            return await self._send_files(message, common, markup)
+        text = message.text
+        if not text.plain.strip() and message.choices is not None:
+            text = RichText.of(message.choices.button or "Please choose:")
+        if not text.plain.strip():
             raise DeliveryError(Reason.EMPTY_MESSAGE)
-        return await self._send_text(message.text, common)
+        return await self._send_text(text, common | {"reply_markup": markup})
+
+    async def _react(self, message: Message, chat: int) -> str:
+        """setMessageReaction on `ref` ("" removes it); an emoji Telegram does not offer goes as text once."""
+        target = parse_platform_id(message.ref)
+        if target is None:
+            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+        kinds = reaction(message.reaction)
+        if kinds is None:
+            reply = {"reply_parameters": ReplyParameters(message_id=target[1], allow_sending_without_reply=True)}
+            return await self._send_text(RichText.of(f"(reacted {message.reaction})"), {"chat_id": chat} | reply)
+        await self.bot.set_message_reaction(chat_id=target[0], message_id=target[1], reaction=kinds)
+        return platform_id(*target)
 
     def _reply(self, message: Message, chat: int) -> ReplyParameters | None:
         target = parse_platform_id(message.ref)
@@ -177,24 +181,27 @@ class TelegramConnector(Connector):
 
     async def _send_text(self, text: RichText, common: dict[str, Any]) -> str:
         plain, entities = render(text)
-        return _sent_id(await self.bot.send_message(text=plain, entities=_entities(entities), **common))
+        return _sent_id(await self.bot.send_message(text=plain, entities=ptb_entities(entities), **common))
 
-    async def _send_files(self, message: Message, common: dict[str, Any]) -> str:
+    async def _send_files(self, message: Message, common: dict[str, Any], markup: InlineKeyboardMarkup | None) -> str:
+        """The files, the first replying and captioned with the text if it fits; the keyboard on the last send."""
         as_caption = bool(message.text) and fits(message.text, CAPTION_MAX)
         first: str | None = None
+        last = len(message.attachments) - 1 if as_caption or not message.text else -1
         for i, att in enumerate(message.attachments):
             caption = message.text if i == 0 and as_caption else att.caption if fits(att.caption, CAPTION_MAX) else None
-            sent = await self._upload(att, caption, common if i == 0 else common | {"reply_parameters": None})
+            extra = {"reply_markup": markup if i == last else None} | ({} if i == 0 else {"reply_parameters": None})
+            sent = await self._upload(att, caption, common | extra)
             first = first or sent
         if message.text and not as_caption:
-            await self._send_text(message.text, common | {"reply_parameters": None})
+            await self._send_text(message.text, common | {"reply_parameters": None, "reply_markup": markup})
         return first or ""
 
     async def _upload(self, att: Attachment, caption: RichText | None, common: dict[str, Any]) -> str:
         data = await self.ctx.media.read(att, UPLOAD_MAX)
         file = InputFile(data, filename=att.name or "file")
         plain, entities = render(caption) if caption else (None, [])
-        extra: dict[str, Any] = {"caption": plain or None, "caption_entities": _entities(entities)}
+        extra: dict[str, Any] = {"caption": plain or None, "caption_entities": ptb_entities(entities)}
         if att.mime in PHOTO_TYPES and len(data) <= PHOTO_MAX:
             return _sent_id(await self.bot.send_photo(photo=file, **extra, **common))
         return _sent_id(await self.bot.send_document(document=file, **extra, **common))
@@ -207,11 +214,11 @@ class TelegramConnector(Connector):
         where: dict[str, Any] = {"chat_id": target[0], "message_id": target[1]}
         try:
             try:
-                await self.bot.edit_message_text(text=plain, entities=_entities(entities), **where)
+                await self.bot.edit_message_text(text=plain, entities=ptb_entities(entities), **where)
             except BadRequest as exc:
                 if not is_no_text(exc):
                     raise
-                await self.bot.edit_message_caption(caption=plain, caption_entities=_entities(entities), **where)
+                await self.bot.edit_message_caption(caption=plain, caption_entities=ptb_entities(entities), **where)
         except BadRequest as exc:
             if not is_not_modified(exc):
                 raise
@@ -272,6 +279,11 @@ MANIFEST = Manifest(
         files=True,
         max_file_bytes=UPLOAD_MAX,
         max_caption=CAPTION_MAX,
+        reactions=True,
+        max_buttons=MAX_BUTTONS,
+        max_list=MAX_BUTTONS,
+        url_buttons=True,
+        typing=True,
         limits=(BOT_LIMIT, PRIVATE_LIMIT, GROUP_LIMIT),
         ack_deadline=50.0,
     ),

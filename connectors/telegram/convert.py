@@ -14,7 +14,7 @@ from relay.model import Address, Attachment, Kind, MediaRef, Message, Party
 from relay.richtext import RichText
 
 DOWNLOAD_CAP = 20 * 1024 * 1024
-ALLOWED_UPDATES = ("message", "edited_message")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "message_reaction")
 GROUP_TYPES = ("group", "supergroup")
 _UNSUPPORTED = ("poll", "dice", "game", "story", "invoice")
 _MEDIA_KEYS = frozenset(("photo", "animation", "document", "voice", "audio", "video", "video_note"))
@@ -208,7 +208,8 @@ def grouped(address: Address) -> bool:
     return kind in (*GROUP_TYPES, "channel") or (kind is None and address.chat.startswith("-"))
 
 
-def _address(msg: schema.Message, instance: str, chat_id: int, kind: str) -> Address:
+def address_of(msg: Mapping[str, object], instance: str, chat_id: int, kind: str) -> Address:
+    """The conversation of a message (its forum topic as the thread) with the chat type as the handle."""
     thread = _int(msg.get("message_thread_id")) if msg.get("is_topic_message") is True else None
     return Address(instance=instance, chat=str(chat_id), thread=str(thread) if thread else None, handle=handle(kind))
 
@@ -249,7 +250,7 @@ def to_message(update: Mapping[str, Any], instance: str, accept: Accept) -> Mess
         kind=Kind.EDIT if edited else Kind.MEDIA if att is not None else Kind.TEXT,
         id=f"{pid}:edit:{edit_date if edited_at else 0}" if edited else pid,
         origin=instance,
-        conversation=_address(msg, instance, chat_id, kind),
+        conversation=address_of(msg, instance, chat_id, kind),
         sender=sender,
         text=text or RichText(),
         attachments=(att,) if att is not None else (),

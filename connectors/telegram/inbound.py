@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
 from connectors.telegram.config import TelegramConfig
 from connectors.telegram.convert import ALLOWED_UPDATES, Accept, to_message
+from connectors.telegram.interact import callback_id, choice_message, reaction_message
 from relay.connector import Context, HookRequest, Inbound, Result
 from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
@@ -20,6 +21,11 @@ from relay.http import parse_json
 from relay.model import Message
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+Answer = Callable[[str], None]
+
+
+def _unanswered(_: str) -> None:
+    return None
 
 
 def authenticate(expected: bytes, request: HookRequest) -> None:
@@ -31,18 +37,28 @@ def authenticate(expected: bytes, request: HookRequest) -> None:
         raise AuthError("wrong X-Telegram-Bot-Api-Secret-Token", 403)
 
 
-def parse(instance: str, accept: Accept, log: logging.Logger, request: HookRequest, _: Any = None) -> Inbound:
+def parse(
+    instance: str, accept: Accept, log: logging.Logger, answer: Answer, request: HookRequest, _: Any = None
+) -> Inbound:
     """One update as the Message it carries; nothing for updates the relay does not carry."""
     data = parse_json(request.body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadRequest("not a Telegram update")
-    message = update_message(data, instance, accept, log)
+    message = update_message(data, instance, accept, log, answer)
     return Inbound.of(message) if message is not None else Inbound()
 
 
-def update_message(data: dict[str, Any], instance: str, accept: Accept, log: logging.Logger) -> Message | None:
-    """The Message of an authenticated update, or None (logged by error class only) when it has none."""
+def update_message(
+    data: dict[str, Any], instance: str, accept: Accept, log: logging.Logger, answer: Answer = _unanswered
+) -> Message | None:
+    """The Message of an authenticated update, or None (logged by error class only) when it has none. A
+    callback query is handed to `answer` first, so the customer's button stops spinning whatever follows."""
     try:
+        if (query := callback_id(data)) is not None:
+            answer(query)
+            return choice_message(data, instance, accept)
+        if "message_reaction" in data:
+            return reaction_message(data, instance, accept)
         return to_message(data, instance, accept)
     except Exception as exc:
         log.warning("update not understood", extra={"connector": instance, "error": type(exc).__name__})
@@ -59,6 +75,8 @@ class Updates(Protocol):
 
 def _chat_of(update: dict[str, Any]) -> str:
     for value in update.values():
+        if isinstance(value, dict) and isinstance(value.get("message"), dict):
+            value = value["message"]
         if isinstance(value, dict) and isinstance(value.get("chat"), dict):
             return str(value["chat"].get("id"))
     return ""
@@ -68,8 +86,17 @@ class Poller:
     """getUpdates long polling for one replica (a lease in the state store); the offset only
     moves past updates whose delivery was acknowledged, so Telegram keeps the rest for us."""
 
-    def __init__(self, name: str, config: TelegramConfig, bot: Updates, ctx: Context, accept: Accept) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: TelegramConfig,
+        bot: Updates,
+        ctx: Context,
+        accept: Accept,
+        answer: Answer = _unanswered,
+    ) -> None:
         self.name = name
+        self.answer = answer
         self.config = config
         self.bot = bot
         self.ctx = ctx
@@ -150,7 +177,7 @@ class Poller:
 
         async def one_chat(items: list[dict[str, Any]]) -> None:
             for update in items:
-                message = update_message(update, self.name, self.accept, self.ctx.log)
+                message = update_message(update, self.name, self.accept, self.ctx.log, self.answer)
                 result = await self.ctx.deliver(message) if message is not None else None
                 if not _acknowledged(result):
                     return

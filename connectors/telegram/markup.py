@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from telegram import MessageEntity as PtbEntity
+
 from connectors.telegram.schema import MessageEntity
 from relay.richtext import RichText, Span, Style, utf16_len
 
@@ -116,3 +118,8 @@ def entity_tuples(items: list[MessageEntity] | None) -> list[tuple[str, int, int
         if isinstance(kind, str) and type(offset) is int and type(length) is int:
             out.append((kind, offset, length, url if isinstance(url, str) else None))
     return out
+
+
+def ptb_entities(items: list[Entity]) -> list[PtbEntity] | None:
+    """The entities as python-telegram-bot objects for a send (None for none)."""
+    return [PtbEntity(e.type, e.offset, e.length, url=e.url) for e in items] or None

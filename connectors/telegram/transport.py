@@ -7,9 +7,11 @@ import errno
 import re
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -174,3 +176,12 @@ class AiohttpRequest(BaseRequest):
         finally:
             self._slots.release()
         raise error from cause
+
+
+class RelayBot(Bot):
+    """PTB's Bot plus raw getUpdates: updates are parsed one by one, so one odd update cannot stall
+    polling and PTB's batch-parse error log (which prints the updates) never runs."""
+
+    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> list[Any]:
+        result = await self._post("getUpdates", params, read_timeout=read_timeout)
+        return result if isinstance(result, list) else []

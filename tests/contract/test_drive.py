@@ -12,6 +12,7 @@ from relay import registry
 from relay.app import Relay
 from relay.connector import Check, Connector, ConnectorKind
 from relay.errors import DeliveryError
+from relay.interact import Choice, Choices, ChoiceStyle
 from relay.model import Address, Attachment, Kind, Message, Status
 from relay.reasons import Reason
 from relay.richtext import RichText
@@ -91,13 +92,18 @@ def _message(conn: Connector, address: Address, kind: Kind, ref: str | None = No
 
 
 def _messages(conn: Connector, address: Address) -> list[Message]:
-    """One message of every kind the connector's capabilities claim, to `address`."""
+    """One message of every kind the connector's capabilities claim (buttons and typing too), to `address`."""
     out = [_message(conn, address, Kind.TEXT, text=RichText.of("hello **there**"))]
     if conn.manifest.kind is ConnectorKind.MESSENGER:
         out.append(_message(conn, address, Kind.NOTICE, text=RichText.of("could not be delivered")))
     if conn.capabilities.files:
         file = Attachment(name="one.png", mime="image/png", size=len(PNG), data=PNG)
         out.append(_message(conn, address, Kind.MEDIA, attachments=(file,)))
+    if conn.capabilities.max_buttons >= 2:
+        pick = Choices(ChoiceStyle.BUTTONS, (Choice("yes", "Yes"), Choice("no", "No")))
+        out.append(_message(conn, address, Kind.TEXT, text=RichText.of("ok?"), choices=pick))
+    if conn.capabilities.typing:
+        out.append(_message(conn, address, Kind.TYPING))
     return out
 
 
@@ -111,6 +117,8 @@ def _changes(conn: Connector, address: Address, ref: str) -> list[Message]:
         out.append(_message(conn, address, Kind.REACTION, ref, reaction="👍"))
     if caps.receipts:
         out.append(_message(conn, address, Kind.STATUS, ref, status=Status.DELIVERED))
+    if caps.read_marks:
+        out.append(_message(conn, address, Kind.READ, ref))
     if caps.deletes:
         out.append(_message(conn, address, Kind.DELETE, ref))
     return out

@@ -28,6 +28,7 @@ CASE = ContractCase(
             Payload(n, recorded(PAYLOADS, f"{n}.json"), _signed)
             for n in ("text", "photo", "document", "edited", "reply")
         ),
+        *(Payload(n, recorded(PAYLOADS, f"{n}.json"), _signed) for n in ("callback_query", "message_reaction")),
         Payload("member joined", recorded(PAYLOADS, "member_joined.json"), _signed, delivers=False),
     ),
     address=_address,

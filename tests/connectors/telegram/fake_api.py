@@ -13,53 +13,16 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.connectors.telegram.fake_entities import utf16, validate_entities
+from tests.connectors.telegram.fake_interact import InteractFake, wanted
 from tests.support.fake_platform import FakePlatform
 
 TOKEN = "123456789:AAE-test-token-abcdefghijklmnopqrstuvwxyz"
 SECRET = "fake-secret-token_0123456789"
-_KNOWN_ENTITIES = {"bold", "italic", "strikethrough", "underline", "spoiler", "code", "pre", "text_link"}
-_NO_NESTING = {"code", "pre"}
-
-
-def utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _boundaries(text: str) -> set[int]:
-    out, pos = {0}, 0
-    for ch in text:
-        pos += utf16(ch)
-        out.add(pos)
-    return out
-
-
-def validate_entities(text: str, entities: list[dict[str, Any]]) -> str | None:
-    """Why Telegram would refuse these entities ("can't parse entities"), or None if it would accept them."""
-    size, cuts = utf16(text), _boundaries(text)
-    ranges = []
-    for e in entities:
-        off, length, kind = e.get("offset"), e.get("length"), e.get("type")
-        if kind not in _KNOWN_ENTITIES:
-            return f"unknown entity type {kind}"
-        if not isinstance(off, int) or not isinstance(length, int) or off < 0 or length <= 0 or off + length > size:
-            return "entity out of range"
-        if off not in cuts or off + length not in cuts:
-            return "entity splits a surrogate pair"
-        if kind == "text_link" and not str(e.get("url", "")).startswith(("http://", "https://", "tg://")):
-            return "bad text_link url"
-        ranges.append((off, off + length, kind))
-    for (a1, b1, k1), (a2, b2, k2) in itertools.combinations(ranges, 2):
-        if b1 <= a2 or b2 <= a1:
-            continue
-        if not ((a1 <= a2 and b2 <= b1) or (a2 <= a1 and b1 <= b2)):
-            return "entities intersect partially"
-        if k1 in _NO_NESTING or k2 in _NO_NESTING:
-            return "code/pre cannot be nested with other entities"
-    return None
 
 
 @dataclass
-class FakeTelegram(FakePlatform):
+class FakeTelegram(InteractFake, FakePlatform):
     """State of the fake: what was sent, queued updates, files, and failure knobs."""
 
     token: str = TOKEN
@@ -75,6 +38,11 @@ class FakeTelegram(FakePlatform):
     errors: list[str] = field(default_factory=list)
     downloads: int = 0
     cdn: dict[str, bytes] = field(default_factory=dict)
+    queries: set[str] = field(default_factory=set)
+    answered: list[dict[str, Any]] = field(default_factory=list)
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    customer_messages: set[tuple[int, int]] = field(default_factory=lambda: {(123456789, 42)})
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -186,6 +154,7 @@ class FakeTelegram(FakePlatform):
         self.offsets.append(offset)
         if isinstance(offset, int):
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        self.updates = [u for u in self.updates if wanted(u, p.get("allowed_updates"))]
         deadline = time.monotonic() + float(p.get("timeout") or 0)
         while not self.updates and time.monotonic() < deadline:
             self._new_update.clear()
@@ -228,9 +197,10 @@ class FakeTelegram(FakePlatform):
         if "parse_mode" in p:
             return self._error(400, "Bad Request: the fake only accepts entities")
         problem = self._check_chat(p) or self._check_text(p.get("text"), p.get("entities"), 4096)
-        if problem:
+        if problem or (problem := self._check_markup(p)):
             return problem
-        msg = self._message(p, text=p["text"])
+        markup = {"reply_markup": p["reply_markup"]} if p.get("reply_markup") else {}
+        msg = self._message(p, text=p["text"], **markup)
         self.sent[-1]["method"] = "sendMessage"
         return self._ok(msg)
 
@@ -244,6 +214,8 @@ class FakeTelegram(FakePlatform):
             problem = self._check_text(p["caption"], p.get("caption_entities"), 1024)
             if problem:
                 return problem
+        if problem := self._check_markup(p):
+            return problem
         file = {"file_id": f"sent-{field_name}", "file_unique_id": "u", "file_size": len(p[field_name])}
         content = {"photo": [file | {"width": 1, "height": 1}]} if field_name == "photo" else {field_name: file}
         msg = self._message(p, **content)

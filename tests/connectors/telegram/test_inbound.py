@@ -37,7 +37,7 @@ async def test_start_registers_webhook_with_secret_and_no_token_in_path(
     assert fake.webhook["url"].endswith("/hooks/tg/")
     assert TOKEN not in fake.webhook["url"] and TOKEN.split(":")[1] not in fake.webhook["url"]
     assert fake.webhook["secret_token"] == SECRET
-    assert set(fake.webhook["allowed_updates"]) == {"message", "edited_message"}
+    assert set(fake.webhook["allowed_updates"]) == {"message", "edited_message", "callback_query", "message_reaction"}
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,8 @@ from relay.http import sign
 from relay.model import Address, Kind, Message
 from relay.richtext import RichText, utf16_len
 from tests.conftest import RelayFactory
-from tests.connectors.telegram.fake_api import SECRET, FakeTelegram, validate_entities
+from tests.connectors.telegram.fake_api import SECRET, FakeTelegram
+from tests.connectors.telegram.fake_entities import validate_entities
 from tests.connectors.telegram.helpers import SECRET_HEADER, payload, to_crm
 from tests.connectors.telegram.test_inbound import eventually
 from tests.support.crm_sink import SINK_SECRET, CrmSink

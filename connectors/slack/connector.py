@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.slack import convert, inbound, sdk
+from connectors.slack import blocks, convert, inbound, sdk
 from connectors.slack.config import SlackConfig
 from relay.connector import (
     Capabilities,
@@ -23,6 +23,8 @@ from relay.connector import (
 from relay.errors import DeliveryError, MediaError
 from relay.media import close_chunks
 from relay.model import Kind, Message
+from relay.reasons import Reason
+from relay.richtext import RichText
 
 
 class SlackConnector(Connector):
@@ -50,7 +52,14 @@ class SlackConnector(Connector):
         async def parse(request: HookRequest, _: Any) -> Inbound:
             return await inbound.parse(self.events, request)
 
-        return (Hook("POST", "/events", authenticate, parse), Hook("POST", "/", authenticate, parse))
+        async def interaction(request: HookRequest, _: Any) -> Inbound:
+            return await inbound.interaction(self.events, request)
+
+        return (
+            Hook("POST", "/events", authenticate, parse),
+            Hook("POST", "/interactions", authenticate, interaction),
+            Hook("POST", "/", authenticate, parse),
+        )
 
     async def start(self) -> None:
         if self.config.mode == "socket" and self.config.app_token is not None:
@@ -70,10 +79,44 @@ class SlackConnector(Connector):
             method, args = convert.change_args(message)
             await sdk.call(self.web.api_call(method, json=args))
             return convert.message_id(args["channel"], args["ts"])
+        if message.kind is Kind.REACTION:
+            return await self._react(message)
         if message.attachments:
             return await self._send_files(message)
-        got = await sdk.call(self.web.api_call("chat.postMessage", json=convert.post_args(message)))
+        args = convert.post_args(message)
+        if message.choices is not None:
+            text = args["text"]
+            args |= {
+                "text": blocks.fallback(text, message.choices),
+                "blocks": blocks.choice_blocks(text, message.choices),
+            }
+        got = await sdk.call(self.web.api_call("chat.postMessage", json=args))
         return convert.posted_id(got, message.conversation.chat)
+
+    async def _react(self, message: Message) -> str:
+        """reactions.add with the emoji's Slack name (an emoji without one goes once as text); an empty reaction
+        removes the app's own reactions on the message (reactions.get, then reactions.remove)."""
+        channel, ts = convert.split_id(message.ref or "")
+        if not ts:
+            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+        where = {"channel": channel, "timestamp": ts}
+        name = blocks.reaction_name(message.reaction)
+        try:
+            if not message.reaction:
+                got = await sdk.call(self.web.api_call("reactions.get", http_verb="GET", params=where))
+                mine = await self.directory.own_user()
+                for found in convert.reactions_of(got):
+                    if mine in found[1]:
+                        await sdk.call(self.web.api_call("reactions.remove", json=where | {"name": found[0]}))
+            elif name is None:
+                text = RichText.of(f"(reacted {message.reaction})")
+                return await self.send(message.with_(kind=Kind.TEXT, text=text, ref=None, reaction=None))
+            else:
+                await sdk.call(self.web.api_call("reactions.add", json=where | {"name": name}))
+        except DeliveryError as exc:
+            if exc.detail not in ("already_reacted", "no_reaction"):
+                raise
+        return message.ref or ""
 
     async def _send_files(self, message: Message) -> str:
         """files.getUploadURLExternal -> POST of the bytes -> files.completeUploadExternal, all from memory."""
@@ -137,10 +180,13 @@ MANIFEST = Manifest(
         replies=False,
         edits=True,
         deletes=True,
-        reactions=False,
+        reactions=True,
         files=True,
         max_file_bytes=1 << 30,
         receipts=False,
+        max_buttons=blocks.MAX_BUTTONS,
+        max_list=blocks.MAX_OPTIONS,
+        url_buttons=True,
         limits=(Limit("chat", rate=1.0, per=1.0, burst=3),),
         ack_deadline=2.5,
     ),

@@ -15,6 +15,7 @@ from relay.reasons import Reason
 FILE_HOSTS = ("files.slack.com", "*.slack.com", "*.slack-edge.com")
 FILE_REDIRECTS = 3
 
+REACTIONS = ("reaction_added", "reaction_removed")
 MESSAGE_SUBTYPES = frozenset(
     {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
 )
@@ -60,13 +61,14 @@ def _subject(event: dict[str, Any]) -> dict[str, Any]:
 
 def channel_of(event: dict[str, Any]) -> str | None:
     """The channel an event happened in."""
-    if event.get("type") == "reaction_added":
+    if event.get("type") in REACTIONS:
         return _str(_dict(event.get("item")).get("channel"))
     return _str(event.get("channel"))
 
 
 def is_relayed(event: dict[str, Any], own_user: str | None, channels: frozenset[str]) -> bool:
-    """True for customer messages, edits, deletes and reactions in relayed channels and DMs; bots never."""
+    """True for customer messages, edits, deletes and reactions (added or removed) in relayed channels and DMs;
+    bots never."""
     etype = event.get("type")
     if etype == "message":
         subtype = event.get("subtype")
@@ -79,7 +81,7 @@ def is_relayed(event: dict[str, Any], own_user: str | None, channels: frozenset[
             before = _dict(event.get("previous_message"))
             if before.get("text") == subject.get("text"):
                 return False
-    elif etype == "reaction_added":
+    elif etype in REACTIONS:
         item = _dict(event.get("item"))
         if item.get("type") != "message" or not _str(item.get("ts")) or _from_bot(event, own_user):
             return False
@@ -93,7 +95,7 @@ def is_relayed(event: dict[str, Any], own_user: str | None, channels: frozenset[
 
 def actor(event: dict[str, Any]) -> str | None:
     """The Slack user id who did this (for the sender lookup)."""
-    if event.get("type") == "reaction_added":
+    if event.get("type") in REACTIONS:
         return _str(event.get("user"))
     return _str(_subject(event).get("user"))
 
@@ -137,14 +139,14 @@ def to_message(body: dict[str, Any], instance: str, sender: Party | None) -> Mes
     event_id = _str(body.get("event_id"))
     event_ts = _str(event.get("event_ts")) or _str(event.get("ts")) or ""
     common: dict[str, Any] = {"origin": instance, "sender": sender, "event_id": event_id, "sent_at": _sent_at(event_ts)}
-    if event.get("type") == "reaction_added":
-        item_ts = str(_dict(event.get("item")).get("ts"))
+    if event.get("type") in REACTIONS:
+        item_ts, added = str(_dict(event.get("item")).get("ts")), event.get("type") == "reaction_added"
         return Message(
             kind=Kind.REACTION,
-            id=message_id(channel, f"{event_ts}:r"),
+            id=message_id(channel, f"{event_ts}:{'r' if added else 'u'}"),
             ref=message_id(channel, item_ts),
             conversation=Address(instance, channel),
-            reaction=reaction_text(str(event.get("reaction"))),
+            reaction=reaction_text(str(event.get("reaction"))) if added else "",
             **common,
         )
     subject = _subject(event)
@@ -221,6 +223,12 @@ def posted_id(data: dict[str, Any], channel: str) -> str:
     if ts is None:
         raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE)
     return message_id(_str(data.get("channel")) or channel, ts)
+
+
+def reactions_of(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(name, user ids) of each reaction in reactions.get's answer."""
+    found = _dict(data.get("message")).get("reactions")
+    return [(r["name"], list(r.get("users") or ())) for r in found or () if isinstance(r, dict) and _str(r.get("name"))]
 
 
 def upload_target(data: dict[str, Any]) -> tuple[str, str]:

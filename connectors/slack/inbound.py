@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from connectors.slack.blocks import choice_message, user_of, where
 from connectors.slack.convert import actor, is_relayed, to_message
 from relay.connector import HookRequest, Inbound, Result
 from relay.credential import header_credential, same
@@ -78,7 +79,7 @@ async def parse(events: Events, request: HookRequest) -> Inbound:
     if not _json(request):
         if parse_qs(request.body.decode("latin-1")).get("ssl_check") == ["1"]:
             return Inbound(reply=web.Response())
-        raise BadRequest("only Events API requests (JSON) are taken here; interactivity is not relayed", 404)
+        raise BadRequest("only Events API requests (JSON) are taken here; interactivity goes to /interactions", 404)
     doc = parse_json(request.body)
     if not isinstance(doc, dict) or not isinstance(doc.get("event", {}), dict):
         raise BadRequest("a Slack payload is a JSON object whose event is an object")
@@ -95,13 +96,44 @@ async def parse(events: Events, request: HookRequest) -> Inbound:
     return Inbound.of(found) if found is not None else Inbound()
 
 
+def _relayed_channel(events: Events, channel: str) -> bool:
+    return not events.channels or channel in events.channels or channel.startswith("D")
+
+
+async def choice(events: Events, payload: dict[str, Any]) -> Message | None:
+    """The customer's pick in an interaction payload (block_actions on a relay message), or None."""
+    place = where(payload)
+    if payload.get("type") != "block_actions" or place is None or not _relayed_channel(events, place[0]):
+        return None
+    user = user_of(payload)
+    if user is None or user == await events.people.own_user():
+        return None
+    return choice_message(payload, events.instance, await events.people.sender(user))
+
+
+async def interaction(events: Events, request: HookRequest) -> Inbound:
+    """POST /hooks/<instance>/interactions (signed like events): `payload=` JSON in a form body; a button or
+    select used on a relay message is the customer's choice, anything else is acknowledged and dropped."""
+    form = parse_qs(request.body.decode("utf-8", "replace"))
+    if form.get("ssl_check") == ["1"]:
+        return Inbound(reply=web.Response())
+    raw = form.get("payload")
+    if not raw:
+        raise BadRequest("an interaction is a form with a payload field")
+    doc = parse_json(raw[0].encode())
+    if not isinstance(doc, dict):
+        raise BadRequest("an interaction payload is a JSON object")
+    found = await choice(events, doc)
+    return Inbound.of(found) if found is not None else Inbound()
+
+
 async def envelope(
     events: Events, deliver: Callable[[Message], Awaitable[Result]], kind: str, payload: dict[str, Any]
 ) -> bool:
     """One Socket Mode envelope: True when Slack may forget it (delivered, duplicate, failed for good, or
-    not for the relay); an events_api envelope still to be delivered stays unacknowledged, as do the
-    kinds the relay does not take (interactivity, commands)."""
-    if kind != "events_api":
+    not for the relay); an events_api or interactive envelope still to be delivered stays unacknowledged,
+    as do the kinds the relay does not take (slash commands)."""
+    if kind not in ("events_api", "interactive"):
         return False
-    found = await message(events, payload)
+    found = await (message(events, payload) if kind == "events_api" else choice(events, payload))
     return found is None or (await deliver(found)).acknowledged

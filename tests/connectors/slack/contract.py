@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from relay.model import Address
 from tests.connectors.slack.fake_slack import BOT_TOKEN, PAYLOADS, SIGNING_SECRET, FakeSlack, signed
@@ -16,6 +17,7 @@ DELIVERED = (
     "file_share",
     "message_changed",
     "reaction_added",
+    "reaction_removed",
     "message_deleted",
 )
 IGNORED = ("own_bot_echo", "other_bot", "url_verification")
@@ -23,6 +25,15 @@ IGNORED = ("own_bot_echo", "other_bot", "url_verification")
 
 def _signed(body: bytes) -> Mapping[str, str]:
     return signed(body)
+
+
+def _form_signed(body: bytes) -> Mapping[str, str]:
+    return signed(body) | {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _form(name: str) -> bytes:
+    """A recorded interaction payload as Slack posts it: `payload=<JSON>` in a form body."""
+    return urlencode({"payload": recorded(PAYLOADS, name).decode()}).encode()
 
 
 def _config(base: str) -> dict[str, Any]:
@@ -39,6 +50,7 @@ CASE = ContractCase(
     payloads=(
         *(Payload(n, recorded(PAYLOADS, f"{n}.json"), _signed, "/events") for n in DELIVERED),
         *(Payload(n, recorded(PAYLOADS, f"{n}.json"), _signed, "/events", delivers=False) for n in IGNORED),
+        Payload("block_actions", _form("block_actions.json"), _form_signed, "/interactions"),
     ),
     address=_address,
     # Slack hands out upload URLs on its file hosts; the fake serves them on loopback.

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.connectors.slack.fake_interact import InteractFake, blocks_problem
 from tests.support.fake_platform import FakePlatform, Recorded, Rule
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-fakebottokenvalue"
@@ -57,7 +58,7 @@ def _params(request: Recorded) -> dict[str, Any]:
 
 
 @dataclass
-class FakeSlack(FakePlatform):
+class FakeSlack(InteractFake, FakePlatform):
     """Records every Web API call; `fail(method, ...)` queues misbehaving answers."""
 
     token: str = BOT_TOKEN
@@ -75,6 +76,9 @@ class FakeSlack(FakePlatform):
     ws: web.WebSocketResponse | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
+    posted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reacted: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
+    known: set[tuple[str, str]] = field(default_factory=lambda: {("D024BE91L", "1736935200.000200")})
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -146,7 +150,12 @@ class FakeSlack(FakePlatform):
         }
 
     def m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        if "blocks" in p and (problem := blocks_problem(p["blocks"])):
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]} | {
+                "response_metadata": {"messages": [f"[ERROR] {problem}"]}
+            }
         ts = self._next_ts()
+        self.posted[ts] = p
         return {
             "ok": True,
             "channel": p["channel"],
@@ -230,14 +239,16 @@ class FakeSlack(FakePlatform):
                 self.acked.set()
         return ws
 
-    async def push(self, body: dict[str, Any], envelope_id: str, retry_attempt: int = 0) -> None:
-        """Send an events_api envelope over the socket, as Slack does."""
+    async def push(
+        self, body: dict[str, Any], envelope_id: str, retry_attempt: int = 0, kind: str = "events_api"
+    ) -> None:
+        """Send an envelope (events_api, or interactive for a block_actions payload) over the socket, as Slack does."""
         assert self.ws is not None
         await self.ws.send_json(
             {
                 "envelope_id": envelope_id,
                 "payload": body,
-                "type": "events_api",
+                "type": kind,
                 "accepts_response_payload": False,
                 "retry_attempt": retry_attempt,
                 "retry_reason": "timeout" if retry_attempt else "",

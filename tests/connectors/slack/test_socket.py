@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from relay.app import Relay
 from tests.conftest import RelayFactory
 from tests.connectors.slack.conftest import slack_to_crm
-from tests.connectors.slack.fake_slack import APP_TOKEN, FakeSlack, payload
+from tests.connectors.slack.fake_slack import APP_TOKEN, PAYLOADS, FakeSlack, payload
 from tests.support.crm_sink import CrmSink
 
 
@@ -49,6 +50,19 @@ async def test_socket_mode_acks_delivered_envelopes(
     assert len(sink.messages()) == 1
     checks = await relay.connectors["slack"].check()
     assert [(c.what, c.ok) for c in checks] == [("auth.test", True), ("apps.connections.open", True)]
+
+
+async def test_socket_mode_takes_a_click_as_an_interactive_envelope(
+    start_relay: RelayFactory, fake_slack: FakeSlack, crm_sink: tuple[CrmSink, str]
+) -> None:
+    sink, url = crm_sink
+    await socket_relay(start_relay, fake_slack, url)
+    click = json.loads((PAYLOADS / "block_actions.json").read_text())
+    await fake_slack.push(click, "env-click", kind="interactive")
+    await until(lambda: fake_slack.acks)
+    assert fake_slack.acks == [{"envelope_id": "env-click"}]
+    [got] = sink.messages()
+    assert got["message"]["text"] == "Friday"
 
 
 async def test_socket_mode_leaves_undelivered_envelopes_unacked(

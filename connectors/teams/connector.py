@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from connectors.teams import inbound
 from connectors.teams.auth import KeyCache, Verified
+from connectors.teams.cards import MAX_ACTIONS, MAX_LIST, card
 from connectors.teams.config import TeamsConfig, file_url_allowed, service_url_allowed
 from connectors.teams.convert import (
     DOWNLOAD,
@@ -96,12 +98,16 @@ class TeamsConnector(Connector):
             raise DeliveryError(Reason.HOST_NOT_ALLOWED, detail="service_url")
         if await self.ctx.state.get(self._unreachable_key(address)) is not None:
             raise DeliveryError(Reason.RECIPIENT_UNREACHABLE)
-        body = None
-        if message.kind is Kind.DELETE:
+        body: dict[str, Any] | None = None
+        if message.kind is Kind.TYPING:
+            body, message = {"type": "typing"}, message.with_(ref=None)
+        elif message.kind is Kind.DELETE:
             if not message.ref:
                 raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         else:
             body = to_activity(message, *await self._content(message))
+            if message.choices is not None:
+                body["attachments"] = [*body.get("attachments", ()), card(message.choices)]
         call = to_call(message, service, body, await self.tokens.token(), self.config.service_hosts)
         answer = await self.ctx.client.call(call)
         if answer.ok:
@@ -170,6 +176,10 @@ MANIFEST = Manifest(
         deletes=True,
         files=True,
         max_file_bytes=IMAGE_MAX,
+        max_buttons=MAX_ACTIONS,
+        max_list=MAX_LIST,
+        url_buttons=True,
+        typing=True,
         limits=(
             Limit("chat", rate=7, per=1.0, burst=7),
             Limit("chat", rate=60, per=30.0, burst=8),

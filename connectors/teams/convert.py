@@ -99,7 +99,16 @@ def _attachments(activity: dict[str, Any], instance: str) -> tuple[Attachment, .
     return tuple(out)
 
 
-def _sent_at(activity: dict[str, Any]) -> datetime:
+def party_of(activity: dict[str, Any]) -> Party | None:
+    """Who sent an activity: the Teams user id, display name and Entra object id."""
+    raw = _obj(activity.get("from"))
+    if not _str(raw.get("id")):
+        return None
+    return Party(id=raw["id"], name=_str(raw.get("name")), username=_str(raw.get("aadObjectId")))
+
+
+def sent_at(activity: dict[str, Any]) -> datetime:
+    """When the activity happened (its timestamp, else now)."""
     try:
         return datetime.fromisoformat(str(activity.get("timestamp")))
     except ValueError:
@@ -143,15 +152,9 @@ def to_message(activity: dict[str, Any], instance: str) -> Message | None:
     if act_id is None:
         raise BadRequest("activity has no id")
     address = address_of(activity, instance)
-    sender_raw = _obj(activity.get("from"))
-    sender = None
-    if _str(sender_raw.get("id")):
-        sender = Party(
-            id=sender_raw["id"], name=_str(sender_raw.get("name")), username=_str(sender_raw.get("aadObjectId"))
-        )
     event = f"{address.chat}:{act_id}"
-    common: dict[str, Any] = {"origin": instance, "conversation": address, "sender": sender}
-    common["sent_at"] = _sent_at(activity)
+    common: dict[str, Any] = {"origin": instance, "conversation": address, "sender": party_of(activity)}
+    common["sent_at"] = sent_at(activity)
     if kind is Kind.DELETE:
         return Message(kind=kind, id=f"{act_id}:delete", ref=act_id, event_id=f"{event}:delete", **common)
     bot_id = _str(_obj(activity.get("recipient")).get("id"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from connectors.teams.auth import KeyCache, Verified, verify_token
+from connectors.teams.cards import to_event
 from connectors.teams.convert import address_of, to_message
 from relay.connector import HookRequest, Inbound
 from relay.credential import header_credential
@@ -54,5 +55,5 @@ async def parse(
         raise BadRequest("activity must be a JSON object")
     check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"), channels)
     await heard_from(address_of(activity, instance))
-    message = to_message(activity, instance)
+    message = to_event(activity, instance) or to_message(activity, instance)
     return Inbound.of(message) if message is not None else Inbound()

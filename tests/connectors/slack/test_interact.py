@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient
 
 from connectors.slack.blocks import choice_message
 from relay.app import Relay
-from relay.connector import Connector
 from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle
 from relay.model import Address, Kind, Message
@@ -22,6 +21,7 @@ from relay.richtext import RichText
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.slack.conftest import slack_config
 from tests.connectors.slack.fake_slack import PAYLOADS, SIGNING_SECRET, FakeSlack, signed
+from tests.support.spy import handed_to
 
 DM = Address("slack", "D024BE91L")
 SLOTS = Choices(ChoiceStyle.BUTTONS, (Choice("slot-tomorrow", "Tomorrow"), Choice("slot-friday", "Friday")))
@@ -37,17 +37,7 @@ def crm_says(kind: Kind = Kind.TEXT, **fields: Any) -> Message:
 
 
 def to_crm(relay: Relay) -> list[Message]:
-    """What the engine hands the CRM (the inbox), recorded before the inbox takes it."""
-    inbox: Connector = relay.connectors["inbox"]
-    seen: list[Message] = []
-    real = inbox.send
-
-    async def send(message: Message) -> str:
-        seen.append(message)
-        return await real(message)
-
-    inbox.send = send  # type: ignore[method-assign]
-    return seen
+    return handed_to(relay, "inbox")
 
 
 async def started(start_relay: RelayFactory, fake: FakeSlack) -> tuple[TestClient[Any, Any], Relay, list[Message]]:

@@ -19,7 +19,16 @@ from tests.connectors.teams.fakes import APP_ID, PAYLOADS, SECRET, TENANT, BotFr
 from tests.contract.case import ContractCase, Payload
 
 SERVICE = b"https://smba.trafficmanager.net/emea/"
-DELIVERED = ("personal_message", "channel_message", "group_message", "file_message", "message_update", "message_delete")
+DELIVERED = (
+    "personal_message",
+    "channel_message",
+    "group_message",
+    "file_message",
+    "message_update",
+    "message_delete",
+    "card_submit",
+    "message_reaction",
+)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
+from tests.connectors.teams.fake_cards import activity_problem
 from tests.support.fake_platform import FakePlatform
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -142,6 +143,9 @@ class BotFramework(FakePlatform):
         if self.failures:
             sent.status, headers, error = self.failures.pop(0)
             return web.json_response(error, status=sent.status, headers=headers)
+        if request.method != "DELETE" and (problem := activity_problem(body)):
+            sent.status = problem[0]
+            return web.json_response(problem[1], status=sent.status)
         if request.method == "DELETE":
             return web.Response(status=200)
         return web.json_response({"id": f"act-{len(self.sent)}"}, status=201)

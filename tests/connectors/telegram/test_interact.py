@@ -13,7 +13,6 @@ from connectors.telegram.convert import Accept
 from connectors.telegram.inbound import update_message
 from connectors.telegram.interact import REACTIONS, choice_message, reaction_message
 from relay.app import Relay
-from relay.connector import Connector
 from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle
 from relay.model import Address, Kind, Message
@@ -23,6 +22,7 @@ from tests.conftest import RelayFactory
 from tests.connectors.telegram.fake_api import SECRET, FakeTelegram
 from tests.connectors.telegram.helpers import SECRET_HEADER, payload, to_inbox
 from tests.connectors.telegram.test_inbound import eventually
+from tests.support.spy import handed_to
 
 Fake = tuple[FakeTelegram, str]
 HEADERS = {SECRET_HEADER: SECRET}
@@ -35,17 +35,7 @@ def crm_says(kind: Kind = Kind.TEXT, **fields: Any) -> Message:
 
 
 def to_crm(relay: Relay) -> list[Message]:
-    """What the engine hands the CRM (the inbox), recorded before the inbox takes it."""
-    inbox: Connector = relay.connectors["inbox"]
-    seen: list[Message] = []
-    real = inbox.send
-
-    async def send(message: Message) -> str:
-        seen.append(message)
-        return await real(message)
-
-    inbox.send = send  # type: ignore[method-assign]
-    return seen
+    return handed_to(relay, "inbox")
 
 
 async def started(start_relay: RelayFactory, api: str, **tg: Any) -> tuple[TestClient[Any, Any], Relay]:

@@ -1,0 +1,118 @@
+"""Adaptive Card choices out, card submits and reactions in: apart, as convert.py is near 300 lines."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connectors.teams.convert import address_of, party_of, sent_at
+from relay.errors import BadRequest, DeliveryError
+from relay.interact import Choice, Choices, ChoiceStyle
+from relay.model import Kind, Message
+from relay.reasons import Reason
+
+CARD = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.4"
+MAX_ACTIONS = 6
+MAX_LIST = 30
+CHOICE, TITLE, TITLES = "relay_choice", "relay_title", "relay_titles"
+REACTIONS = {
+    "like": "👍",
+    "heart": "❤️",
+    "laugh": "😆",
+    "surprised": "😮",
+    "sad": "😢",
+    "angry": "😡",
+    "plusOne": "➕",
+}
+_CODE = re.compile(r"([0-9a-f]{4,6})(?:-([0-9a-f]{4,6}))*(?:_[a-z0-9_]+)?")
+
+
+def _action(choice: Choice, style: ChoiceStyle) -> dict[str, Any]:
+    if style is ChoiceStyle.URL:
+        if not choice.url or not choice.url.startswith(("https://", "http://")):
+            raise DeliveryError(Reason.UNSUPPORTED, detail="url_button_without_http_url")
+        return {"type": "Action.OpenUrl", "title": choice.title, "url": choice.url}
+    return {"type": "Action.Submit", "title": choice.title, "data": {CHOICE: choice.id, TITLE: choice.title}}
+
+
+def card(choices: Choices) -> dict[str, Any]:
+    """The Adaptive Card attachment for choices: an Action.Submit per choice (its data carries the choice id),
+    Action.OpenUrl for links, and for a list a compact Input.ChoiceSet with one submit button."""
+    limit = MAX_LIST if choices.style is ChoiceStyle.LIST else MAX_ACTIONS
+    if not 0 < len(choices.items) <= limit:
+        raise DeliveryError(Reason.UNSUPPORTED, detail="too_many_choices")
+    body: list[dict[str, Any]] = []
+    if choices.style is ChoiceStyle.LIST:
+        rows = [{"title": c.title, "value": c.id} for c in choices.items]
+        picker = {"type": "Input.ChoiceSet", "id": CHOICE, "style": "compact", "isRequired": True, "choices": rows}
+        body.append(picker | {"placeholder": choices.button} if choices.button else picker)
+        titles = {c.id: c.title for c in choices.items}
+        actions = [{"type": "Action.Submit", "title": choices.button or "Send", "data": {TITLES: titles}}]
+    else:
+        actions = [_action(c, choices.style) for c in choices.items]
+    content = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body, "actions": actions}
+    return {"contentType": CARD, "content": content}
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def choice_of(value: Any) -> Choice | None:
+    """The choice in an Action.Submit's value (the card's data, merged with the list's input)."""
+    data = _obj(value)
+    found = _str(data.get(CHOICE))
+    if found is None:
+        return None
+    title = _str(data.get(TITLE)) or _str(_obj(data.get(TITLES)).get(found))
+    return Choice(found, title or found)
+
+
+def emoji(kind: str) -> str:
+    """A Teams reaction type as an emoji: the six classic names, or a code such as `1f440_eyes`."""
+    if kind in REACTIONS:
+        return REACTIONS[kind]
+    code = _CODE.fullmatch(kind.lower())
+    if code:
+        points = code.group(0).split("_", 1)[0].split("-")
+        return "".join(chr(int(p, 16)) for p in points if int(p, 16) <= 0x10FFFF)
+    return f"({kind})"
+
+
+def _reaction(activity: dict[str, Any]) -> str | None:
+    for item in activity.get("reactionsAdded") or ():
+        if _str(_obj(item).get("type")):
+            return emoji(item["type"])
+    removed = any(_str(_obj(item).get("type")) for item in activity.get("reactionsRemoved") or ())
+    return "" if removed else None
+
+
+def to_event(activity: dict[str, Any], instance: str) -> Message | None:
+    """A card submit (a message activity whose value names a relay choice: the reply to the card's activity)
+    or a messageReaction (on `replyToId`; a removed reaction is an empty one). None for anything else."""
+    kind = activity.get("type")
+    if kind == "message":
+        found = choice_of(activity.get("value"))
+        if found is None:
+            return None
+    elif kind == "messageReaction":
+        shown = _reaction(activity)
+        if shown is None:
+            return None
+    else:
+        return None
+    act_id, target = _str(activity.get("id")), _str(activity.get("replyToId"))
+    if act_id is None or target is None:
+        raise BadRequest("a card submit or reaction names its activity and the message it is about")
+    address = address_of(activity, instance)
+    common: dict[str, Any] = {"origin": instance, "conversation": address, "sender": party_of(activity)}
+    common |= {"sent_at": sent_at(activity), "ref": target, "event_id": f"{address.chat}:{act_id}"}
+    if kind == "message":
+        return Message(kind=Kind.TEXT, id=act_id, choice=found, **common)
+    return Message(kind=Kind.REACTION, id=f"{target}:reaction:{act_id}", reaction=shown, **common)

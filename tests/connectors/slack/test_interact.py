@@ -185,3 +185,28 @@ def test_the_recorded_block_actions_payload_is_a_reply_with_the_choice() -> None
     assert m is not None and m.choice == Choice("slot-friday", "Friday")
     assert m.ref == "D024BE91L:1736935800.000800" and m.conversation == Address("slack", "D024BE91L")
     assert m.event_id == "action:D024BE91L:1736935830.112233:U2147483697"
+
+
+async def test_interactions_the_relay_does_not_carry_are_acknowledged_and_dropped(
+    start_relay: RelayFactory, fake_slack: FakeSlack
+) -> None:
+    raw = workspace(
+        {
+            "slack": slack_config(fake_slack, channels=["C0SHARED01"]),
+            "inbox": {"type": "inbox", "access_key": INBOX_KEY},
+        },
+        [{"from": ["slack"], "to": "inbox"}],
+    )
+    client, relay = await start_relay(raw)
+    seen = to_crm(relay)
+    recorded = json.loads((PAYLOADS / "block_actions.json").read_text())
+    other_channel = recorded | {"container": recorded["container"] | {"channel_id": "C0OTHER001"}}
+    own_click = recorded | {"user": {"id": "U0RELAYBOT"}}
+    submission = {"type": "view_submission", "user": {"id": "U2147483697"}, "view": {"id": "V1"}}
+    for body in (other_channel, own_click, submission):
+        form = urlencode({"payload": json.dumps(body)}).encode()
+        resp = await client.post("/hooks/slack/interactions", data=form, headers=form_signed(form))
+        assert resp.status == 200 and (await resp.json())["status"] == "ignored", body["type"]
+    for junk in (b"payload=%7Boops", b"nothing=1"):
+        assert (await client.post("/hooks/slack/interactions", data=junk, headers=form_signed(junk))).status == 400
+    assert seen == []

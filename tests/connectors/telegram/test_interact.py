@@ -15,7 +15,7 @@ from connectors.telegram.interact import REACTIONS, choice_message, reaction_mes
 from relay.app import Relay
 from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle
-from relay.model import Address, Kind, Message
+from relay.model import Address, Attachment, Kind, Message
 from relay.reasons import Reason
 from relay.richtext import RichText
 from tests.conftest import RelayFactory
@@ -191,3 +191,25 @@ def test_a_tap_in_a_chat_the_relay_does_not_carry_is_still_answered() -> None:
     group["callback_query"]["message"]["chat"] = {"id": -100123, "type": "supergroup", "title": "Team"}
     assert update_message(group, "tg", Accept(private=True), logging.getLogger("t"), answered.append) is None
     assert answered == [group["callback_query"]["id"]]
+
+
+async def test_with_files_the_keyboard_rides_on_the_captioned_send(start_relay: RelayFactory, fake_tg: Fake) -> None:
+    fake, api = fake_tg
+    _, relay = await started(start_relay, api)
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\0" * 32
+    photo = Attachment(name="slot.png", mime="image/png", size=len(png), data=png)
+    await relay.engine.deliver(
+        crm_says(Kind.MEDIA, text=RichText.of("Which slot?"), attachments=(photo,), choices=SLOTS)
+    )
+    (sent,) = fake.sent
+    assert sent["method"] == "sendPhoto" and sent["caption"] == "Which slot?"
+    assert [b["callback_data"] for b in sent["reply_markup"]["inline_keyboard"][0]] == ["slot-tomorrow", "slot-friday"]
+
+
+async def test_a_link_that_is_not_http_is_refused_before_telegram(start_relay: RelayFactory, fake_tg: Fake) -> None:
+    fake, api = fake_tg
+    _, relay = await started(start_relay, api)
+    bad = Choices(ChoiceStyle.URL, (Choice("x", "Open", url="javascript:alert(1)"),))
+    with pytest.raises(DeliveryError) as refused:
+        await relay.connectors["tg"].send(crm_says(text=RichText.of("?"), choices=bad))
+    assert refused.value.reason is Reason.UNSUPPORTED and fake.requests("*/sendMessage") == []

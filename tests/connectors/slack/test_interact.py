@@ -210,3 +210,17 @@ async def test_interactions_the_relay_does_not_carry_are_acknowledged_and_droppe
     for junk in (b"payload=%7Boops", b"nothing=1"):
         assert (await client.post("/hooks/slack/interactions", data=junk, headers=form_signed(junk))).status == 400
     assert seen == []
+
+
+async def test_choices_and_clicks_leave_no_content_in_logs(
+    start_relay: RelayFactory, fake_slack: FakeSlack, canary: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client, relay, seen = await started(start_relay, fake_slack)
+    pick = Choices(ChoiceStyle.BUTTONS, (Choice(f"id-{canary}", f"Title {canary}"),))
+    await relay.engine.deliver(crm_says(text=RichText.of(f"Ask {canary}"), choices=pick))
+    ((ts, _),) = fake_slack.posted.items()
+    raw = fake_slack.click(ts, f"id-{canary}")
+    assert (await client.post("/hooks/slack/interactions", data=raw, headers=form_signed(raw))).status == 200
+    assert len(seen) == 1 and seen[0].choice is not None and canary in seen[0].choice.id
+    assert canary not in " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

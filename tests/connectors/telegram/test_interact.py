@@ -213,3 +213,19 @@ async def test_a_link_that_is_not_http_is_refused_before_telegram(start_relay: R
     with pytest.raises(DeliveryError) as refused:
         await relay.connectors["tg"].send(crm_says(text=RichText.of("?"), choices=bad))
     assert refused.value.reason is Reason.UNSUPPORTED and fake.requests("*/sendMessage") == []
+
+
+async def test_choices_taps_and_reactions_leave_no_content_in_logs(
+    start_relay: RelayFactory, fake_tg: Fake, canary: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake, api = fake_tg
+    client, relay = await started(start_relay, api)
+    pick = Choices(ChoiceStyle.BUTTONS, (Choice(f"id-{canary}", f"Title {canary}"),))
+    await relay.engine.deliver(crm_says(text=RichText.of(f"Ask {canary}"), choices=pick))
+    tap = fake.tap(fake.sent[0], f"id-{canary}")
+    assert (await client.post("/hooks/tg/", json=tap, headers=HEADERS)).status == 200
+    react = fake.reacted(123456789, fake.sent[0]["result"]["message_id"], ["🔥"])
+    assert (await client.post("/hooks/tg/", json=react, headers=HEADERS)).status == 200
+    await eventually(lambda: len(fake.answered) == 1)
+    assert canary not in " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -137,3 +138,17 @@ def test_reaction_types_as_emoji() -> None:
         "😡",
     ]
     assert emoji("1f440_eyes") == "👀" and emoji("1f44d-1f3fd_thumbsuplightskin") == "👍🏽" and emoji("zzz") == "(zzz)"
+
+
+async def test_cards_submits_and_reactions_leave_no_content_in_logs(
+    setup: Setup, canary: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    pick = Choices(ChoiceStyle.BUTTONS, (Choice(f"id-{canary}", f"Title {canary}"),))
+    await setup.relay.engine.deliver(crm_says(setup, text=RichText.of(f"Ask {canary}"), choices=pick))
+    activity_id, card = card_of(setup)
+    seen = handed_to(setup.relay)
+    assert (await setup.post(submit(setup.service, activity_id, card, f"Title {canary}"))).status == 200
+    assert (await setup.post(reaction(setup.service, activity_id, ["heart"]))).status == 200
+    assert [m.kind for m in seen] == [Kind.TEXT, Kind.REACTION] and seen[0].choice is not None
+    assert canary not in " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

@@ -53,7 +53,8 @@ async def answer(client: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any]
 async def customers(client: Any, sink: CrmSink) -> tuple[dict[str, str], str, str]:
     """A web chat visitor and a Telegram customer who each wrote once: (chat headers, their conversations)."""
     chat = await chat_token(client)
-    assert (await client.post("/hooks/webchat/api/messages", json={"id": "w1", "text": "hi"}, headers=chat)).status == 200
+    resp = await client.post("/hooks/webchat/api/messages", json={"id": "w1", "text": "hi"}, headers=chat)
+    assert resp.status == 200
     web_conv = sink.received[-1]["conversation"]
     assert (await client.post("/hooks/tg/", json=payload("text"), headers=TG)).status == 200
     return chat, web_conv, sink.received[-1]["conversation"]

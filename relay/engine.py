@@ -287,8 +287,8 @@ class Engine:
                     raise
                 await asyncio.sleep(pause)
                 continue
-            except MediaError:
-                raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
+            except MediaError as exc:
+                raise DeliveryError(exc.failure) from None
             if sent_key:
                 await self.store.set(sent_key, pid, self.settings.dedup_ttl)
             return pid

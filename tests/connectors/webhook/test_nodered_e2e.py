@@ -143,7 +143,7 @@ async def test_node_red_flow_from_the_docs(
     port = _free_port()
     config = webhook_workspace(f"http://127.0.0.1:{port}/relay", secret=SECRET) | LOOPBACK
     config["connectors"]["webchat"]["ack_deadline"] = 2.0
-    config["connectors"]["tg"] = tg_config(api)
+    config["connectors"]["tg"] = tg_config(api, ack_deadline=2.0)
     config["routes"][0]["from"].append("tg")
     client, _ = await start_relay(config)
     env = {
@@ -198,12 +198,35 @@ async def test_node_red_flow_from_the_docs(
     got = await client.get(link.path)
     assert got.status == 200 and await got.read() == PDF
 
-    update = payload("text")
-    update["message"]["text"] = "file please"
-    assert (await client.post("/hooks/tg/", json=update, headers=TG)).status == 200
-    for _ in range(100):
-        if fake.sent:
-            break
-        await asyncio.sleep(0.1)
-    assert [s["method"] for s in fake.sent] == ["sendDocument"] and fake.sent[0]["document"] == PDF
+    assert (await client.post("/hooks/tg/", json=_update(1, customer), headers=TG)).status == 200
+    await _wait(lambda: len(fake.sent) >= 2 and len(fake.edits) >= 1)
+    assert [(m["method"], m["text"], m.get("entities")) for m in fake.sent] == [("sendMessage", customer, None)] * 2
+    (edit,) = fake.edits
+    assert edit["text"] == "edited" and edit["message_id"] == fake.sent[0]["result"]["message_id"]
+
+    for i, code in enumerate(("500", "429", "503", "404")):
+        resp = await client.post("/hooks/tg/", json=_update(2 + i, f"status {code}"), headers=TG)
+        assert resp.status == 503, (code, await resp.text())
+    await asyncio.sleep(0.5)
+    assert len(fake.sent) == 2, "no failure notice on Telegram either: Telegram redelivers"
+
+    assert (await client.post("/hooks/tg/", json=_update(9, "file please"), headers=TG)).status == 200
+    await _wait(lambda: len(fake.sent) >= 3)
+    assert fake.sent[2]["method"] == "sendDocument" and fake.sent[2]["document"] == PDF
     assert f":{port}" not in json.dumps([r.path for r in fake.recorded]), "uploaded, the flow's URL not sent"
+
+
+def _update(n: int, text: str) -> dict[str, Any]:
+    """A Telegram text update from the same customer, the n-th."""
+    update = payload("text")
+    update["update_id"] += n
+    update["message"] |= {"message_id": 100 + n, "text": text}
+    update["message"].pop("entities", None)
+    return update
+
+
+async def _wait(done: Any) -> None:
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.1)

@@ -23,6 +23,7 @@ from relay.richtext import RichText
 from relay.router import Router
 from relay.seal import Sealer
 from relay.state import StateStore
+from relay.urlfiles import fetch_named
 
 log = logging.getLogger("relay.engine")
 
@@ -242,6 +243,8 @@ class Engine:
             message = admitted
         if message.ref is not None:
             message = await self._translate_ref(message, dest_name)
+        if message.attachments and dest.manifest.kind is ConnectorKind.MESSENGER:
+            message = await fetch_named(self.media, message, dest.capabilities)
         parts = degrade(message, dest.capabilities, self.media.link)
         first: str | None = None
         for index, part in enumerate(parts):
@@ -284,8 +287,8 @@ class Engine:
                     raise
                 await asyncio.sleep(pause)
                 continue
-            except MediaError:
-                raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
+            except MediaError as exc:
+                raise DeliveryError(exc.failure) from None
             if sent_key:
                 await self.store.set(sent_key, pid, self.settings.dedup_ttl)
             return pid
@@ -326,13 +329,15 @@ class Engine:
         if message.ref is None:
             return message
         mapped = await self.store.get(self._id_key(message.origin, message.ref))
-        if (
-            mapped is None
-            and message.kind in (Kind.EDIT, Kind.DELETE)
-            and self.router.kinds.get(dest) is ConnectorKind.MESSENGER
+        if mapped is not None:
+            return message.with_(ref=mapped)
+        if message.kind in (Kind.EDIT, Kind.DELETE, Kind.REACTION) and self.router.kinds.get(dest) is (
+            ConnectorKind.MESSENGER
         ):
-            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
-        return message.with_(ref=mapped) if mapped is not None else message
+            known = message.kind is Kind.REACTION and await self.store.get(self._id_key(dest, message.ref))
+            if not known:
+                raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+        return message
 
     async def _notify(self, failed: Message, reason: Reason) -> None:
         """Tell the sender's side, without content, that a message could not be delivered."""

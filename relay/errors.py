@@ -71,8 +71,10 @@ _RETRIED = frozenset({RetryClass.RETRY, RetryClass.RETRY_AFTER})
 
 class MediaError(RelayError):
     """A file could not be fetched: too large, not allowed, or gone. `status` is the file host's HTTP
-    status when its answer was the reason (a short-lived URL that expired answers 401/403/404/410)."""
+    status when its answer was the reason (a short-lived URL that expired answers 401/403/404/410);
+    `failure` the Reason a delivery that needed the file fails with."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, failure: Reason = Reason.MEDIA_UNAVAILABLE) -> None:
         self.status = status
+        self.failure = failure
         super().__init__(reason)

@@ -14,8 +14,11 @@ from relay.errors import AuthError, MediaError
 from relay.inert import SNIFF_BYTES, media_headers
 from relay.model import Attachment
 from relay.netguard import REASON, refused
+from relay.reasons import Reason
 from relay.seal import SealedMedia, Sealer
 from relay.stream import MediaSource, MediaStream
+
+URL_SOURCE = "relay:url"
 
 
 def host_allowed(url: str, allowlist: Sequence[str]) -> bool:
@@ -45,7 +48,7 @@ class _Capped:
         self._seen += len(chunk)
         if self._seen > self._limit:
             await close_chunks(self._chunks)
-            raise MediaError(f"file is larger than the {self._limit}-byte cap")
+            raise MediaError(f"file is larger than the {self._limit}-byte cap", failure=Reason.FILE_TOO_LARGE)
         return chunk
 
     async def aclose(self) -> None:
@@ -113,10 +116,10 @@ def stream_response(
     """An open response as a capped MediaStream; a non-200 or oversized answer is released and refused."""
     if resp.status != 200:
         resp.release()
-        raise MediaError(f"{source} answered HTTP {resp.status}")
+        raise MediaError(f"{source} answered HTTP {resp.status}", status=resp.status)
     if resp.content_length is not None and resp.content_length > limit:
         resp.release()
-        raise MediaError(f"file is larger than the {limit}-byte cap")
+        raise MediaError(f"file is larger than the {limit}-byte cap", failure=Reason.FILE_TOO_LARGE)
     return MediaStream(mime, capped(response_chunks(resp), limit), resp.content_length or size, name)
 
 
@@ -165,10 +168,10 @@ class MediaService:
         cap = min(limit or self.max_bytes, self.max_bytes)
         if attachment.data is not None:
             if len(attachment.data) > cap:
-                raise MediaError(f"file is larger than the {cap}-byte cap")
+                raise MediaError(f"file is larger than the {cap}-byte cap", failure=Reason.FILE_TOO_LARGE)
             return MediaStream(attachment.mime, _once(attachment.data), len(attachment.data), attachment.name)
         if attachment.ref is not None:
-            connector = self._connectors(attachment.ref.instance)
+            connector = self.source(attachment.ref.instance)
             if connector is None:
                 raise MediaError("the connector holding this file is not running")
             found = await connector.fetch_media(attachment.ref.file_id, cap)
@@ -191,15 +194,23 @@ class MediaService:
             if found is not None:
                 await close_chunks(found.chunks)
 
+    def source(self, instance: str) -> MediaSource | None:
+        """What holds a file: the connector instance, or the relay itself for a file named by URL."""
+        return self if instance == URL_SOURCE else self._connectors(instance)
+
+    async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
+        """A file named by URL (`file_id`), fetched again for each download under the allowlist."""
+        return await self.fetch_url(file_id, limit, "application/octet-stream", "file")
+
     async def fetch_url(self, url: str, limit: int, mime: str, name: str) -> MediaStream:
         """GET an allowlisted URL (no redirects) as a capped stream."""
         if not host_allowed(url, self.allowlist):
-            raise MediaError("attachment URL host is not in media.allowlist")
+            raise MediaError("attachment URL host is not in media.allowlist", failure=Reason.HOST_NOT_ALLOWED)
         try:
             resp = await self.session.get(url, allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError) as exc:
             if refused(exc):
-                raise MediaError(f"attachment URL refused: {REASON}") from None
+                raise MediaError(f"attachment URL refused: {REASON}", failure=Reason.HOST_NOT_ALLOWED) from None
             raise MediaError(f"attachment URL could not be fetched ({type(exc).__name__})") from None
         return stream_response(resp, limit, mime=resp.content_type or mime, name=name, source="attachment URL")
 
@@ -209,7 +220,7 @@ class MediaService:
             sealed = self.sealer.open_media(request.match_info["token"])
         except AuthError as exc:
             raise web.HTTPForbidden(text=exc.reason) from None
-        connector = self._connectors(sealed.ref.instance)
+        connector = self.source(sealed.ref.instance)
         if connector is None:
             raise web.HTTPNotFound(text="the connector holding this file is not running")
         if self.active >= self.max_streams:

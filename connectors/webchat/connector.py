@@ -33,7 +33,7 @@ class WebchatConnector(Connector):
         if v.unread >= self.config.max_pending:
             raise DeliveryError(Reason.RECIPIENT_BACKLOG, retry_after=inbound.FULL_RETRY_AFTER)
         item_id = uuid.uuid4().hex
-        links = [{"name": a.name, "url": self.ctx.media.link(a) or a.url} for a in message.attachments]
+        links = [{"name": a.name, "url": self.ctx.media.link(a)} for a in message.attachments]
         self.visitors.push(who, v, convert.reply_view(message, item_id, links))
         return item_id
 

@@ -95,6 +95,10 @@ def _parse(instance: str, sealer: Sealer, allowlist: Sequence[str], request: Hoo
     address = sealer.open(body.conversation)
     if body.type == "message" and not body.text and not body.attachments:
         raise BadRequest('text: a message needs text or attachments, e.g. "text": "It ships today."')
+    if body.type in ("edit", "delete", "reaction") and not body.reply_to:
+        raise BadRequest(f'reply_to: missing; a {body.type} names the message it changes, e.g. "reply_to": "crm-991"')
+    if body.type == "reaction" and not body.reaction:
+        raise BadRequest('reaction: missing; expected one emoji, e.g. "reaction": "👍"')
     for i, att in enumerate(body.attachments):
         if not host_allowed(att.url, allowlist):
             raise BadRequest(

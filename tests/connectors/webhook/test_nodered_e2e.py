@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import socket
@@ -10,16 +11,22 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from relay.http import sign
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
+from tests.connectors.telegram.conftest import fake_tg
+from tests.connectors.telegram.fake_api import FakeTelegram
+from tests.connectors.telegram.helpers import payload, tg_config
+from tests.connectors.webhook.test_crm_files import LOOPBACK, TG
 from tests.peers.bottlecrm import PeerUnavailable
 from tests.peers.nodered import NodeRed, install
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(120)]
+__all__ = ["fake_tg"]
 SECRET = "nodered-secret-0123456789abcdef"
 DOC = Path("docs/webhook-contract.md").read_text()
 
@@ -39,7 +46,10 @@ return [event.type === "message" ? {event: event} : null, msg];
 
 ANSWER = """
 const e = msg.event, secret = env.get("RELAY_SECRET");
-const answers = [
+const file = {url: env.get("FILE_URL"), name: "invoice.pdf", mime: "application/pdf"};
+const answers = e.message.text === "file please" ? [
+  {conversation: e.conversation, id: "file-" + e.message.id, text: "invoice", format: "plain", attachments: [file]},
+] : [
   {conversation: e.conversation, id: "plain-" + e.message.id, text: e.message.text, format: "plain"},
   {conversation: e.conversation, id: "md-" + e.message.id, text: e.message.markdown},
   {type: "edit", conversation: e.conversation, id: "edit-" + e.message.id, reply_to: "plain-" + e.message.id,
@@ -50,6 +60,13 @@ return [answers.map(a => {
   return {payload: body, headers: {"Content-Type": "application/json", "X-Relay-Signature": sign(secret, body)}};
 })];
 """
+
+SERVE_FILE = """
+msg.payload = Buffer.from(env.get("FILE_B64"), "base64");
+msg.headers = {"Content-Type": "application/pdf"};
+return msg;
+"""
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 64
 
 
 def _docs_js() -> str:
@@ -72,6 +89,9 @@ def flows(relay_url: str) -> list[dict[str, Any]]:
          "wires": [["post"]]},
         {"id": "post", "type": "http request", "z": "t1", "method": "POST", "ret": "txt", "paytoqs": "ignore",
          "url": f"{relay_url}/hooks/crm", "wires": [[]]},
+        {"id": "file-in", "type": "http in", "z": "t1", "url": "/files/invoice.pdf", "method": "get",
+         "wires": [["file"]]},
+        {"id": "file", "type": "function", "z": "t1", "func": SERVE_FILE, "outputs": 1, "wires": [["resp"]]},
     ]  # fmt: skip
 
 
@@ -116,12 +136,22 @@ async def _events(client: Any, chat: dict[str, str], count: int) -> list[dict[st
     return items
 
 
-async def test_node_red_flow_from_the_docs(start_relay: RelayFactory, node_red: list[NodeRed], tmp_path: Path) -> None:
+async def test_node_red_flow_from_the_docs(
+    start_relay: RelayFactory, node_red: list[NodeRed], tmp_path: Path, fake_tg: tuple[FakeTelegram, str]
+) -> None:
+    fake, api = fake_tg
     port = _free_port()
-    config = webhook_workspace(f"http://127.0.0.1:{port}/relay", secret=SECRET)
+    config = webhook_workspace(f"http://127.0.0.1:{port}/relay", secret=SECRET) | LOOPBACK
     config["connectors"]["webchat"]["ack_deadline"] = 2.0
+    config["connectors"]["tg"] = tg_config(api, ack_deadline=2.0)
+    config["routes"][0]["from"].append("tg")
     client, _ = await start_relay(config)
-    peer = NodeRed(tmp_path, port, flows(str(client.make_url("")).rstrip("/")), {"RELAY_SECRET": SECRET})
+    env = {
+        "RELAY_SECRET": SECRET,
+        "FILE_URL": f"http://127.0.0.1:{port}/files/invoice.pdf",
+        "FILE_B64": base64.b64encode(PDF).decode(),
+    }
+    peer = NodeRed(tmp_path, port, flows(str(client.make_url("")).rstrip("/")), env)
     node_red.append(peer)
     await peer.start()
     await _up(peer)
@@ -159,3 +189,44 @@ async def test_node_red_flow_from_the_docs(start_relay: RelayFactory, node_red: 
         assert resp.status == 503 and body["status"] == "retry", (code, body)
     await asyncio.sleep(0.5)
     assert len(await _events(client, chat, 0)) == 3, "no failure notice: every scripted answer is retried, none final"
+
+    resp = await client.post("/hooks/webchat/api/messages", json={"id": "f1", "text": "file please"}, headers=chat)
+    assert resp.status == 200, await resp.text()
+    item = (await _events(client, chat, 4))[3]
+    link = urlsplit(item["html"].split('href="', 1)[1].split('"', 1)[0])
+    assert link.path.startswith("/media/m1.") and f":{port}" not in json.dumps(item), "a relay link, not the flow's URL"
+    got = await client.get(link.path)
+    assert got.status == 200 and await got.read() == PDF
+
+    assert (await client.post("/hooks/tg/", json=_update(1, customer), headers=TG)).status == 200
+    await _wait(lambda: len(fake.sent) >= 2 and len(fake.edits) >= 1)
+    assert [(m["method"], m["text"], m.get("entities")) for m in fake.sent] == [("sendMessage", customer, None)] * 2
+    (edit,) = fake.edits
+    assert edit["text"] == "edited" and edit["message_id"] == fake.sent[0]["result"]["message_id"]
+
+    for i, code in enumerate(("500", "429", "503", "404")):
+        resp = await client.post("/hooks/tg/", json=_update(2 + i, f"status {code}"), headers=TG)
+        assert resp.status == 503, (code, await resp.text())
+    await asyncio.sleep(0.5)
+    assert len(fake.sent) == 2, "no failure notice on Telegram either: Telegram redelivers"
+
+    assert (await client.post("/hooks/tg/", json=_update(9, "file please"), headers=TG)).status == 200
+    await _wait(lambda: len(fake.sent) >= 3)
+    assert fake.sent[2]["method"] == "sendDocument" and fake.sent[2]["document"] == PDF
+    assert f":{port}" not in json.dumps([r.path for r in fake.recorded]), "uploaded, the flow's URL not sent"
+
+
+def _update(n: int, text: str) -> dict[str, Any]:
+    """A Telegram text update from the same customer, the n-th."""
+    update = payload("text")
+    update["update_id"] += n
+    update["message"] |= {"message_id": 100 + n, "text": text}
+    update["message"].pop("entities", None)
+    return update
+
+
+async def _wait(done: Any) -> None:
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.1)

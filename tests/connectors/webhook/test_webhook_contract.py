@@ -142,20 +142,3 @@ async def test_attachment_urls_outside_the_allowlist_are_refused(start_relay: Re
         cast(WebchatConnector, relay.connectors["webchat"]).visitors.held[chat["X-Webchat-Token"].split(".")[0]].items
         == deque()
     )
-
-
-async def test_allowlisted_attachment_reaches_the_customer_as_a_link(start_relay: RelayFactory, crm_sink: Any) -> None:
-    sink, url = crm_sink
-    client, _ = await start_relay(webhook_workspace(url) | {"media": {"allowlist": ["files.crm.example"]}})
-    conversation, chat = await _conversation(client, sink)
-    raw, headers = signed(
-        {
-            "conversation": conversation,
-            "id": "f2",
-            "text": "your invoice",
-            "attachments": [{"url": "https://files.crm.example/i/42.pdf", "name": "invoice.pdf"}],
-        }
-    )
-    assert (await client.post("/hooks/crm", data=raw, headers=headers)).status == 200
-    events = await (await client.get("/hooks/webchat/api/events?since=0&wait=0", headers=chat)).json()
-    assert 'href="https://files.crm.example/i/42.pdf"' in events["items"][0]["html"]

@@ -72,6 +72,13 @@ class Bench:
         proc.wait_http(ready)
         return proc
 
+    def start_baseline(self, fast: bool) -> tuple[Proc, int]:
+        port = free_port()
+        argv = [PYTHON, "-m", "bench.baseline", str(port), f"http://127.0.0.1:{self.crm_port}/crm", SECRET_TOKEN]
+        name = "baseline_fast" if fast else "baseline"
+        url = f"http://127.0.0.1:{port}/healthz"
+        return self.start(name, [*argv, "--fast"] if fast else argv, self.target_core, url), port
+
     def start_relay(self, max_inflight: int) -> tuple[Proc, int]:
         port = free_port()
         fd, path = memfd(
@@ -118,28 +125,8 @@ class Bench:
             self.load_core,
             f"{self.sink}/control/stats",
         )
-        bport = free_port()
-        baseline = self.start(
-            "baseline",
-            [PYTHON, "-m", "bench.baseline", str(bport), f"http://127.0.0.1:{self.crm_port}/crm", SECRET_TOKEN],
-            self.target_core,
-            f"http://127.0.0.1:{bport}/healthz",
-        )
-        fport = free_port()
-        fast = self.start(
-            "baseline_fast",
-            [
-                PYTHON,
-                "-m",
-                "bench.baseline",
-                str(fport),
-                f"http://127.0.0.1:{self.crm_port}/crm",
-                SECRET_TOKEN,
-                "--fast",
-            ],
-            self.target_core,
-            f"http://127.0.0.1:{fport}/healthz",
-        )
+        baseline, bport = self.start_baseline(fast=False)
+        fast, fport = self.start_baseline(fast=True)
         relay, rport = self.start_relay(max(4096, 2 * a.inflight))
         time.sleep(1.0)
         res["idle_rss_mib"] = {"relay": relay.rss_kib() / 1024, "baseline": baseline.rss_kib() / 1024}
@@ -167,7 +154,14 @@ class Bench:
                     )
         res["runs"] = runs
         res["summary"] = report.summarise(runs, a.concurrency)
-        say("memory per in-flight message")
+        self.stop(relay)
+        self.stop(baseline)
+        self.stop(fast)
+        if nodered is not None:
+            self.stop(nodered[0])
+        say("memory per in-flight message (fresh processes)")
+        relay, rport = self.start_relay(max(4096, 2 * a.inflight))
+        baseline, bport = self.start_baseline(fast=False)
         res["inflight"] = {
             "relay": asyncio.run(
                 memory.inflight(relay, rport, self.sink, memory.relay_inflight(rport), a.inflight, self.base())
@@ -180,9 +174,6 @@ class Bench:
         res["attachment"] = asyncio.run(memory.attachment(relay, rport, self.sink, self.base()))
         self.stop(relay)
         self.stop(baseline)
-        self.stop(fast)
-        if nodered is not None:
-            self.stop(nodered[0])
         say("overload")
         res["overload"] = self.overload(res["summary"])
         say("start-up: relay run, Telegram + webhook")

@@ -16,6 +16,7 @@ from bench.procs import Proc, free_port
 
 MIB = 1024.0
 READY_POLL = 0.002
+SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def smaps_kib(pid: int, key: str) -> int:
@@ -50,7 +51,7 @@ def ready(url: str, timeout: float = 30.0, alive: Callable[[], bool] = lambda: T
 def run_ready(relay: str, toml: Callable[[int], str], core: int | None, reps: int) -> dict[str, Any]:
     """`relay run` from exec to /readyz answering 200, `reps` times; the median and the RSS one second later."""
     times, rss = [], []
-    with tempfile.TemporaryDirectory(prefix="bench-ready-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-ready-", dir=SHM) as tmp:
         for i in range(reps):
             port = free_port()
             path = Path(tmp) / f"ready-{i}.toml"
@@ -72,7 +73,7 @@ def host_memory(relay: str, toml: Callable[[int, str], str], counts: list[int], 
     and the time from a config's arrival (with SIGHUP) to its /readyz for one more workspace."""
     rows = []
     for n in counts:
-        tmp = Path(tempfile.mkdtemp(prefix="bench-host-"))
+        tmp = Path(tempfile.mkdtemp(prefix="bench-host-", dir=SHM))
         proc: Proc | None = None
         try:
             ports = [free_port() for _ in range(n)]

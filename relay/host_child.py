@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from relay import config as config_mod
+from relay.consent_setup import DATA_DIR_ENV
 from relay.errors import ConfigError
 from relay.host_workspace import run_workspace
 from relay.secret import SecretsFileError
@@ -28,6 +29,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL(name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def own_data_dir(path: Path) -> None:
+    """Give the workspace its own data directory (the consent ledger's default place): $RELAY_DATA_DIR/<name>,
+    else relay-data/<name> beside the configs; a `consent.path` in the config still wins."""
+    base = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(Path(base) / path.stem if base else path.parent / "relay-data" / path.stem)
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -38,6 +46,7 @@ def run_child(path: Path) -> NoReturn:
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         _die_with_parent()
+        own_data_dir(path)
         loaded = config_mod.load(path)
         server = loaded.relay.server
         code = run_workspace(loaded, server.host, server.port, str(path))

@@ -31,6 +31,8 @@ async def test_workspaces_serve_restart_come_and_go(tmp_path: Path, aiohttp_serv
             assert await send_chat(session, ports["beta"], "b1", "order 5678 for beta") == "delivered"
             assert [m["message"]["text"] for m in sinks[0].messages()] == ["order 1234 for alpha"]
             assert [m["message"]["text"] for m in sinks[1].messages()] == ["order 5678 for beta"]
+            ledgers = sorted(p.relative_to(host.dir).as_posix() for p in host.dir.rglob("consent.sqlite3"))
+            assert ledgers == ["relay-data/alpha/consent.sqlite3", "relay-data/beta/consent.sqlite3"]
             first = host.pids("alpha")
             assert len(first) == 1 and host.pids("beta")[0] != first[0], "one process per workspace"
 

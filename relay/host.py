@@ -42,13 +42,14 @@ class Workspace:
     replace: bool = False
 
 
-def scan(directory: Path) -> dict[str, tuple[Path, Stamp]]:
-    """The workspace configs of the directory (`*.toml`, hidden files skipped) by name, with their version stamp."""
+def scan(directory: Path) -> dict[str, tuple[Path, Stamp]] | None:
+    """The workspace configs of the directory (`*.toml`, hidden files skipped) by name, with their version
+    stamp; None when the directory cannot be read (then nothing is stopped on its account)."""
     found: dict[str, tuple[Path, Stamp]] = {}
     try:
-        entries = sorted(directory.glob("*.toml"))
+        entries = sorted(p for p in directory.iterdir() if p.suffix == ".toml")
     except OSError:
-        return found
+        return None
     for path in entries:
         if path.name.startswith("."):
             continue
@@ -72,10 +73,17 @@ class Host:
         self.directory, self.grace = directory, grace
         self.workspaces: dict[str, Workspace] = {}
         self.loaded_types: set[str] = set()
+        self.unreadable = False
 
     def reconcile(self, now: float) -> None:
         """Follow the directory: start new configs, restart changed ones, stop removed ones."""
         found = scan(self.directory)
+        if (found is None) != self.unreadable:
+            self.unreadable = found is None
+            state = "cannot be read; the workspaces keep running as they are" if found is None else "readable again"
+            log.warning("relay host: %s %s", self.directory, state)
+        if found is None:
+            found = {ws.name: (ws.path, ws.stamp) for ws in self.workspaces.values() if not ws.removed}
         for name, ws in list(self.workspaces.items()):
             if ws.removed:
                 continue

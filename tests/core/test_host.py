@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from relay.host import backoff, scan
 from tests.core.hosting import WORKSPACE_KEY, Hosted, healthy, send_chat, wait_healthy
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 
@@ -95,3 +96,17 @@ async def test_a_bad_config_names_its_file_and_the_others_keep_serving(tmp_path:
     finally:
         assert host.stop() == 0
     assert WORKSPACE_KEY not in host.output() and SINK_SECRET not in host.output()
+
+
+def test_scan_skips_hidden_and_other_files_and_reads_no_directory_as_unknown(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text("")
+    (tmp_path / ".acme.toml.tmp").write_text("")
+    (tmp_path / ".hidden.toml").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    found = scan(tmp_path)
+    assert found is not None and sorted(found) == ["acme"]
+    assert scan(tmp_path / "gone") is None
+
+
+def test_backoff_doubles_up_to_thirty_seconds() -> None:
+    assert [backoff(n) for n in range(1, 8)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

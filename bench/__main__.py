@@ -180,6 +180,8 @@ class Bench:
         res["startup"] = hosting.run_ready(RELAY, self.workspace_toml, self.target_core, 1 if a.quick else 5)
         say(f"memory per workspace under relay host, N = {a.workspaces}")
         res["host_memory"] = hosting.host_memory(RELAY, self.workspace_toml, a.workspaces, self.target_core)
+        if res["host_memory"].get("skipped"):
+            say(f"relay host memory phase skipped: {res['host_memory']['skipped']}")
         res["loadavg_after"] = os.getloadavg()[0]
         if not a.quick:
             res["targets"] = report.targets(res)

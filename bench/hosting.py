@@ -16,6 +16,7 @@ from bench.procs import Proc, free_port
 
 MIB = 1024.0
 READY_POLL = 0.002
+UNREADABLE = "smaps_rollup of the relay's processes is not readable (they are not dumpable); run as root"
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
@@ -88,7 +89,10 @@ def host_memory(relay: str, toml: Callable[[int, str], str], counts: list[int], 
             kids = children(proc.pid)
             if len(kids) != n:
                 raise RuntimeError(f"relay host runs {len(kids)} children for {n} workspaces")
-            child_pss = [smaps_kib(k, "Pss") / MIB for k in kids]
+            try:
+                child_pss = [smaps_kib(k, "Pss") / MIB for k in kids]
+            except PermissionError:
+                return {"skipped": UNREADABLE}
             parent_pss = smaps_kib(proc.pid, "Pss") / MIB
             child_rss = [smaps_kib(k, "Rss") / MIB for k in kids]
             one_more = _one_more(tmp, proc, toml)
@@ -133,6 +137,8 @@ def lines(res: dict[str, Any]) -> list[str]:
     if "startup" not in res:
         return []
     host, run = res["host_memory"], res["startup"]
+    if host.get("skipped"):
+        return ["", f"relay host memory phase skipped: {host['skipped']}."]
     out = [
         "",
         f"Start-up (Telegram + webhook, `relay run`, median of {len(run['all_seconds'])}): ready in "
@@ -153,7 +159,7 @@ def lines(res: dict[str, Any]) -> list[str]:
 
 def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     """The memory and start-up targets of issue 25."""
-    if "startup" not in res:
+    if "startup" not in res or res["host_memory"].get("skipped"):
         return []
     extra = res["host_memory"]["pss_per_additional_mib"]
     run = res["startup"]

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--out DIR]`: the relay against a bare aiohttp forwarder, in one run."""
+"""`python -m bench [--quick] [--out DIR]`: the relay against a bare aiohttp forwarder and a Node-RED flow."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import memory, report
+from bench import hosting, memory, peer, report
 from bench.client import open_loop
 from bench.load import measured_run, wrk
 from bench.procs import PYTHON, Proc, free_port
@@ -32,12 +33,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--inflight", type=int, help="messages held in flight for the memory figure (default 500)")
     p.add_argument("--overload-seconds", type=float, help="open-loop overload duration (default 10, quick 2)")
     p.add_argument("--log-level", default="info", help="the relay's logging.level (its stderr is discarded)")
+    p.add_argument("--workspaces", help="workspace counts for the relay host memory phase (default 1,4,16; quick 1,2)")
+    p.add_argument("--no-peer", action="store_true", help="leave out the Node-RED peer")
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.seconds = args.seconds or (1 if args.quick else 10)
     args.inflight = args.inflight or (200 if args.quick else 500)
     args.overload_seconds = args.overload_seconds or (2.0 if args.quick else 10.0)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.workspaces = [int(n) for n in (args.workspaces or ("1,2" if args.quick else "1,4,16")).split(",")]
     return args
 
 
@@ -53,6 +57,7 @@ class Bench:
             os.sched_setaffinity(0, {self.load_core})
         self.procs: list[Proc] = []
         self.fds: list[int] = []
+        self.cleanups: list[Callable[[], None]] = []
         self.sink_port, self.crm_port = free_port(), free_port()
         self.sink = f"http://127.0.0.1:{self.sink_port}"
         self.next_base = 10**12
@@ -66,6 +71,13 @@ class Bench:
         self.procs.append(proc)
         proc.wait_http(ready)
         return proc
+
+    def start_baseline(self, fast: bool) -> tuple[Proc, int]:
+        port = free_port()
+        argv = [PYTHON, "-m", "bench.baseline", str(port), f"http://127.0.0.1:{self.crm_port}/crm", SECRET_TOKEN]
+        name = "baseline_fast" if fast else "baseline"
+        url = f"http://127.0.0.1:{port}/healthz"
+        return self.start(name, [*argv, "--fast"] if fast else argv, self.target_core, url), port
 
     def start_relay(self, max_inflight: int) -> tuple[Proc, int]:
         port = free_port()
@@ -87,6 +99,12 @@ class Bench:
         for fd in self.fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
+        for cleanup in self.cleanups:
+            cleanup()
+
+    def workspace_toml(self, port: int, workspace: str = "bench") -> str:
+        toml = relay_toml(port, self.sink_port, self.crm_port, 4096, self.args.log_level)
+        return toml.replace('id = "bench"', f'id = "{workspace}"')
 
     def run(self) -> dict[str, Any]:
         a = self.args
@@ -107,32 +125,18 @@ class Bench:
             self.load_core,
             f"{self.sink}/control/stats",
         )
-        bport = free_port()
-        baseline = self.start(
-            "baseline",
-            [PYTHON, "-m", "bench.baseline", str(bport), f"http://127.0.0.1:{self.crm_port}/crm", SECRET_TOKEN],
-            self.target_core,
-            f"http://127.0.0.1:{bport}/healthz",
-        )
-        fport = free_port()
-        fast = self.start(
-            "baseline_fast",
-            [
-                PYTHON,
-                "-m",
-                "bench.baseline",
-                str(fport),
-                f"http://127.0.0.1:{self.crm_port}/crm",
-                SECRET_TOKEN,
-                "--fast",
-            ],
-            self.target_core,
-            f"http://127.0.0.1:{fport}/healthz",
-        )
+        baseline, bport = self.start_baseline(fast=False)
+        fast, fport = self.start_baseline(fast=True)
         relay, rport = self.start_relay(max(4096, 2 * a.inflight))
         time.sleep(1.0)
         res["idle_rss_mib"] = {"relay": relay.rss_kib() / 1024, "baseline": baseline.rss_kib() / 1024}
         targets = {"baseline": (baseline, bport), "baseline_fast": (fast, fport), "relay": (relay, rport)}
+        nodered = self.start_peer()
+        if nodered is not None:
+            targets["nodered"] = nodered
+            res["nodered"] = {"skipped": None}
+        elif not a.no_peer:
+            res["nodered"] = {"skipped": self.peer_skipped}
         say("warm-up")
         for _proc, port in targets.values():
             wrk(f"http://127.0.0.1:{port}{HOOK_PATH}", 64, 1 if a.quick else 2, self.base(), self.load_core)
@@ -150,7 +154,14 @@ class Bench:
                     )
         res["runs"] = runs
         res["summary"] = report.summarise(runs, a.concurrency)
-        say("memory per in-flight message")
+        self.stop(relay)
+        self.stop(baseline)
+        self.stop(fast)
+        if nodered is not None:
+            self.stop(nodered[0])
+        say("memory per in-flight message (fresh processes)")
+        relay, rport = self.start_relay(max(4096, 2 * a.inflight))
+        baseline, bport = self.start_baseline(fast=False)
         res["inflight"] = {
             "relay": asyncio.run(
                 memory.inflight(relay, rport, self.sink, memory.relay_inflight(rport), a.inflight, self.base())
@@ -163,13 +174,31 @@ class Bench:
         res["attachment"] = asyncio.run(memory.attachment(relay, rport, self.sink, self.base()))
         self.stop(relay)
         self.stop(baseline)
-        self.stop(fast)
         say("overload")
         res["overload"] = self.overload(res["summary"])
+        say("start-up: relay run, Telegram + webhook")
+        res["startup"] = hosting.run_ready(RELAY, self.workspace_toml, self.target_core, 1 if a.quick else 5)
+        say(f"memory per workspace under relay host, N = {a.workspaces}")
+        res["host_memory"] = hosting.host_memory(RELAY, self.workspace_toml, a.workspaces, self.target_core)
+        if res["host_memory"].get("skipped"):
+            say(f"relay host memory phase skipped: {res['host_memory']['skipped']}")
         res["loadavg_after"] = os.getloadavg()[0]
         if not a.quick:
             res["targets"] = report.targets(res)
         return res
+
+    def start_peer(self) -> tuple[Proc, int] | None:
+        """The Node-RED flow on the target core, or None (the reason in `peer_skipped`, said once)."""
+        self.peer_skipped = "left out (--no-peer)"
+        if self.args.no_peer:
+            return None
+        port = free_port()
+        proc, why = peer.start(self, self.target_core, f"http://127.0.0.1:{self.crm_port}/crm", port)
+        if proc is None:
+            self.peer_skipped = why or "unavailable"
+            say(f"Node-RED peer skipped: {self.peer_skipped}")
+            return None
+        return proc, port
 
     def overload(self, summary: dict[str, Any]) -> dict[str, Any]:
         """A fresh relay with the default max_inflight, offered twice its measured capacity, open loop."""
@@ -194,6 +223,10 @@ def problems(res: dict[str, Any]) -> list[str]:
     """Errors and lost messages: what fails the run in any mode (timing never does)."""
     found = []
     for run in res["runs"]:
+        if run["target"] == "nodered":
+            if run["lost"] or run["non2xx"] or run["socket_errors"]:
+                say(f"note: Node-RED c={run['connections']}: {run['non2xx']} non-2xx, {run['lost']} lost (not judged)")
+            continue
         where = f"{run['target']} c={run['connections']} rep {run['rep']}"
         if run["lost"]:
             found.append(f"{where}: {run['lost']} messages answered 200 but never reached the sink")

@@ -7,8 +7,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench import hosting, peer
+
 METRICS = ("msgs_per_s", "p50_ms", "p99_ms", "cpu_us_per_msg", "rss_mib")
-TARGETS = ("baseline", "baseline_fast", "relay")
+TARGETS = ("baseline", "baseline_fast", "relay", "nodered")
 MIB = 1024 * 1024
 START, END = "<!-- bench:results -->", "<!-- /bench:results -->"
 
@@ -79,7 +81,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ".0f",
         ov["max_wait_ms"] < ov["deadline_s"] * 1000,
     )
-    return rows
+    return rows + hosting.targets(results) + peer.targets(results)
 
 
 def inflight_extra(results: dict[str, Any]) -> float:
@@ -136,6 +138,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{ov['max_inflight']}: statuses {ov['statuses']}, accepted {ov['accepted_per_s']:.0f} msg/s, accepted p50/p99 "
         f"{ov['accepted_p50_ms']:.0f}/{ov['accepted_p99_ms']:.0f} ms, 503 p99 {ov['shed_p99_ms']:.1f} ms, longest wait "
         f"{ov['max_wait_ms']:.0f} ms.",
+        *hosting.lines(results),
+        *peer.lines(results),
         "",
         "| target | goal | measured | met |",
         "|---|---|---|---|",

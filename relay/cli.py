@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import getpass
-import logging
 import os
-import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from aiohttp import web
-
 from relay import config as config_mod
-from relay.app import RELAY_KEY, create_app
 from relay.checkup import quiet, run_checks, table
 from relay.config_checks import name_problem
 from relay.consent_cli import add_cli as add_consent_cli
-from relay.deadline import guarded_site
 from relay.errors import ConfigError
-from relay.exposure import Exposure
-from relay.listen import bind_problem
-from relay.logs import setup_logging
+from relay.host_workspace import loop_factory, run_workspace
 from relay.safety import disable_core_dumps
 from relay.sandbox import sandbox_config, sandbox_problems
 from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
 
-log = logging.getLogger("relay.cli")
+__all__ = ["loop_factory", "main", "parser"]
 
 
 def _load(path: str | None, host: str | None = None, port: int | None = None) -> config_mod.Loaded:
@@ -43,89 +34,22 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
     return config_mod.parse(raw, "<sandbox>")
 
 
-async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
-    app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
-    relay = app[RELAY_KEY]
-    server = loaded.relay.server
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.shutdown_grace)
-    await runner.setup()
-    slow = relay.metrics.key(connector="server", reason="header_timeout")
-    site = guarded_site(
-        runner, host, port, server.header_timeout, lambda: relay.metrics.inc_key("relay_rejected_total", slow)
-    )
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    tune_gc()
-    loop = asyncio.get_running_loop()
-    log.info(
-        "relay listening on http://%s:%s (workspace %s, %s event loop)",
-        host,
-        port,
-        loaded.relay.workspace.id,
-        type(loop).__module__.split(".")[0],
-    )
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping: intake closed, draining in-flight work")
-    relay.stop_intake()
-    left = await relay.engine.drain(loaded.relay.server.shutdown_grace)
-    if left:
-        log.warning("grace period over with work in flight; sources will redeliver", extra={"count": left})
-    await runner.cleanup()
-    log.info("stopped")
-
-
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Keep what startup built out of every collection, and collect the young generation far less
-    often: each collection walks every object of the messages in flight (~50-100 each). At the
-    default 700 a relay with 64 in flight spent ~20 µs per message collecting; at 5,000 one with 256
-    in flight still spent ~60 µs. At 50,000 it is ~2 µs, with pauses of up to ~30 ms at 256 in flight."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     disable_core_dumps()
     path = args.config or os.environ.get("RELAY_CONFIG")
     loaded = _load(path, args.host, args.port)
-    cfg = loaded.relay
-    setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets())
-    for warning in loaded.warnings:
-        log.warning(warning)
-    host = args.host or cfg.server.host
-    port = args.port if args.port is not None else cfg.server.port
-    busy = bind_problem(host, port, path)
-    if busy is not None:
-        print(f"relay: {busy}", file=sys.stderr)
-        return 1
-    if not path:
-        print(
-            f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.", file=sys.stderr
-        )
-    with asyncio.Runner(loop_factory=loop_factory(cfg.server.event_loop)) as runner:
-        runner.run(_serve(loaded, host, port))
-    return 0
+    host = args.host or loaded.relay.server.host
+    port = args.port if args.port is not None else loaded.relay.server.port
+    banner = (
+        None if path else f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops."
+    )
+    return run_workspace(loaded, host, port, path, banner)
 
 
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when configured and installed; None is asyncio's own."""
-    if name != "uvloop":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        log.warning("uvloop is not installed; running on asyncio's event loop", extra={"reason": "uvloop_missing"})
-        return None
-    return uvloop.new_event_loop
+def cmd_host(args: argparse.Namespace) -> int:
+    from relay.host import run_host
+
+    return run_host(Path(args.workspaces), args.grace)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -174,7 +98,8 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; a connector's own commands are imported only when `argv` invokes them."""
     p = argparse.ArgumentParser(prog="relay", description="Messenger <-> CRM relay that stores no content.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workspace (no config: the built-in sandbox)")
@@ -182,6 +107,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.set_defaults(func=cmd_run)
+    hosting = sub.add_parser("host", help="run every workspace config of a directory, one process each")
+    hosting.add_argument("--workspaces", required=True, help="directory of workspace TOML files (*.toml)")
+    hosting.add_argument("--grace", type=float, default=30.0, help="seconds to wait for the workspaces to drain")
+    hosting.set_defaults(func=cmd_host)
     cfg = sub.add_parser("config", help="configuration tools").add_subparsers(dest="sub", required=True)
     chk = cfg.add_parser("check", help="validate a config file offline")
     chk.add_argument("file")
@@ -199,12 +128,16 @@ def parser() -> argparse.ArgumentParser:
     slist.set_defaults(func=cmd_secrets_list)
     add_consent_cli(sub)
     for ep in entry_points(group="relay.cli"):
-        ep.load()(sub)
+        if list(argv[:1]) == [ep.name]:
+            ep.load()(sub)
+        else:
+            sub.add_parser(ep.name, help=f"{ep.name} admin tools", add_help=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = parser(words).parse_args(words)
     try:
         result: int = args.func(args)
         return result

@@ -1,4 +1,4 @@
-"""The `relay` command: run, config check, check, secrets."""
+"""The `relay` command: run, config check, check, secrets, consent, admin."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from relay import config as config_mod
+from relay.admin.cli import add_cli as add_admin_cli
 from relay.app import RELAY_KEY, create_app
 from relay.checkup import quiet, run_checks, table
 from relay.config_checks import name_problem
@@ -198,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     slist.add_argument("--file")
     slist.set_defaults(func=cmd_secrets_list)
     add_consent_cli(sub)
+    add_admin_cli(sub)
     for ep in entry_points(group="relay.cli"):
         ep.load()(sub)
     return p

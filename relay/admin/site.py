@@ -1,0 +1,105 @@
+"""The admin console as an aiohttp sub-application for /admin, with room for more pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from relay.admin import pages, signin
+from relay.admin.access import CONSOLE, Console, public, secure_headers, session_middleware
+from relay.admin.allowlist import Allowlist
+from relay.admin.audit import FileAudit
+from relay.admin.layout import NAV, NavItem, stylesheet
+from relay.admin.principal import AUDIT, Role
+from relay.admin.sessions import Sessions
+from relay.admin.settings import AdminSettings
+from relay.config import Loaded
+from relay.state import StateStore
+
+AUDIT_FILE = "admin-audit.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """More console pages: their routes (each marked with access.needs or access.public) and nav links."""
+
+    routes: Sequence[web.RouteDef] = ()
+    nav: Sequence[NavItem] = ()
+    setup: Callable[[web.Application], None] | None = field(default=None)
+
+
+def audit_path(settings: AdminSettings, base: Path | None) -> Path:
+    """Where the audit log lives: admin.audit_log, else next to the config file (else the working directory)."""
+    if settings.audit_log is not None:
+        return settings.audit_log if base is None or settings.audit_log.is_absolute() else base / settings.audit_log
+    return (base or Path.cwd()) / AUDIT_FILE
+
+
+def build_admin(
+    settings: AdminSettings,
+    store: StateStore,
+    allowlist: Allowlist,
+    public_url: str,
+    status: Callable[[], Awaitable[dict[str, Any]]],
+    http: aiohttp.ClientSession,
+    base: Path | None = None,
+    extensions: Sequence[Extension] = (),
+) -> web.Application:
+    """The console app; mount it with `app.add_subapp("/admin", ...)`. Only call it when a sign-in method is set."""
+    app = web.Application(middlewares=[session_middleware])
+    audit = FileAudit(audit_path(settings, base))
+    sessions = Sessions(store, settings.session_idle, settings.session_absolute)
+    app[CONSOLE] = Console(settings, store, sessions, audit, allowlist, public_url, status, http)
+    app[AUDIT] = audit
+    app[NAV] = [
+        NavItem("Status", "/admin/", Role.VIEWER),
+        NavItem("Audit log", "/admin/audit", Role.VIEWER),
+        NavItem("Allowlist", "/admin/allowlist", Role.OWNER),
+        NavItem("Admins", "/admin/admins", Role.OWNER),
+    ]
+    app.router.add_get("/static/admin.css", public(stylesheet), allow_head=False)
+    app.router.add_get("/login", signin.login_page, allow_head=False)
+    app.router.add_post("/login/local", signin.login_local)
+    app.router.add_post("/logout", signin.logout)
+    app.router.add_get("/", pages.home, allow_head=False)
+    app.router.add_get("/audit", pages.audit_page, allow_head=False)
+    app.router.add_get("/audit.jsonl", pages.audit_export, allow_head=False)
+    app.router.add_get("/allowlist", pages.allowlist_page, allow_head=False)
+    app.router.add_post("/allowlist", pages.allowlist_save)
+    app.router.add_get("/admins", pages.admins_page, allow_head=False)
+    for ext in extensions:
+        app.router.add_routes(ext.routes)
+        app[NAV].extend(ext.nav)
+        if ext.setup is not None:
+            ext.setup(app)
+    app.on_response_prepare.append(secure_headers)
+    return app
+
+
+def mount_admin(
+    app: web.Application,
+    loaded: Loaded,
+    store: StateStore,
+    public_url: str,
+    status: Callable[[], Awaitable[dict[str, Any]]],
+    http: aiohttp.ClientSession,
+    extensions: Sequence[Extension] = (),
+) -> None:
+    """Serve the console at /admin when a sign-in method is configured; without one, /admin does not exist."""
+    settings = loaded.relay.admin
+    if not settings.methods:
+        return
+    kinds = {name: inst.manifest.type for name, inst in loaded.instances.items()}
+    allowlist = Allowlist(loaded.base, loaded.relay.workspace.allowed_types, kinds)
+    console = build_admin(settings, store, allowlist, public_url, status, http, loaded.base, extensions)
+    app.add_subapp("/admin", console)
+    app.router.add_get("/admin", _to_console, allow_head=False)
+
+
+async def _to_console(request: web.Request) -> web.Response:
+    return signin.see_other("/admin/")

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from relay.admin import pages, signin
+from relay.admin import oidc, pages, signin
 from relay.admin.access import CONSOLE, Console, public, secure_headers, session_middleware
 from relay.admin.allowlist import Allowlist
 from relay.admin.audit import FileAudit
@@ -72,6 +72,8 @@ def build_admin(
     app.router.add_get("/allowlist", pages.allowlist_page, allow_head=False)
     app.router.add_post("/allowlist", pages.allowlist_save)
     app.router.add_get("/admins", pages.admins_page, allow_head=False)
+    if settings.oidc is not None:
+        oidc.add_routes(app)
     for ext in extensions:
         app.router.add_routes(ext.routes)
         app[NAV].extend(ext.nav)

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from relay.admin import oidc, pages, signin
+from relay.admin import oidc, pages, saml, signin
 from relay.admin.access import CONSOLE, Console, public, secure_headers, session_middleware
 from relay.admin.allowlist import Allowlist
 from relay.admin.audit import FileAudit
@@ -74,6 +74,8 @@ def build_admin(
     app.router.add_get("/admins", pages.admins_page, allow_head=False)
     if settings.oidc is not None:
         oidc.add_routes(app)
+    if settings.saml is not None:
+        saml.add_routes(app, app[CONSOLE], settings.saml)
     for ext in extensions:
         app.router.add_routes(ext.routes)
         app[NAV].extend(ext.nav)

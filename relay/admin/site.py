@@ -19,6 +19,7 @@ from relay.admin.principal import AUDIT, Role
 from relay.admin.sessions import Sessions
 from relay.admin.settings import AdminSettings
 from relay.config import Loaded
+from relay.exposure import Exposure
 from relay.state import StateStore
 
 AUDIT_FILE = "admin-audit.jsonl"
@@ -83,6 +84,19 @@ def build_admin(
             ext.setup(app)
     app.on_response_prepare.append(secure_headers)
     return app
+
+
+def exposure_problem(loaded: Loaded, exposure: Exposure) -> str | None:
+    """Why the console must not start: reachable beyond this machine while its cookie would travel in clear."""
+    if not loaded.relay.admin.methods or not exposure.exposed:
+        return None
+    if (loaded.relay.server.public_url or "").startswith("https://"):
+        return None
+    return (
+        f"{loaded.source}: admin: the console is refused because {exposure.why()} and server.public_url is not "
+        "https, so its session cookie would cross the network in clear. Put a TLS proxy in front and set "
+        "server.public_url to its https:// address, or listen on loopback only (--host 127.0.0.1)"
+    )
 
 
 def mount_admin(

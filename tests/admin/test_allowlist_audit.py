@@ -10,8 +10,8 @@ import pytest
 from relay import config
 from relay.admin.principal import AUDIT, CSRF_HEADER, Role
 from relay.errors import ConfigError
-from tests.admin.conftest import ConsoleFactory
 from tests.conftest import sandbox_workspace
+from tests.support.admin_console import ConsoleFactory
 
 
 def test_the_file_refuses_a_disallowed_type_naming_the_key_and_the_fix() -> None:

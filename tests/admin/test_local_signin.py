@@ -13,8 +13,8 @@ import pytest
 
 from relay import cli
 from relay.secret import load_secrets
-from tests.admin.conftest import OWNER_PASSWORD, TOTP_SEED, ConsoleFactory, code_now
 from tests.conftest import sandbox_workspace
+from tests.support.admin_console import OWNER_PASSWORD, TOTP_SEED, ConsoleFactory, code_now
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -126,3 +126,29 @@ def test_create_owner_refuses_a_short_password(
     assert cli.main(["admin", "create-owner", "--file", str(tmp_path / "s.json")]) == 2
     assert "at least 12 characters" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
+
+
+async def test_console_beyond_loopback_needs_an_https_public_url(tmp_path: Path) -> None:
+    from relay import config
+    from relay.app import create_app
+    from relay.errors import ConfigError
+    from relay.exposure import Exposure
+    from tests.support.admin_console import admin_workspace
+
+    loaded = config.parse(admin_workspace(tmp_path), "relay.toml", tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        await create_app(loaded, exposure=Exposure("0.0.0.0", None, "relay.toml"))
+    (problem,) = caught.value.problems
+    assert problem.startswith("relay.toml: admin: the console is refused because the relay listens on 0.0.0.0")
+    assert "server.public_url" in problem and "--host 127.0.0.1" in problem
+
+
+async def test_https_public_url_gives_secure_host_cookies(start_console: ConsoleFactory, tmp_path: Path) -> None:
+    from tests.support.admin_console import admin_workspace
+
+    raw = admin_workspace(tmp_path)
+    raw["server"] = {"public_url": "https://relay.example.com"}
+    console = await start_console(raw)
+    resp = await console.client.get("/admin/login")
+    cookie = resp.cookies["__Host-relay_admin"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["path"] == "/"

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import aiohttp
 import pytest
 
-from tests.admin.conftest import ConsoleFactory, admin_workspace
 from tests.browser.conftest import free_port
 from tests.peers.bottlecrm import PeerUnavailable
 from tests.peers.oidc import OidcProvider, install
+from tests.support.admin_console import ConsoleFactory, admin_workspace
 
 CLIENT_ID = "relay-console"
 CLIENT_SECRET = "oidc-client-secret-5Zq8rT2vLw"

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from relay.admin.access import PUBLIC, ROLE_ATTR
 from relay.admin.principal import CSRF_HEADER, Role
-from tests.admin.conftest import ConsoleFactory, admin_workspace
+from tests.support.admin_console import ConsoleFactory, admin_workspace
 
 ROLES: list[Role | None] = [None, Role.VIEWER, Role.ADMIN, Role.OWNER]  # None: signed out
 

@@ -13,10 +13,10 @@ from urllib.parse import urljoin
 import aiohttp
 import pytest
 
-from tests.admin.conftest import ConsoleFactory, admin_workspace
 from tests.browser.conftest import free_port
 from tests.peers.bottlecrm import PeerUnavailable
 from tests.peers.saml import SimpleSamlPhp
+from tests.support.admin_console import ConsoleFactory, admin_workspace
 
 USERS = {
     "olivia": ("olivia-pass", {"uid": ["olivia"], "cn": ["Olivia Owner"], "groups": ["owners"]}),

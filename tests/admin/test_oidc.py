@@ -13,10 +13,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import aiohttp
 import pytest
 
-from tests.browser.conftest import free_port
 from tests.peers.bottlecrm import PeerUnavailable
 from tests.peers.oidc import OidcProvider, install
-from tests.support.admin_console import ConsoleFactory, admin_workspace
+from tests.support.admin_console import ConsoleFactory, admin_workspace, two_ports
 
 CLIENT_ID = "relay-console"
 CLIENT_SECRET = "oidc-client-secret-5Zq8rT2vLw"
@@ -34,9 +33,9 @@ async def provider() -> AsyncIterator[tuple[OidcProvider, int]]:
         install()
     except PeerUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
-    relay_port = free_port()
+    relay_port, idp_port = two_ports()
     peer = OidcProvider(
-        free_port(), CLIENT_ID, CLIENT_SECRET, f"http://127.0.0.1:{relay_port}/admin/oidc/callback", ACCOUNTS
+        idp_port, CLIENT_ID, CLIENT_SECRET, f"http://127.0.0.1:{relay_port}/admin/oidc/callback", ACCOUNTS
     )
     await peer.start()
     try:

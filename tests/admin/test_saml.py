@@ -13,10 +13,9 @@ from urllib.parse import urljoin
 import aiohttp
 import pytest
 
-from tests.browser.conftest import free_port
 from tests.peers.bottlecrm import PeerUnavailable
 from tests.peers.saml import SimpleSamlPhp
-from tests.support.admin_console import ConsoleFactory, admin_workspace
+from tests.support.admin_console import ConsoleFactory, admin_workspace, two_ports
 
 USERS = {
     "olivia": ("olivia-pass", {"uid": ["olivia"], "cn": ["Olivia Owner"], "groups": ["owners"]}),
@@ -29,9 +28,9 @@ HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^
 
 @pytest.fixture
 async def idp(tmp_path: Path) -> AsyncIterator[tuple[SimpleSamlPhp, int]]:
-    relay_port = free_port()
+    relay_port, idp_port = two_ports()
     sp = f"http://127.0.0.1:{relay_port}/admin/saml"
-    peer = SimpleSamlPhp(tmp_path / "idp", free_port(), f"{sp}/metadata", f"{sp}/acs", USERS)
+    peer = SimpleSamlPhp(tmp_path / "idp", idp_port, f"{sp}/metadata", f"{sp}/acs", USERS)
     try:
         await peer.start()
     except PeerUnavailable as exc:

@@ -84,3 +84,13 @@ def console_factory(aiohttp_client: Any, tmp_path: Path) -> ConsoleFactory:
 
 def code_now() -> str:
     return pyotp.TOTP(TOTP_SEED).now()
+
+
+def two_ports() -> tuple[int, int]:
+    """Two different free loopback ports (one for the relay, one for an identity provider)."""
+    import socket
+
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        return int(a.getsockname()[1]), int(b.getsockname()[1])

@@ -20,7 +20,6 @@ from tests.support.admin_console import OWNER_PASSWORD, admin_workspace, code_no
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "admin"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 Serve = Callable[..., Awaitable[str]]
 SECRET = "oidc-secret-7Hq2pLm4"
 SECRET = "oidc-secret-7Hq2pLm4"
@@ -43,7 +42,9 @@ def serve_console(aiohttp_server: Any, tmp_path: Path) -> Serve:
 
 @pytest.fixture
 async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(**PHONE, locale="en-US", bypass_csp=True)
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="en-US", bypass_csp=True
+    )
     try:
         yield context
     finally:

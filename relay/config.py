@@ -277,6 +277,8 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
     routes = relay.routes if relay is not None else routes_of(resolved, RouteConfig)
     if routes is not None:
         problems += check_routes(list(resolved["connectors"]), routes, instances)
+    if relay is not None:
+        problems += relay.admin.file_problems(base)
     if problems:
         raise ConfigError([f"{source}: {p}" for p in without_echoes(problems)])
     assert relay is not None

@@ -9,6 +9,7 @@ import json
 import secrets
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -34,13 +35,13 @@ class ServiceProvider:
     settings: SamlSettings
 
     @classmethod
-    def build(cls, console: Console, settings: SamlSettings) -> ServiceProvider:
+    def build(cls, console: Console, settings: SamlSettings, base: Path | None) -> ServiceProvider:
         entity = settings.entity_id or f"{console.public_url}/admin/saml/metadata"
         conf = SPConfig()
         conf.load(
             {
                 "entityid": entity,
-                "metadata": {"local": [str(settings.idp_metadata)]},
+                "metadata": {"local": [str(settings.metadata_file(base))]},
                 "xmlsec_binary": shutil.which("xmlsec1"),
                 "accepted_time_diff": 60,
                 "allow_unknown_attributes": True,
@@ -157,9 +158,9 @@ async def metadata(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="application/samlmetadata+xml")
 
 
-def add_routes(app: web.Application, console: Console, settings: SamlSettings) -> None:
+def add_routes(app: web.Application, console: Console, settings: SamlSettings, base: Path | None) -> None:
     """The SAML sign-in steps and the SP metadata."""
-    app[SP] = ServiceProvider.build(console, settings)
+    app[SP] = ServiceProvider.build(console, settings, base)
     app.router.add_get("/saml/start", start, allow_head=False)
     app.router.add_post("/saml/acs", acs)
     app.router.add_get("/saml/finish", finish, allow_head=False)

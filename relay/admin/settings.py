@@ -54,12 +54,9 @@ class SamlSettings(_Strict):
     name_attribute: str = "cn"
     label: str = "company sign-in (SAML)"
 
-    @field_validator("idp_metadata")
-    @classmethod
-    def _metadata(cls, value: Path) -> Path:
-        if not value.is_file():
-            raise ValueError(f"no file at {value}: save the identity provider's metadata XML there")
-        return value
+    def metadata_file(self, base: Path | None) -> Path:
+        """The metadata file, a relative path taken from the config file's directory."""
+        return self.idp_metadata if base is None or self.idp_metadata.is_absolute() else base / self.idp_metadata
 
 
 class RoleMapping(_Strict):
@@ -117,10 +114,17 @@ class AdminSettings(_Strict):
             raise ValueError("session_absolute must be at least session_idle")
         if (self.oidc or self.saml) and self.roles.empty:
             raise ValueError(
-                'admin.roles: map at least one group to a role (e.g. owner = ["relay-owners"]), '
+                'admin.roles must map at least one group to a role (e.g. owner = ["relay-owners"]), '
                 "or nobody signing in through the identity provider gets in"
             )
         return self
+
+    def file_problems(self, base: Path | None) -> list[str]:
+        """Files the settings name that are missing, each with its key and the fix."""
+        if self.saml is None or self.saml.metadata_file(base).is_file():
+            return []
+        found = self.saml.metadata_file(base)
+        return [f"admin.saml.idp_metadata: no file at {found}: save the identity provider's metadata XML there"]
 
     @property
     def methods(self) -> list[str]:

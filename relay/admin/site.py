@@ -76,7 +76,7 @@ def build_admin(
     if settings.oidc is not None:
         oidc.add_routes(app)
     if settings.saml is not None:
-        saml.add_routes(app, app[CONSOLE], settings.saml)
+        saml.add_routes(app, app[CONSOLE], settings.saml, base)
     for ext in extensions:
         app.router.add_routes(ext.routes)
         app[NAV].extend(ext.nav)

@@ -8,22 +8,24 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.admin.access import PUBLIC, ROLE_ATTR
+from relay.admin.access import EXEMPT_ATTR, PUBLIC, ROLE_ATTR
 from relay.admin.principal import CSRF_HEADER, Role
-from tests.support.admin_console import ConsoleFactory, admin_workspace
+from tests.support.admin_console import ConsoleFactory, admin_workspace, idp_metadata
 
 ROLES: list[Role | None] = [None, Role.VIEWER, Role.ADMIN, Role.OWNER]  # None: signed out
 
 
-def console_routes(app: web.Application) -> list[tuple[str, str, Any]]:
-    """(method, path, declared role) of every route of the /admin sub-application."""
+def console_routes(app: web.Application, handlers: bool = False) -> list[tuple[str, str, Any]]:
+    """(method, path, declared role or the handler) of every route of the /admin sub-application."""
     found = []
     for resource in app.router.resources():
         if isinstance(resource, web.PrefixedSubAppResource) and resource.canonical == "/admin":
             for route in resource._app.router.routes():
                 info = route.resource.get_info() if route.resource is not None else {}
                 path = str(info.get("path") or info.get("formatter"))
-                found.append((route.method, path, getattr(route.handler, ROLE_ATTR, None)))
+                found.append(
+                    (route.method, path, route.handler if handlers else getattr(route.handler, ROLE_ATTR, None))
+                )
     return found
 
 
@@ -31,12 +33,13 @@ async def test_every_route_declares_a_role_and_refuses_lower_ones(
     start_console: ConsoleFactory, tmp_path: Path
 ) -> None:
     oidc = {"issuer": "http://127.0.0.1:9", "client_id": "relay"}
-    console = await start_console(admin_workspace(tmp_path, oidc=oidc))
+    saml = {"idp_metadata": str(idp_metadata(tmp_path / "idp.xml"))}
+    console = await start_console(admin_workspace(tmp_path, oidc=oidc, saml=saml))
     routes = console_routes(console.client.app)
     assert {("GET", "/admin/"), ("GET", "/admin/allowlist"), ("POST", "/admin/allowlist")} <= {
         (m, p) for m, p, _ in routes
     }
-    assert ("GET", "/admin/oidc/callback") in {(m, p) for m, p, _ in routes}
+    assert {("GET", "/admin/oidc/callback"), ("POST", "/admin/saml/acs")} <= {(m, p) for m, p, _ in routes}
     undeclared = [(m, p) for m, p, role in routes if role is None]
     assert undeclared == [], "mark each console handler with access.needs(Role.X) or access.public"
     for method, path, needed in routes:
@@ -59,12 +62,16 @@ async def test_every_route_declares_a_role_and_refuses_lower_ones(
                 assert resp.status == 403, where
 
 
-async def test_every_change_needs_the_csrf_token(start_console: ConsoleFactory) -> None:
-    console = await start_console()
+async def test_every_change_needs_the_csrf_token(start_console: ConsoleFactory, tmp_path: Path) -> None:
+    saml = {"idp_metadata": str(idp_metadata(tmp_path / "idp.xml"))}
+    console = await start_console(admin_workspace(tmp_path, saml=saml))
     sid, csrf = await console.session_for(Role.OWNER)
     console.client.session.cookie_jar.update_cookies({console.cookie: sid})
-    posts = [p for m, p, _ in console_routes(console.client.app) if m not in ("GET", "HEAD")]
-    assert posts
+    routes = [(m, p, h) for m, p, h in console_routes(console.client.app, handlers=True) if m not in ("GET", "HEAD")]
+    exempt = [p for _, p, h in routes if getattr(h, EXEMPT_ATTR, False)]
+    assert exempt == ["/admin/saml/acs"], "only the SAML assertion endpoint (checked by its signature) is exempt"
+    posts = [p for _, p, h in routes if p not in exempt]
+    assert "/admin/allowlist" in posts
     for path in posts:
         for headers in ({}, {CSRF_HEADER: "wrong" + csrf}):
             resp = await console.client.post(path, headers=headers, allow_redirects=False)

@@ -52,7 +52,8 @@ def _php(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _key_pair(directory: Path) -> None:
+def key_pair(directory: Path) -> x509.Certificate:
+    """A throwaway RSA key and self-signed certificate, written as idp.key and idp.crt."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay-test-idp")])
     now = datetime.datetime.now(datetime.UTC)
@@ -70,6 +71,7 @@ def _key_pair(directory: Path) -> None:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     (directory / "idp.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
 
 
 class SimpleSamlPhp:
@@ -90,7 +92,7 @@ class SimpleSamlPhp:
     def _configure(self) -> None:
         for sub in ("config", "metadata", "cert", "log", "data", "tmp", "sessions"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        _key_pair(self.dir / "cert")
+        key_pair(self.dir / "cert")
         overrides = {
             "baseurlpath": f"{self.url}/",
             "certdir": f"{self.dir}/cert/",

@@ -94,3 +94,25 @@ def two_ports() -> tuple[int, int]:
         a.bind(("127.0.0.1", 0))
         b.bind(("127.0.0.1", 0))
         return int(a.getsockname()[1]), int(b.getsockname()[1])
+
+
+def idp_metadata(path: Path) -> Path:
+    """A SAML IdP metadata file (a fresh signing certificate, an unreachable SSO URL) for tests that need
+    the SAML routes but no identity provider."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.peers.saml import key_pair
+
+    cert = key_pair(path.parent)
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    path.write_text(
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://127.0.0.1:9/idp">'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>'
+        f"<ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        'Location="http://127.0.0.1:9/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
+    )
+    return path

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from relay.admin.allowlist import Allowlist
 from relay.admin.audit import FileAudit
@@ -89,12 +90,20 @@ def set_cookie(response: web.StreamResponse, console: Console, sid: str) -> None
     )
 
 
+async def form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form, or 400 when it does not decode."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError, AssertionError):
+        raise web.HTTPBadRequest(text="malformed form") from None
+
+
 async def _csrf_ok(request: web.Request, session: Session | None) -> bool:
     if session is None:
         return False
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        found = (await request.post()).get(CSRF_FIELD)
+        found = (await form(request)).get(CSRF_FIELD)
         given = found if isinstance(found, str) else None
     return given is not None and hmac.compare_digest(given.encode(), session.csrf.encode())
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from relay import registry
-from relay.admin.access import CONSOLE, needs
+from relay.admin.access import CONSOLE, form, needs
 from relay.admin.audit import FileAudit
 from relay.admin.layout import csrf_input, render
 from relay.admin.principal import AUDIT, Role, require
@@ -119,7 +119,7 @@ async def allowlist_save(request: web.Request) -> web.Response:
     who = require(request, Role.OWNER)
     console = request.app[CONSOLE]
     known = registry.available()
-    chosen = sorted({str(v) for v in (await request.post()).getall("type", []) if str(v) in known})
+    chosen = sorted({str(v) for v in (await form(request)).getall("type", []) if str(v) in known})
     problem = console.allowlist.refusal(chosen)
     if problem is not None:
         await request.app[AUDIT].record("allowlist.set", who, request.remote, chosen, outcome="refused")

@@ -18,7 +18,7 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
 
-from relay.admin.access import CONSOLE, SID, Console, csrf_exempt, public, set_cookie
+from relay.admin.access import CONSOLE, SID, Console, csrf_exempt, form, public, set_cookie
 from relay.admin.principal import Principal, Role
 from relay.admin.settings import SamlSettings
 from relay.admin.signin import anonymous, establish, refuse, too_many
@@ -113,8 +113,8 @@ async def start(request: web.Request) -> web.Response:
 async def acs(request: web.Request) -> web.Response:
     """The IdP posts here cross-site (no session cookie): check it, then finish in the browser's own session."""
     console = request.app[CONSOLE]
-    form = await request.post()
-    response, relay_state = form.get("SAMLResponse"), form.get("RelayState")
+    posted = await form(request)
+    response, relay_state = posted.get("SAMLResponse"), posted.get("RelayState")
     if not isinstance(response, str) or not isinstance(relay_state, str):
         return await refuse(request, "saml", "incomplete", "The identity provider's answer was incomplete.", 400)
     key = f"admin:saml:pending:{_digest(relay_state)}"

@@ -6,7 +6,7 @@ from html import escape
 
 from aiohttp import web
 
-from relay.admin.access import CONSOLE, SESSION, SID, Console, public, set_cookie
+from relay.admin.access import CONSOLE, SESSION, SID, Console, form, public, set_cookie
 from relay.admin.layout import csrf_input, render
 from relay.admin.local import LocalOwner
 from relay.admin.principal import AUDIT, CSRF, Principal, signed_in
@@ -104,8 +104,8 @@ async def login_local(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no break-glass owner is configured (admin.local_owner)")
     if await too_many(request, "local"):
         return await _page(request, "Too many attempts: wait a minute and try again.", 429)
-    form = await request.post()
-    password, code = form.get("password"), form.get("code")
+    posted = await form(request)
+    password, code = posted.get("password"), posted.get("code")
     if not isinstance(password, str) or not isinstance(code, str):
         return await refuse(request, "local", "incomplete", "Enter the password and the code.", 400)
     who = await LocalOwner(console.settings.local_owner, console.store).sign_in(password, code)

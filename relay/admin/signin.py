@@ -12,7 +12,7 @@ from relay.admin.local import LocalOwner
 from relay.admin.principal import AUDIT, CSRF, Principal, signed_in
 from relay.admin.sessions import Session
 
-ATTEMPT_INTERVAL = 3.0
+ATTEMPT_INTERVAL = 6.0
 ATTEMPT_BURST = 10
 
 

@@ -152,3 +152,14 @@ async def test_https_public_url_gives_secure_host_cookies(start_console: Console
     resp = await console.client.get("/admin/login")
     cookie = resp.cookies["__Host-relay_admin"]
     assert cookie["secure"] and cookie["httponly"] and cookie["path"] == "/"
+
+
+async def test_repeated_attempts_are_slowed_down(
+    start_console: ConsoleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.admin.signin.ATTEMPT_INTERVAL", 600.0)
+    console = await start_console()
+    statuses = [(await sign_in(console, password="wrong password here")).status for _ in range(12)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    assert (await sign_in(console)).status == 429, "even the right password waits"
+    assert json.loads(console.audit_lines()[-1])["outcome"] == "throttled"

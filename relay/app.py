@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from relay import hooks
-from relay.admin.site import Extension, exposure_problem, mount_admin
+from relay.admin.site import Extension, mount_admin, start_problems
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
@@ -291,8 +291,8 @@ async def create_app(
     app, and close with it. `exposure` is where it will listen (default: server.host); admin pages refuse
     to run unlocked beyond loopback."""
     exposure = exposure or Exposure(loaded.relay.server.host, loaded.relay.server.public_url, loaded.source)
-    if problem := exposure_problem(loaded, exposure):
-        raise ConfigError([problem])
+    if problems := start_problems(loaded, exposure):
+        raise ConfigError(problems)
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     app[BODY_TIMEOUT] = loaded.relay.server.body_timeout

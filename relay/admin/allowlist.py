@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,24 @@ from typing import Any
 from relay.secret import _write_private
 
 FILE_NAME = "allowed-types.json"
+DATA_DIR_ENV = "RELAY_DATA_DIR"
+
+
+def data_dir(base: Path | None) -> Path | None:
+    """Where the console keeps its files: $RELAY_DATA_DIR, else relay-data/ next to the config file."""
+    found = os.environ.get(DATA_DIR_ENV)
+    if found:
+        return Path(found)
+    return base / "relay-data" if base is not None else None
 
 
 def file_allowlist(base: Path | None) -> list[str] | None:
-    """The allowlist the owner saved in the console (next to the config file), or None when there is none."""
-    if base is None:
+    """The allowlist the owner saved in the console (in the data directory), or None when there is none."""
+    directory = data_dir(base)
+    if directory is None:
         return None
     try:
-        doc = json.loads((base / FILE_NAME).read_text(encoding="utf-8"))
+        doc = json.loads((directory / FILE_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     types = doc.get("allowed_types") if isinstance(doc, dict) else None
@@ -73,16 +84,26 @@ class Allowlist:
         """Why this allowlist cannot be saved (a configured connector would fall outside it); None if it can."""
         if self.pinned:
             return "the config file sets workspace.allowed_types; change it there"
-        if self.base is None:
+        if data_dir(self.base) is None:
             return "this workspace runs without a config directory; set workspace.allowed_types in a config file"
         left_out = sorted(f"{name} ({kind})" for name, kind in self.configured.items() if kind not in types)
         if left_out:
             return f"connectors still configured with a type left out: {', '.join(left_out)}; remove them first"
         return None
 
-    async def save(self, types: list[str]) -> None:
-        """Store the owner's choice atomically next to the config file."""
-        assert self.base is not None, "refusal() said so"
+    async def save(self, types: list[str]) -> str | None:
+        """Store the owner's choice atomically in the data directory; the problem when it cannot be written."""
+        directory = data_dir(self.base)
+        assert directory is not None, "refusal() said so"
         data = json.dumps({"allowed_types": sorted(types)}, indent=1).encode()
-        await asyncio.to_thread(_write_private, self.base / FILE_NAME, data)
+        try:
+            await asyncio.to_thread(_save, directory, data)
+        except OSError as exc:
+            return f"cannot write {directory / FILE_NAME} ({exc.strerror}); make {DATA_DIR_ENV} a writable directory"
         self.allowed, self.source = sorted(types), FILE_NAME
+        return None
+
+
+def _save(directory: Path, data: bytes) -> None:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_private(directory / FILE_NAME, data)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from relay.admin.principal import Principal
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,128}$")
@@ -18,12 +20,23 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 
 
 def _append(path: Path, line: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why entries cannot be appended at `path` (its directory is created if missing); None when they can."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -79,7 +92,10 @@ class FileAudit:
         }
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         async with self._lock:
-            await asyncio.to_thread(_append, self.path, line)
+            try:
+                await asyncio.to_thread(_append, self.path, line)
+            except OSError:
+                raise web.HTTPServiceUnavailable(text="the audit log cannot be written; nothing was done") from None
 
     async def entries(self, text: str = "", limit: int | None = 500) -> list[dict[str, Any]]:
         """Entries containing `text`, newest first (at most `limit`)."""

@@ -124,7 +124,10 @@ async def allowlist_save(request: web.Request) -> web.Response:
     if problem is not None:
         await request.app[AUDIT].record("allowlist.set", who, request.remote, chosen, outcome="refused")
         return render(request, "Workspace allowlist", _allowlist_form(request, problem, error=True), 409)
-    await console.allowlist.save(chosen)
+    problem = await console.allowlist.save(chosen)
+    if problem is not None:
+        await request.app[AUDIT].record("allowlist.set", who, request.remote, chosen, outcome="unwritable")
+        return render(request, "Workspace allowlist", _allowlist_form(request, problem, error=True), 503)
     await request.app[AUDIT].record("allowlist.set", who, request.remote, chosen)
     return see_other("/admin/allowlist")
 

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from relay.admin import oidc, pages, saml, signin
 from relay.admin.access import CONSOLE, Console, public, secure_headers, session_middleware
-from relay.admin.allowlist import Allowlist
-from relay.admin.audit import FileAudit
+from relay.admin.allowlist import Allowlist, data_dir
+from relay.admin.audit import FileAudit, writable_problem
 from relay.admin.layout import NAV, NavItem, stylesheet
 from relay.admin.principal import AUDIT, Role
 from relay.admin.sessions import Sessions
@@ -35,10 +35,11 @@ class Extension:
 
 
 def audit_path(settings: AdminSettings, base: Path | None) -> Path:
-    """Where the audit log lives: admin.audit_log, else next to the config file (else the working directory)."""
+    """Where the audit log lives: admin.audit_log (relative to the config file), else the data directory
+    ($RELAY_DATA_DIR, else relay-data/ next to the config file), else the working directory."""
     if settings.audit_log is not None:
         return settings.audit_log if base is None or settings.audit_log.is_absolute() else base / settings.audit_log
-    return (base or Path.cwd()) / AUDIT_FILE
+    return (data_dir(base) or Path.cwd()) / AUDIT_FILE
 
 
 def build_admin(
@@ -86,17 +87,26 @@ def build_admin(
     return app
 
 
-def exposure_problem(loaded: Loaded, exposure: Exposure) -> str | None:
-    """Why the console must not start: reachable beyond this machine while its cookie would travel in clear."""
-    if not loaded.relay.admin.methods or not exposure.exposed:
-        return None
-    if (loaded.relay.server.public_url or "").startswith("https://"):
-        return None
-    return (
-        f"{loaded.source}: admin: the console is refused because {exposure.why()} and server.public_url is not "
-        "https, so its session cookie would cross the network in clear. Put a TLS proxy in front and set "
-        "server.public_url to its https:// address, or listen on loopback only (--host 127.0.0.1)"
-    )
+def start_problems(loaded: Loaded, exposure: Exposure) -> list[str]:
+    """Why the console must not start: reachable beyond this machine while its cookie would travel in clear,
+    or an audit log it cannot write."""
+    settings = loaded.relay.admin
+    if not settings.methods:
+        return []
+    found = []
+    if exposure.exposed and not (loaded.relay.server.public_url or "").startswith("https://"):
+        found.append(
+            f"{loaded.source}: admin: the console is refused because {exposure.why()} and server.public_url is "
+            "not https, so its session cookie would cross the network in clear. Put a TLS proxy in front and set "
+            "server.public_url to its https:// address, or listen on loopback only (--host 127.0.0.1)"
+        )
+    path = audit_path(settings, loaded.base)
+    if problem := writable_problem(path):
+        found.append(
+            f"{loaded.source}: admin.audit_log: cannot write the audit log at {path} ({problem}); "
+            "set admin.audit_log or RELAY_DATA_DIR to a writable place"
+        )
+    return found
 
 
 def mount_admin(

@@ -45,7 +45,9 @@ async def test_owner_saves_the_allowlist_and_the_next_load_enforces_it(
         "/admin/allowlist", data={"type": ["inbox", "webchat", "email"]}, headers=headers, allow_redirects=False
     )
     assert saved.status == 303
-    assert json.loads((tmp_path / "allowed-types.json").read_text()) == {"allowed_types": ["email", "inbox", "webchat"]}
+    assert json.loads((tmp_path / "relay-data" / "allowed-types.json").read_text()) == {
+        "allowed_types": ["email", "inbox", "webchat"]
+    }
     raw = sandbox_workspace()
     raw["connectors"]["tg"] = {"type": "telegram", "token": "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678"}
     with pytest.raises(ConfigError) as caught:
@@ -82,3 +84,18 @@ async def test_audit_keeps_key_names_never_values(tmp_path: Path) -> None:
     assert entries[1]["keys"] == ["connectors.tg.token", "?"]
     assert entries[0]["action"] == "?"
     assert (tmp_path / "a.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_unwritable_data_directory_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relay.app import create_app
+    from tests.support.admin_console import admin_workspace
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("RELAY_DATA_DIR", str(blocker / "data"))
+    loaded = config.parse(admin_workspace(tmp_path), "relay.toml", tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        await create_app(loaded)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"relay.toml: admin.audit_log: cannot write the audit log at {blocker}/data/")
+    assert "RELAY_DATA_DIR" in problem

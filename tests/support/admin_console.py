@@ -62,7 +62,7 @@ class Console:
         return sid, session.csrf
 
     def audit_lines(self) -> list[str]:
-        path = self.base / "admin-audit.jsonl"
+        path = self.base / "relay-data" / "admin-audit.jsonl"
         return path.read_text().splitlines() if path.exists() else []
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import aiohttp
 from aiohttp import web
 
 from relay import hooks
+from relay.admin.site import Extension, mount_admin, start_problems
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
@@ -220,8 +221,8 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    relay = request.app[RELAY_KEY]
+async def readiness(relay: Relay) -> dict[str, object]:
+    """What /readyz answers: whether the relay is ready, and each part's state."""
     unreachable = await relay.state_probe.problem()
     pool_full = saturated(relay.session)
     problems = {name: found for name, conn in relay.connectors.items() if (found := conn.health())}
@@ -239,7 +240,12 @@ async def readyz(request: web.Request) -> web.Response:
         body["reason"] = unreachable
     elif pool_full:
         body["reason"] = "delivery_pool_saturated: every outbound connection is in use and deliveries are queued"
-    return web.json_response(body, status=200 if ready else 503)
+    return body
+
+
+async def readyz(request: web.Request) -> web.Response:
+    body = await readiness(request.app[RELAY_KEY])
+    return web.json_response(body, status=200 if body["ready"] else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -275,11 +281,18 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def create_app(
-    loaded: Loaded, store: StateStore | None = None, exposure: Exposure | None = None, ledger: Ledger | None = None
+    loaded: Loaded,
+    store: StateStore | None = None,
+    exposure: Exposure | None = None,
+    ledger: Ledger | None = None,
+    admin_pages: Sequence[Extension] = (),
 ) -> web.Application:
     """Build the web app for a validated workspace; the consent ledger opens and connectors start with the
     app, and close with it. `exposure` is where it will listen (default: server.host); admin pages refuse
     to run unlocked beyond loopback."""
+    exposure = exposure or Exposure(loaded.relay.server.host, loaded.relay.server.public_url, loaded.source)
+    if problems := start_problems(loaded, exposure):
+        raise ConfigError(problems)
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
@@ -319,6 +332,7 @@ async def create_app(
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()
 
+    mount_admin(app, loaded, relay.store, relay.public_url, lambda: readiness(relay), relay.session, admin_pages)
     app.on_shutdown.append(on_shutdown)
     app.on_response_prepare.append(harden)
 

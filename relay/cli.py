@@ -1,4 +1,4 @@
-"""The `relay` command: run, config check, check, secrets."""
+"""The `relay` command: run, config check, check, secrets, consent, admin."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from relay import config as config_mod
+from relay.admin.cli import add_cli as add_admin_cli
 from relay.checkup import quiet, run_checks, table
 from relay.config_checks import name_problem
 from relay.consent_cli import add_cli as add_consent_cli
@@ -127,6 +128,7 @@ def parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     slist.add_argument("--file")
     slist.set_defaults(func=cmd_secrets_list)
     add_consent_cli(sub)
+    add_admin_cli(sub)
     for ep in entry_points(group="relay.cli"):
         if list(argv[:1]) == [ep.name]:
             ep.load()(sub)

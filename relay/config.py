@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relay import registry, strength
+from relay.admin.allowlist import disallowed, file_allowlist
+from relay.admin.settings import AdminSettings
 from relay.config_checks import check_routes, resolve, routes_of, unrouted, without_echoes
 from relay.config_words import describe
 from relay.connector import ConnectorConfig, Manifest
@@ -59,6 +61,16 @@ class WorkspaceConfig(_Strict):
     id: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     keys: list[KeyConfig] = Field(min_length=1)
     secrets_file: Path | None = None
+    allowed_types: list[str] | None = None
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _known_types(cls, value: list[str] | None) -> list[str] | None:
+        known = registry.available()
+        for i, name in enumerate(value or []):
+            if name not in known:
+                raise ValueError(f"[{i}] unknown connector type '{name}'{registry.did_you_mean(name, known)}")
+        return value
 
     @field_validator("keys")
     @classmethod
@@ -151,6 +163,7 @@ class RelayConfig(_Strict):
     routes: list[RouteConfig] = []
     consent: ConsentConfig = ConsentConfig()
     minimise: MinimiseConfig = MinimiseConfig()
+    admin: AdminSettings = AdminSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +193,7 @@ class Loaded:
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
         found += [v.reveal() for v in _walk_secrets(self.relay.state)]
+        found += [v.reveal() for v in _walk_secrets(self.relay.admin)]
         for extra in (self.relay.consent.url, self.relay.consent.key):
             if extra is not None:
                 found.append(extra.reveal())
@@ -259,9 +273,12 @@ def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = Non
             instances[name] = Instance(name, manifest, manifest.config.model_validate(body))
         except ValidationError as exc:
             problems += _pydantic_problems(exc, prefix + ".", manifest.config)
+    problems += disallowed(resolved, file_allowlist(base))
     routes = relay.routes if relay is not None else routes_of(resolved, RouteConfig)
     if routes is not None:
         problems += check_routes(list(resolved["connectors"]), routes, instances)
+    if relay is not None:
+        problems += relay.admin.file_problems(base)
     if problems:
         raise ConfigError([f"{source}: {p}" for p in without_echoes(problems)])
     assert relay is not None

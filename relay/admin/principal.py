@@ -28,8 +28,8 @@ class Principal:
     method: Literal["oidc", "saml", "local"]
 
 
-PRINCIPAL = "relay.admin.principal"
-CSRF = "relay.admin.csrf"
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("relay.admin.principal", Principal)
+CSRF: web.RequestKey[str] = web.RequestKey("relay.admin.csrf", str)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 from relay.config_checks import name_problem
 from relay.secret import load_secrets, master_key, save_secrets
 

@@ -6,12 +6,12 @@ import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 
 from relay import hooks
-from relay.admin.site import Extension, mount_admin, start_problems
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
@@ -36,6 +36,9 @@ from relay.state import MemoryStateStore, StateStore
 
 POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
+
+if TYPE_CHECKING:
+    from relay.admin.site import Extension
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
 
@@ -291,8 +294,11 @@ async def create_app(
     app, and close with it. `exposure` is where it will listen (default: server.host); admin pages refuse
     to run unlocked beyond loopback."""
     exposure = exposure or Exposure(loaded.relay.server.host, loaded.relay.server.public_url, loaded.source)
-    if problems := start_problems(loaded, exposure):
-        raise ConfigError(problems)
+    if loaded.relay.admin.methods:
+        from relay.admin.site import start_problems
+
+        if problems := start_problems(loaded, exposure):
+            raise ConfigError(problems)
     store = store or await make_store(loaded)
     app = web.Application(client_max_size=loaded.relay.server.max_body_bytes)
     app[BODY_TIMEOUT] = loaded.relay.server.body_timeout
@@ -332,7 +338,10 @@ async def create_app(
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()
 
-    mount_admin(app, loaded, relay.store, relay.public_url, lambda: readiness(relay), relay.session, admin_pages)
+    if loaded.relay.admin.methods:
+        from relay.admin.site import mount_admin
+
+        mount_admin(app, loaded, relay.store, relay.public_url, lambda: readiness(relay), relay.session, admin_pages)
     app.on_shutdown.append(on_shutdown)
     app.on_response_prepare.append(harden)
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from relay.admin import oidc, pages, saml, signin
+from relay.admin import pages, signin
 from relay.admin.access import CONSOLE, Console, public, secure_headers, session_middleware
 from relay.admin.allowlist import Allowlist, data_dir
 from relay.admin.audit import FileAudit, writable_problem
@@ -75,8 +75,12 @@ def build_admin(
     app.router.add_post("/allowlist", pages.allowlist_save)
     app.router.add_get("/admins", pages.admins_page, allow_head=False)
     if settings.oidc is not None:
+        from relay.admin import oidc
+
         oidc.add_routes(app)
     if settings.saml is not None:
+        from relay.admin import saml
+
         saml.add_routes(app, app[CONSOLE], settings.saml, base)
     for ext in extensions:
         app.router.add_routes(ext.routes)

@@ -37,6 +37,11 @@ NOT_NEEDED = (
     "connectors.bottlecrm.admin",
     "connectors.email",
     "connectors.graphmail",
+    "relay.admin.site",
+    "saml2",
+    "authlib",
+    "argon2",
+    "pyotp",
 )
 
 

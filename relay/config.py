@@ -21,6 +21,7 @@ from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 from relay.sentinel_config import sentinel_settings_problem
+from relay.tracing_config import TracingConfig
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
@@ -151,6 +152,7 @@ class RelayConfig(_Strict):
     routes: list[RouteConfig] = []
     consent: ConsentConfig = ConsentConfig()
     minimise: MinimiseConfig = MinimiseConfig()
+    tracing: TracingConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,8 @@ class Loaded:
         for inst in self.instances.values():
             found += [v.reveal() for v in _walk_secrets(inst.config)]
         found += [v.reveal() for v in _walk_secrets(self.relay.state)]
+        if self.relay.tracing is not None:
+            found += [v.reveal() for v in self.relay.tracing.headers.values()]
         for extra in (self.relay.consent.url, self.relay.consent.key):
             if extra is not None:
                 found.append(extra.reveal())

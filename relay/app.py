@@ -52,6 +52,13 @@ async def make_store(loaded: Loaded) -> StateStore:
         from relay.state_redis import RedisStateStore
 
         prefix = f"relay:{loaded.relay.workspace.id}:"
+        if cfg.cluster:
+            from relay.state_cluster import ClusterStateStore, cluster_prefix
+
+            password = cfg.password.reveal() if cfg.password else None
+            return await ClusterStateStore.connect_cluster(
+                cfg.cluster, cluster_prefix(loaded.relay.workspace.id), password
+            )
         if cfg.sentinels:
             from relay.state_sentinel import connect_from
 

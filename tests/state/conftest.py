@@ -15,10 +15,10 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bench.reliability.redis_cluster import Cluster, start_cluster
 from relay.state import MemoryStateStore, StateStore
 from relay.state_cluster import ClusterStateStore
 from relay.state_redis import RedisStateStore
-from tests.state.cluster import Cluster, start_cluster
 
 REDIS_URL = os.environ.get("RELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from bench.reliability.redis_cluster import Cluster
 from relay import config
 from relay.errors import ConfigError
 from relay.state_cluster import ClusterStateStore, cluster_prefix
 from tests.conftest import RelayFactory, chat_token, webhook_workspace
-from tests.state.cluster import Cluster
 
 
 def cluster_workspace(crm_url: str, nodes: list[str], workspace: str = "test") -> dict[str, Any]:

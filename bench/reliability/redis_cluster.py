@@ -1,5 +1,5 @@
-"""A throwaway Redis Cluster for tests: redis-server nodes with cluster mode on and persistence off, joined
-by `redis-cli --cluster create`; nodes can be killed to make a replica take over."""
+"""A throwaway Redis Cluster: redis-server nodes with cluster mode on and persistence off, joined by
+`redis-cli --cluster create`; a primary can be killed to make its replica take over."""
 
 from __future__ import annotations
 
@@ -77,7 +77,10 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             live = [p for p, proc in self.procs.items() if proc.poll() is None]
-            synced = self.cli(live[0], "cluster", "nodes").count("slave") == len(live) - len(self.procs) // 2
+            roles = {p: self.cli(p, "info", "replication") for p in live}
+            replicas = [info for info in roles.values() if "role:slave" in info]
+            synced = len(replicas) == len(live) - len(self.procs) // 2
+            synced = synced and all("master_link_status:up" in info for info in replicas)
             if synced and all("cluster_state:ok" in self.cli(p, "cluster", "info") for p in live):
                 return
             time.sleep(0.1)
@@ -85,7 +88,7 @@ class Cluster:
 
     def primary_of(self, key: str) -> int:
         """The port of the primary serving `key`'s slot."""
-        port = next(iter(self.procs))
+        port = self.live()[0]
         slot = int(self.cli(port, "cluster", "keyslot", key))
         for line in self.cli(port, "cluster", "nodes").splitlines():
             parts = line.split()
@@ -96,6 +99,21 @@ class Cluster:
                 if low.isdigit() and int(low) <= slot <= int(high or low):
                     return int(parts[1].split(":")[1].split("@")[0])
         raise KeyError(key)
+
+    def primary_with_keys(self) -> int:
+        """The port of the live primary holding keys (a single workspace's slot); KeyError while none does."""
+        live = self.live()
+        for line in self.cli(live[0], "cluster", "nodes").splitlines():
+            parts = line.split()
+            port = int(parts[1].split(":")[1].split("@")[0])
+            if port not in live or "master" not in parts[2] or "fail" in parts[2]:
+                continue
+            if int(self.cli(port, "dbsize").strip() or 0):
+                return port
+        raise KeyError("no primary holds keys")
+
+    def live(self) -> list[int]:
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
 
     def kill(self, port: int) -> None:
         self.procs[port].kill()

@@ -78,11 +78,12 @@ class Tracing:
         return self.sealer.digest(f"trace:{conv.instance}:{conv.chat}")
 
     def inbound(self, serve: Handler, instance: str) -> Handler:
-        """`serve` in a server span that continues an incoming `traceparent`."""
+        """`serve` in a server span that continues an incoming `traceparent` (a `tracestate` is not taken)."""
         tracer, extract = self.tracer, self.propagator.extract
 
         async def run(request: web.Request) -> web.StreamResponse:
-            parent = extract(request.headers) if "traceparent" in request.headers else None
+            found = request.headers.get("traceparent")
+            parent = extract({"traceparent": found}) if found is not None else None
             attrs = {"relay.instance": instance, "http.request.method": request.method}
             with tracer.start_as_current_span(
                 "relay.inbound", parent, SpanKind.SERVER, attributes=attrs, **QUIET

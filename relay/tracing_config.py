@@ -33,7 +33,7 @@ class TracingConfig(BaseModel):
         except ValueError:
             url = URL()
         if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f'{value!r} is not an http(s) URL; write e.g. endpoint = "http://otel-collector:4318"')
+            raise ValueError('this is not an http(s) URL; write e.g. endpoint = "http://otel-collector:4318"')
         if url.user or url.password or url.query_string or url.fragment:
             raise ValueError("the endpoint takes no credentials, query or fragment; put an API key in tracing.headers")
         return value

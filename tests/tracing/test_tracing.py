@@ -98,13 +98,14 @@ async def test_the_crm_gets_a_traceparent_of_the_call_span(
 ) -> None:
     sink, url = crm_sink
     client, _relay, memory = await traced_relay(start_relay, url, receiver[1])
-    headers = await chat_token(client)
+    headers = {**await chat_token(client), "traceparent": INCOMING, "tracestate": "vendor=+4915112345678"}
     resp = await client.post("/hooks/webchat/api/messages", json={"id": "m1", "text": "hi"}, headers=headers)
     assert resp.status == 200
     call = by_name(memory.get_finished_spans())["relay.call"]
     posted = [r for r in sink.requests() if r.method == "POST"]
     assert len(posted) == 1
-    assert call.context is not None
+    assert call.context is not None and not call.context.trace_state, "a caller's tracestate is not taken"
+    assert "tracestate" not in posted[0].headers
     assert (
         posted[0].headers["traceparent"]
         == f"00-{call.context.trace_id:032x}-{call.context.span_id:016x}-{call.context.trace_flags:02x}"

@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
@@ -108,6 +108,8 @@ class Tracing:
         tracer = self.tracer
 
         async def run(message: Message, deadline: float | None = None) -> Result:
+            if _unsampled():
+                return await deliver(message, deadline)
             with tracer.start_as_current_span("relay.deliver", kind=SpanKind.INTERNAL, **QUIET) as span:
                 started = time.perf_counter()
                 if span.is_recording():
@@ -130,6 +132,8 @@ class Tracing:
 
     async def send(self, dest: Connector, part: Message, attempt: int) -> str:
         """The engine's send of one part to `dest`, in a span with the attempt (from 1) and the reason."""
+        if _unsampled():
+            return await dest.send(part)
         attrs: dict[str, AttributeValue] = {"relay.instance": dest.name, "relay.kind": part.kind.value}
         attrs["relay.attempt"] = attempt + 1
         with self.tracer.start_as_current_span("relay.send", kind=SpanKind.INTERNAL, attributes=attrs, **QUIET) as span:
@@ -147,18 +151,24 @@ class Tracing:
             _close(span, started, None, False)
             return platform_id
 
+    def propagate(self, call: Call) -> Call:
+        """`call` with the current span's `traceparent` (sampled or not, so the CRM follows the decision)."""
+        headers = dict(call.headers)
+        self.propagator.inject(headers)
+        return dataclasses.replace(call, headers=headers)
+
     def client(self, inner: PlatformClient, instance: str, crm: bool) -> PlatformClient:
         """`inner` for one connector instance: each call in a client span; to a CRM, with `traceparent`."""
         return TracedClient(inner, self, instance, crm)
 
     async def outbound(self, send: Callable[[Call], Awaitable[Answer]], call: Call, instance: str, crm: bool) -> Answer:
         """One platform call in a client span: method, status, reason; never its URL or headers."""
+        if _unsampled():
+            return await send(self.propagate(call) if crm else call)
         attrs: dict[str, AttributeValue] = {"relay.instance": instance, "http.request.method": call.method}
         with self.tracer.start_as_current_span("relay.call", kind=SpanKind.CLIENT, attributes=attrs, **QUIET) as span:
-            if crm and span.get_span_context().is_valid:
-                headers = dict(call.headers)
-                self.propagator.inject(headers)
-                call = dataclasses.replace(call, headers=headers)
+            if crm:
+                call = self.propagate(call)
             started = time.perf_counter()
             try:
                 answer = await send(call)
@@ -172,6 +182,12 @@ class Tracing:
                 raise
             _close(span, started, answer.status, not answer.ok)
             return answer
+
+
+def _unsampled() -> bool:
+    """Whether the current trace was decided against: its children would record nothing, so none is made."""
+    found = get_current_span().get_span_context()
+    return found.is_valid and not found.trace_flags.sampled
 
 
 def _close(span: Span, started: float, status: int | None, failed: bool) -> None:

@@ -219,3 +219,20 @@ def test_without_tracing_opentelemetry_is_never_imported() -> None:
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_sampled_caller_is_traced_whatever_the_ratio(
+    receiver: tuple[OtlpReceiver, str], crm_sink: tuple[Any, str], start_relay: RelayFactory
+) -> None:
+    sink, url = crm_sink
+    client, _relay, memory = await traced_relay(start_relay, url, receiver[1], sample_ratio=0.0)
+    unsampled = INCOMING[:-2] + "00"
+    for n, traceparent in enumerate((INCOMING, unsampled)):
+        headers = {**await chat_token(client), "traceparent": traceparent}
+        resp = await client.post("/hooks/webchat/api/messages", json={"id": f"m{n}", "text": "hi"}, headers=headers)
+        assert resp.status == 200
+    names = sorted(s.name for s in memory.get_finished_spans())
+    assert names == ["relay.call", "relay.deliver", "relay.inbound", "relay.send"]
+    sent = [r.headers["traceparent"] for r in sink.requests() if r.method == "POST"]
+    assert [t.split("-")[1] for t in sent] == [INCOMING.split("-")[1]] * 2
+    assert [t.split("-")[3] for t in sent] == ["01", "00"]

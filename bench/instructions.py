@@ -64,8 +64,9 @@ def _total(prefix: str) -> int:
     return max(totals)
 
 
-def measure(target: str, messages: int, workdir: str) -> dict[str, float]:
-    """Instructions per message for one of TARGETS, each against its own fresh sink."""
+def measure(target: str, messages: int, workdir: str, tracing: float | None = None) -> dict[str, float]:
+    """Instructions per message for one of TARGETS, each against its own fresh sink; with `tracing` (a sample
+    ratio) the relay exports its sampled spans over OTLP/HTTP to the sink."""
     sink_port, crm_port, port = free_port(), free_port(), free_port()
     sink = Proc("sink", [PYTHON, "-m", "bench.sink", str(sink_port), str(crm_port)], None)
     procs, fds = [sink], []
@@ -74,7 +75,10 @@ def measure(target: str, messages: int, workdir: str) -> dict[str, float]:
     try:
         sink.wait_http(f"http://127.0.0.1:{sink_port}/control/stats")
         if target == "relay":
-            fd, path = memfd("relay.toml", relay_toml(port, sink_port, crm_port, 4096, "info"))
+            toml = relay_toml(port, sink_port, crm_port, 4096, "info")
+            if tracing is not None:
+                toml += f'\n[tracing]\nendpoint = "http://127.0.0.1:{sink_port}"\nsample_ratio = {tracing}\n'
+            fd, path = memfd("relay.toml", toml)
             fds.append(fd)
             proc = Proc("relay", [*valgrind, PYTHON, RELAY, "run", "--config", path], None, (fd,))
             ready = f"http://127.0.0.1:{port}/readyz"
@@ -109,12 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, default=1000, help="messages counted per target (default 1000)")
     p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     p.add_argument("--only", choices=TARGETS, help="count one target only (e.g. the relay while changing it)")
+    p.add_argument(
+        "--tracing", nargs="?", const=1.0, type=float, metavar="RATIO", help="the relay with [tracing] on (ratio 1)"
+    )
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="relay-callgrind-") as workdir:
-        res = {t: measure(t, args.messages, workdir) for t in TARGETS if args.only in (None, t)}
+        res = {t: measure(t, args.messages, workdir, args.tracing) for t in TARGETS if args.only in (None, t)}
     for name, r in res.items():
         print(f"{name:13} {r['instructions_per_msg'] / 1000:8.1f} k instructions/message  ({r['failed']} failed)")
     ratios = {}

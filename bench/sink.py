@@ -154,6 +154,12 @@ class Sink:
         return resp
 
 
+async def traces(request: web.Request) -> web.Response:
+    """An OTLP/HTTP trace receiver that reads and drops the batch (an empty ExportTraceServiceResponse)."""
+    await request.read()
+    return web.Response(body=b"", content_type="application/x-protobuf")
+
+
 def app(crm_port: int) -> web.Application:
     sink = Sink()
     application = web.Application()
@@ -162,6 +168,7 @@ def app(crm_port: int) -> web.Application:
     application.router.add_post("/control/release", sink.release)
     application.router.add_route("*", "/bot{token}/{method}", sink.bot)
     application.router.add_get("/file/bot{token}/{path:.+}", sink.file)
+    application.router.add_post("/v1/traces", traces)
 
     async def lifecycle(_: web.Application) -> Any:
         sink.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -14,7 +14,7 @@ from aiohttp import web
 from relay import hooks
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
-from relay.connector import Connector, Context, Hook, Route
+from relay.connector import Connector, ConnectorKind, Context, Hook, Result, Route
 from relay.consent import Ledger, MemoryLedger
 from relay.consent_setup import maintain, make_guard, make_ledger, open_ledger
 from relay.credential import bearer_matches
@@ -25,6 +25,7 @@ from relay.http import BODY_TIMEOUT, guarded, respond
 from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
+from relay.model import Message
 from relay.netguard import NetGuard, guarded_session
 from relay.notfound import wrong_hook_path
 from relay.pool import media_session, saturated
@@ -33,6 +34,10 @@ from relay.reasons import Reason
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
+from relay.tracing_config import TracingConfig
+
+if TYPE_CHECKING:
+    from relay.tracing import Tracing
 
 POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
@@ -50,6 +55,13 @@ async def make_store(loaded: Loaded) -> StateStore:
         from relay.state_redis import RedisStateStore
 
         prefix = f"relay:{loaded.relay.workspace.id}:"
+        if cfg.cluster:
+            from relay.state_cluster import ClusterStateStore, cluster_prefix
+
+            password = cfg.password.reveal() if cfg.password else None
+            return await ClusterStateStore.connect_cluster(
+                cfg.cluster, cluster_prefix(loaded.relay.workspace.id), password
+            )
         if cfg.sentinels:
             from relay.state_sentinel import connect_from
 
@@ -57,6 +69,15 @@ async def make_store(loaded: Loaded) -> StateStore:
         assert cfg.url is not None, "validated by StateConfig"
         return await RedisStateStore.connect(cfg.url.reveal(), prefix, cfg.assume_no_persistence)
     return MemoryStateStore(cfg.max_entries)
+
+
+def start_tracing(cfg: TracingConfig | None, sealer: Sealer) -> Tracing | None:
+    """Tracing as `[tracing]` configures it; without the section OpenTelemetry is never imported."""
+    if cfg is None:
+        return None
+    from relay.tracing import Tracing
+
+    return Tracing.configured(cfg, sealer)
 
 
 def untrusted_session(loaded: Loaded, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
@@ -114,15 +135,26 @@ class Relay:
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings, guard)
         sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session)
         self.client = PlatformClient(sessions, HostPolicy(cfg.media.allowlist))
+        self.tracing = start_tracing(cfg.tracing, self.sealer)
+        if self.tracing is not None:
+            self.engine.traced = self.tracing.send
         for name, inst in loaded.instances.items():
+            client: PlatformClient = self.client
+            deliver: Callable[[Message], Awaitable[Result]] = self.engine.deliver
+            if self.tracing is not None:
+                crm = inst.manifest.kind is ConnectorKind.CRM
+                client, deliver = (
+                    self.tracing.client(client, name, crm),
+                    self.tracing.deliver(self.engine.deliver, name),
+                )
             ctx = Context(
                 instance=name,
                 workspace=cfg.workspace.id,
                 public_url=self.public_url,
                 session=session,
-                client=self.client,
+                client=client,
                 fetch_session=fetch_session,
-                deliver=self.engine.deliver,
+                deliver=deliver,
                 sealer=self.sealer,
                 media=self.media,
                 state=store,
@@ -333,7 +365,10 @@ async def create_app(
                 serve = hooks.handler(route, conn.ctx)
             else:
                 serve = local_only(route.handler, relay.exposure) if route.local else route.handler
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))
+            serve = guarded(serve, refuse)
+            if relay.tracing is not None and isinstance(route, Hook):
+                serve = relay.tracing.inbound(serve, name)
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", serve)
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()
@@ -367,6 +402,8 @@ async def create_app(
         await files.close()
         await relay.store.close()
         await relay.ledger.close()
+        if relay.tracing is not None:
+            await asyncio.to_thread(relay.tracing.shutdown)
 
     app.cleanup_ctx.append(lifecycle)
     return app

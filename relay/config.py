@@ -22,7 +22,8 @@ from relay.errors import ConfigError
 from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
-from relay.sentinel_config import sentinel_settings_problem
+from relay.sentinel_config import cluster_settings_problem, sentinel_settings_problem
+from relay.tracing_config import TracingConfig
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
@@ -93,6 +94,7 @@ class StateConfig(_Strict):
     max_entries: int = Field(default=200_000, ge=1000)
     assume_no_persistence: bool = False
     sentinels: list[str] = []
+    cluster: list[str] = []
     service_name: str | None = None
     password: Secret | None = None
     sentinel_password: Secret | None = None
@@ -102,12 +104,16 @@ class StateConfig(_Strict):
     def _backend_settings(self) -> StateConfig:
         if problem := sentinel_settings_problem(self.sentinels, self.service_name, self.url is not None):
             raise ValueError(problem)
-        if self.backend == "redis" and self.url is None and not self.sentinels:
+        if problem := cluster_settings_problem(self.cluster, self.url is not None, bool(self.sentinels), self.db):
+            raise ValueError(problem)
+        if self.backend == "redis" and self.url is None and not self.sentinels and not self.cluster:
             raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
         if self.backend == "memory" and self.url is not None:
             raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
         if self.backend == "memory" and self.sentinels:
             raise ValueError('sentinels are for backend = "redis"; remove them or set backend = "redis"')
+        if self.backend == "memory" and self.cluster:
+            raise ValueError('cluster is for backend = "redis"; remove it or set backend = "redis"')
         if self.backend == "memory" and self.assume_no_persistence:
             raise ValueError('assume_no_persistence is for backend = "redis"; remove it')
         if self.backend == "redis" and "max_entries" in self.model_fields_set:
@@ -164,6 +170,7 @@ class RelayConfig(_Strict):
     consent: ConsentConfig = ConsentConfig()
     minimise: MinimiseConfig = MinimiseConfig()
     admin: AdminSettings = AdminSettings()
+    tracing: TracingConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,8 @@ class Loaded:
             found += [v.reveal() for v in _walk_secrets(inst.config)]
         found += [v.reveal() for v in _walk_secrets(self.relay.state)]
         found += [v.reveal() for v in _walk_secrets(self.relay.admin)]
+        if self.relay.tracing is not None:
+            found += [v.reveal() for v in self.relay.tracing.headers.values()]
         for extra in (self.relay.consent.url, self.relay.consent.key):
             if extra is not None:
                 found.append(extra.reveal())

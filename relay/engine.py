@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,7 @@ class Engine:
         self._deadlines: dict[str, float] = {}
         self._crm_targets: dict[str, Address] = {}
         self._series: dict[tuple[str, Kind, Outcome], _Series] = {}
+        self.traced: Callable[[Connector, Message, int], Awaitable[str]] | None = None
         metrics.gauges["relay_inflight"] = lambda: self.inflight
 
     @property
@@ -276,7 +277,7 @@ class Engine:
             if limits:
                 await self._wait_for_buckets(dest, target, limits, end)
             try:
-                pid = await dest.send(part)
+                pid = await dest.send(part) if self.traced is None else await self.traced(dest, part, attempt)
             except DeliveryError as exc:
                 if exc.retry_after:
                     await self._block(dest, target, limits, exc)

@@ -28,3 +28,19 @@ def sentinel_settings_problem(sentinels: Sequence[str], service_name: str | None
         except ValueError as exc:
             return f"sentinels: {exc}; write each as host:port"
     return None
+
+
+def cluster_settings_problem(cluster: Sequence[str], has_url: bool, has_sentinels: bool, db: int) -> str | None:
+    """Why the Redis Cluster settings of `state` do not fit together, or None."""
+    if not cluster:
+        return None
+    if has_url or has_sentinels:
+        return 'cluster excludes url and sentinels; keep one of them (cluster = ["host:7000", ...] for a Redis Cluster)'
+    if db:
+        return "a Redis Cluster has database 0 only; remove db"
+    for entry in cluster:
+        try:
+            parse_sentinel(entry)
+        except ValueError as exc:
+            return f"cluster: {exc}; write each node as host:port"
+    return None

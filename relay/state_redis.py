@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from relay.errors import ConfigError
@@ -103,7 +104,7 @@ def _masker(url: str) -> Callable[[str], str]:
 class RedisStateStore:
     """Dedup claims, rate buckets, id maps and leases in Redis under `prefix`; every key expires."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, assume_no_persistence: bool = False) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, prefix: str, assume_no_persistence: bool = False) -> None:
         self.redis = client
         self.prefix = prefix
         self.assume_no_persistence = assume_no_persistence
@@ -178,6 +179,7 @@ class RedisStateStore:
 
     async def persistence_problems(self) -> list[str]:
         """Re-read the server's persistence settings: someone may switch RDB or AOF on later."""
+        assert isinstance(self.redis, aioredis.Redis), "a cluster store checks each node"
         return await _persistence_problems(self.redis, "the state store", self.assume_no_persistence)
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Faults of the shared Redis: the Sentinel primary killed mid-traffic, and a single Redis down for a while."""
+"""Faults of the shared Redis: the Sentinel or Cluster primary killed mid-traffic, a single Redis down a while."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability.faults import Row, Sizes, _row
+from bench.reliability.redis_cluster import start_cluster
 from bench.reliability.redis_nodes import NO_DISK, SERVICE, Node, Sentinels
 from bench.reliability.rig import Rig
 
@@ -95,6 +96,38 @@ async def sentinel_run(sizes: Sizes) -> tuple[Row, Readiness]:
             topology.stop()
 
 
+async def cluster_primary_killed(sizes: Sizes) -> Row:
+    return (await cluster_run(sizes))[0]
+
+
+async def cluster_run(sizes: Sizes) -> tuple[Row, Readiness]:
+    """Kill the cluster primary serving the workspace's slot mid-traffic; its replica takes over."""
+    with tempfile.TemporaryDirectory(prefix="relay-cluster-") as tmp:
+        cluster = await asyncio.to_thread(start_cluster, Path(tmp))
+        try:
+            state = {"backend": "redis", "cluster": cluster.nodes}
+
+            async def kill() -> str:
+                primary = await asyncio.to_thread(cluster.primary_with_keys)
+                cluster.kill(primary)
+                killed = time.monotonic()
+                while not await asyncio.to_thread(_promoted, cluster, primary):
+                    await asyncio.sleep(0.1)
+                return f"replica promoted {time.monotonic() - killed:.1f} s after the kill (cluster-node-timeout 1 s)"
+
+            return await _run("Redis Cluster primary killed", sizes, state, kill)
+        finally:
+            cluster.stop()
+
+
+def _promoted(cluster: Any, killed: int) -> bool:
+    """Whether the killed primary's replica serves its keys now."""
+    try:
+        return bool(cluster.primary_with_keys() != killed)
+    except KeyError:
+        return False
+
+
 async def _safe_port(topology: Sentinels) -> int:
     try:
         return await topology.primary_port()
@@ -138,4 +171,5 @@ async def redis_down_single(sizes: Sizes, down: float | None = None) -> Row:
 REDIS_FAULTS: dict[str, Callable[[Sizes], Awaitable[Row]]] = {
     "redis_sentinel": sentinel_primary_killed,
     "redis_down": redis_down_single,
+    "redis_cluster": cluster_primary_killed,
 }

@@ -87,7 +87,8 @@ def _at_rest(suite: Suite) -> list[str]:
         f"{_ELSEWHERE if set(_uncovered(s)) <= set(_E2E) and _uncovered(s) else ''}. "
         "Non-dumpable: the relay calls `disable_core_dumps()` at start-up and a child process that does the same "
         "reads `prctl(PR_GET_DUMPABLE) == 0` (the flag is not observable from outside when running as root). "
-        f"Log lines scanned: {s.get('log_lines', 0)}; Redis keys scanned: {s.get('redis_keys', 0)}. "
+        f"Log lines scanned: {s.get('log_lines', 0)}; Redis keys scanned: {s.get('redis_keys', 0)}; "
+        f"trace spans scanned: {s.get('spans', 0)} (canary hits: {s.get('span_hits', 0)}). "
         f"pytest: `{suite.summary}`.",
     ]
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from relay.tracing_config import TracingConfig
 from tests.deploy.helm_render import render_chart
 
 kv = pytest.importorskip("kubernetes_validate")
@@ -41,8 +42,11 @@ def test_chart_renders_valid_objects(values: Path | None) -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["envFrom"] == [{"secretRef": {"name": "relay-secrets"}}]
-    state = tomllib.loads(by_kind["ConfigMap"]["data"]["relay.toml"])["state"]
-    assert state["backend"] == "redis" and ("url" in state) != ("sentinels" in state)
+    toml = tomllib.loads(by_kind["ConfigMap"]["data"]["relay.toml"])
+    state = toml["state"]
+    assert state["backend"] == "redis" and sum(k in state for k in ("url", "sentinels", "cluster")) == 1
+    if "tracing" in toml:
+        assert TracingConfig.model_validate(toml["tracing"]).traces_url().endswith("/v1/traces")
     if "HorizontalPodAutoscaler" in by_kind:
         assert "replicas" not in by_kind["Deployment"]["spec"]
         assert by_kind["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["resource"]["name"] == "cpu"

@@ -43,6 +43,16 @@ def scan_logs(text: str, needles: Iterable[str]) -> list[str]:
     return found
 
 
+def scan_spans(spans: Iterable[str], needles: Iterable[str]) -> list[str]:
+    """Needles found in exported spans, each given as its full text (names, attributes, resource)."""
+    found: list[str] = []
+    for text in spans:
+        STATS["spans"] += 1
+        found += hits(text, needles)
+    STATS["span_hits"] += len(found)
+    return found
+
+
 def recent_files(since: float, exclude: Iterable[Path] = ()) -> list[Path]:
     """Files changed since `since` wherever the relay could write one; `exclude` names folders that are a
     peer's own storage (a mail server's mailboxes), not the relay's."""

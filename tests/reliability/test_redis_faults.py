@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.reliability.faults import QUICK
-from bench.reliability.redis_faults import redis_down_single, sentinel_run
+from bench.reliability.redis_faults import cluster_run, redis_down_single, sentinel_run
 from bench.reliability.redis_nodes import redis_binary
 
 pytestmark = [
@@ -33,3 +33,12 @@ async def test_single_redis_outage_delays_and_loses_nothing() -> None:
     assert row.once + row.duplicated == row.sent
     assert "then ready" in row.note and "503 for" in row.note, row.note
     assert float(row.note.split("503 for ")[1].split(" s")[0]) >= 3.0, row.note
+
+
+async def test_cluster_failover_loses_nothing() -> None:
+    row, _ = await cluster_run(QUICK)
+    print(row)
+    assert row.sent == QUICK.messages and row.lost == 0, row
+    assert row.once + row.duplicated == row.sent
+    assert "replica promoted" in row.note and "then ready" in row.note, row.note
+    assert row.seconds < QUICK.give_up

@@ -15,7 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bench.reliability.redis_cluster import Cluster, start_cluster
 from relay.state import MemoryStateStore, StateStore
+from relay.state_cluster import ClusterStateStore
 from relay.state_redis import RedisStateStore
 
 REDIS_URL = os.environ.get("RELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -62,14 +64,37 @@ def prefix() -> str:
     return f"relay:test-{secrets.token_hex(6)}:"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One Redis Cluster (3 primaries, 3 replicas, persistence off) for the session's cluster tests."""
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def stores(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[tuple[StateStore, StateStore]]:
-    """Two handles on one shared state, as two replicas see it: the same MemoryStateStore, or two
-    connections to Redis under one prefix. The same behavioural tests run over both backends."""
+    """Two handles on one shared state, as two replicas see it: the same MemoryStateStore, two connections
+    to Redis under one prefix, or two to a Redis Cluster under one hash-tagged prefix. The same behavioural
+    tests run over every backend."""
     if request.param == "memory":
         mem = MemoryStateStore()
         yield mem, mem
         await mem.close()
+        return
+    if request.param == "cluster":
+        nodes = request.getfixturevalue("redis_cluster").nodes
+        tagged = "relay:{" + prefix.split(":")[1] + "}:"
+        one = await ClusterStateStore.connect_cluster(nodes, tagged)
+        two = await ClusterStateStore.connect_cluster(nodes, tagged)
+        try:
+            yield one, two
+        finally:
+            await one.close()
+            await two.close()
         return
     if not await _reachable(REDIS_URL):
         pytest.skip(f"no Redis at {REDIS_URL} (set RELAY_TEST_REDIS_URL)")

@@ -1,4 +1,4 @@
-"""The StateStore contract, run over MemoryStateStore and RedisStateStore (two handles = two replicas)."""
+"""The StateStore contract, run over the memory, Redis and Redis Cluster stores (two handles = two replicas)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from relay.connector import Outcome, Result
 from relay.dedup import Dedup
 from relay.reasons import Reason
 from relay.state import StateStore
+from relay.state_cluster import ClusterStateStore
 from relay.state_redis import RedisStateStore
 from tests.state.conftest import REDIS_URL
 
@@ -159,6 +160,13 @@ async def test_redis_keys_carry_prefix_and_expire(stores: Pair) -> None:
     await a.reserve("r", 0.5, 2)
     await a.block("b", 5)
     await a.lease("l", "h", 60)
+    if isinstance(a, ClusterStateStore):
+        keys = [k async for k in a.cluster.scan_iter(match=a.prefix + "*")]
+        assert len({a.cluster.keyslot(k) for k in keys}) == 1, "a workspace's keys share one slot"
+        assert sorted(k.removeprefix(a.prefix) for k in keys) == ["c", "l", "rl:b", "rl:r", "s"]
+        for key in keys:
+            assert 0 < await a.cluster.pttl(key) <= 60_000, key
+        return
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
         keys = [k async for k in client.scan_iter(match=a.prefix + "*")]

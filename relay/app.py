@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from relay import hooks
 from relay.client import HostPolicy, PlatformClient, Sessions
-from relay.config import Loaded
-from relay.connector import Connector, Context, Hook, Route
+from relay.config import Instance, Loaded
+from relay.connector import Connector, Context, Route
 from relay.consent import Ledger, MemoryLedger
 from relay.consent_setup import maintain, make_guard, make_ledger, open_ledger
 from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
 from relay.errors import AuthError, ConfigError
-from relay.exposure import Exposure, local_only
+from relay.exposure import Exposure
+from relay.hooktable import HookTable
 from relay.http import BODY_TIMEOUT, guarded, respond
 from relay.inert import harden
 from relay.media import MediaService
@@ -110,35 +110,40 @@ class Relay:
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings, guard)
         sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session)
         self.client = PlatformClient(sessions, HostPolicy(cfg.media.allowlist))
+        self.closing = asyncio.Event()
         for name, inst in loaded.instances.items():
-            ctx = Context(
-                instance=name,
-                workspace=cfg.workspace.id,
-                public_url=self.public_url,
-                session=session,
-                client=self.client,
-                fetch_session=fetch_session,
-                deliver=self.engine.deliver,
-                sealer=self.sealer,
-                media=self.media,
-                state=store,
-                log=logging.getLogger(f"relay.connector.{name}"),
-                max_body_bytes=cfg.server.max_body_bytes,
-                exposure=self.exposure,
-                metrics=self.metrics,
-            )
-            self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
+            self.connectors[name] = self.build(name, inst)
         unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
         if unlocked and self.exposure.exposed:
             fix = "Configure its authentication"
             raise ConfigError([self.exposure.refusal(f"connectors.{n}", fix) for n in unlocked])
         self.started: dict[str, bool] = {}
-        self.closing = asyncio.Event()
         self.state_ok = True
         self.state_probe = StateProbe(store)
         self._retry: asyncio.Task[None] | None = None
-        for conn in self.connectors.values():
-            conn.ctx.closing = self.closing
+        self.hooks = HookTable(self.exposure, lambda name: shedder(self.engine, name))
+
+    def build(self, name: str, inst: Instance) -> Connector:
+        """A new connector instance on this relay's sessions, engine and state (not started)."""
+        cfg = self.loaded.relay
+        ctx = Context(
+            instance=name,
+            workspace=cfg.workspace.id,
+            public_url=self.public_url,
+            session=self.session,
+            client=self.client,
+            fetch_session=self.fetch_session,
+            deliver=self.engine.deliver,
+            sealer=self.sealer,
+            media=self.media,
+            state=self.store,
+            log=logging.getLogger(f"relay.connector.{name}"),
+            max_body_bytes=cfg.server.max_body_bytes,
+            exposure=self.exposure,
+            metrics=self.metrics,
+            closing=self.closing,
+        )
+        return inst.manifest.factory(name, inst.config, ctx)
 
     @property
     def ready(self) -> bool:
@@ -308,13 +313,8 @@ async def create_app(
     ):
         app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
-        for route in conn.routes():
-            refuse = shedder(relay.engine, name) if route.method == "POST" else None
-            if isinstance(route, Hook):
-                serve = hooks.handler(route, conn.ctx)
-            else:
-                serve = local_only(route.handler, relay.exposure) if route.local else route.handler
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))
+        relay.hooks.mount(name, conn)
+    app.router.add_route("*", "/hooks/{instance}{tail:.*}", relay.hooks.dispatch)
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()

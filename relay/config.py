@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +21,7 @@ from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 from relay.sentinel_config import sentinel_settings_problem
+from relay.store_config import StoreConfig
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
@@ -151,6 +152,8 @@ class RelayConfig(_Strict):
     routes: list[RouteConfig] = []
     consent: ConsentConfig = ConsentConfig()
     minimise: MinimiseConfig = MinimiseConfig()
+    config_store: StoreConfig = StoreConfig()
+    disabled: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +234,14 @@ def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str])
         return {}
 
 
-def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> Loaded:
-    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+def parse(
+    raw: dict[str, Any], source: str = "<config>", base: Path | None = None, secrets: Mapping[str, str] | None = None
+) -> Loaded:
+    """Validate a parsed TOML document (with `secrets`, else the secrets file's); raise ConfigError listing
+    every problem."""
     problems: list[str] = []
-    resolved = resolve(raw, "", _secrets_lookup(raw, base, problems), problems)
+    lookup = dict(secrets) if secrets is not None else _secrets_lookup(raw, base, problems)
+    resolved = resolve(raw, "", lookup, problems)
     try:
         relay = RelayConfig.model_validate(resolved)
     except ValidationError as exc:

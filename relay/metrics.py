@@ -72,6 +72,15 @@ class Metrics:
         want = set(labels.items())
         return sum(v for k, v in self._counters[name].items() if want <= set(k))
 
+    def by(self, name: str, label: str, **labels: str) -> dict[str, float]:
+        """A counter's values split by one label, among the series matching `labels` (for status pages)."""
+        want, out = set(labels.items()), dict[str, float]()
+        for key, value in self._counters[name].items():
+            if want <= set(key):
+                split = dict(key).get(label, "")
+                out[split] = out.get(split, 0.0) + value
+        return out
+
     def render(self) -> str:
         lines: list[str] = []
         for name in sorted(self._counters):

@@ -1,0 +1,56 @@
+"""The /hooks routes of the running connectors, replaceable while the app serves (aiohttp's router is frozen)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import UrlDispatcher
+
+from relay import hooks
+from relay.connector import Connector, Hook
+from relay.exposure import Exposure, local_only
+from relay.http import Handler, guarded
+
+Refuser = Callable[[str], Callable[[], web.Response | None]]
+
+
+class HookTable:
+    """Each instance's routes in a router of its own; `dispatch` serves /hooks/<instance>/... from the current one."""
+
+    def __init__(self, exposure: Exposure, refuser: Refuser) -> None:
+        self.exposure = exposure
+        self.refuser = refuser
+        self._routers: dict[str, UrlDispatcher] = {}
+
+    def mount(self, name: str, conn: Connector) -> None:
+        """Serve `conn`'s routes from now on (replacing the routes of an earlier instance of that name)."""
+        router = UrlDispatcher()
+        for route in conn.routes():
+            refuse = self.refuser(name) if route.method == "POST" else None
+            serve: Handler
+            if isinstance(route, Hook):
+                serve = hooks.handler(route, conn.ctx)
+            else:
+                serve = local_only(route.handler, self.exposure) if route.local else route.handler
+            router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))
+        router.freeze()
+        self._routers[name] = router
+
+    def unmount(self, name: str) -> None:
+        """Stop serving `name`'s routes: its paths answer 404."""
+        self._routers.pop(name, None)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """The handler of the current instance's route matching the request; 404/405 like the app's router."""
+        router = self._routers.get(request.path.split("/", 3)[2])
+        if router is None:
+            raise web.HTTPNotFound()
+        match = await router.resolve(request)
+        if match.http_exception is not None:
+            raise match.http_exception
+        match.add_app(request.app)
+        match.freeze()
+        request._match_info = match  # the route's own parameters, as the app's router would have set them
+        request._cache.pop("match_info", None)
+        return await match.handler(request)

@@ -20,6 +20,7 @@ from relay import config as config_mod
 from relay.app import RELAY_KEY, create_app
 from relay.checkup import quiet, run_checks, table
 from relay.config_checks import name_problem
+from relay.configwire import follow, open_store
 from relay.consent_cli import add_cli as add_consent_cli
 from relay.deadline import guarded_site
 from relay.errors import ConfigError
@@ -43,8 +44,11 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
     return config_mod.parse(raw, "<sandbox>")
 
 
-async def _serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
+async def _serve(loaded: config_mod.Loaded, host: str, port: int, path: str | None = None) -> None:
+    store, loaded = await open_store(loaded, Path(path) if path else None)
     app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
+    if store is not None:
+        follow(app, store)
     relay = app[RELAY_KEY]
     server = loaded.relay.server
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.shutdown_grace)
@@ -112,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"Relay sandbox: open http://{host}:{port}/ (customer chat and agent inbox). Ctrl-C stops.", file=sys.stderr
         )
     with asyncio.Runner(loop_factory=loop_factory(cfg.server.event_loop)) as runner:
-        runner.run(_serve(loaded, host, port))
+        runner.run(_serve(loaded, host, port, path))
     return 0
 
 

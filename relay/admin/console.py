@@ -31,8 +31,9 @@ class Console:
     tests: dict[str, list[Row]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, relay: Relay, store: ConfigStore, base: str = "/admin") -> Console:
-        return cls(relay, store, Swapper(relay), base)
+    def of(cls, relay: Relay, store: ConfigStore, base: str = "/admin", swapper: Swapper | None = None) -> Console:
+        """The console of a running relay; share the `swapper` that follows the store (changes one at a time)."""
+        return cls(relay, store, swapper or Swapper(relay), base)
 
     async def apply(self, doc: Document) -> tuple[Changes | None, list[str]]:
         """Validate the whole document, start and swap in what changed, then store it; the problems otherwise."""

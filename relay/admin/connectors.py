@@ -71,12 +71,13 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             buttons = ""
             if admin:
                 buttons = (
-                    f'<a href="{base}/connectors/{escape(name)}">Edit</a> '
+                    f'<a href="{base}/connectors/{escape(name)}" aria-label="Edit {escape(name)}">Edit</a> '
                     + action(request, f"{base}/connectors/{name}/test", "Test connection", f"Test connection {name}")
                     + action(request, f"{base}/connectors/{name}/disable", "Disable", f"Disable {name}")
                 )
                 if body.get("type") == "telegram":
-                    buttons += f' <a href="{base}/connectors/{escape(name)}/setup">Set up</a>'
+                    setup = f"{base}/connectors/{escape(name)}/setup"
+                    buttons += f' <a href="{setup}" aria-label="Set up {escape(name)}">Set up</a>'
             rows.append(
                 f"<tr><th scope=row>{escape(name)}</th><td>{kind}</td><td>{_status(console, name)}</td>"
                 f"<td>{_counters(console, name)}</td><td>{_tested(console, name)}</td><td>{buttons}</td></tr>"
@@ -165,7 +166,8 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         verb = "connector.add" if adding else "connector.edit"
         if errors:
             await audit(request, verb, who, keys, "invalid")
-            return form_page(request, kind, None if adding else name, {**body, "__name": name}, errors, [])
+            shown = {**body, "__name": name, "__route": form.get("route_to", "")}
+            return form_page(request, kind, None if adding else name, shown, errors, [])
         connectors[name] = body
         route_to = form.get("route_to", "")
         if adding and route_to:
@@ -264,7 +266,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
 
 def _route_field(console: Console, current: str) -> str:
     crms = [n for n, c in console.relay.connectors.items() if c.manifest.kind is ConnectorKind.CRM]
-    opts = '<option value="">(choose later)</option>' + "".join(
+    opts = '<option value="">(none yet)</option>' + "".join(
         f'<option value="{escape(c)}"{" selected" if c == current else ""}>{escape(c)}</option>' for c in crms
     )
     return (

@@ -49,7 +49,9 @@ class HookTable:
         match = await router.resolve(request)
         if match.http_exception is not None:
             raise match.http_exception
-        match.add_app(request.app)
+        outer = request._match_info
+        for app in outer.apps if outer is not None else ():
+            match.add_app(app)
         match.freeze()
         request._match_info = match  # the route's own parameters, as the app's router would have set them
         request._cache.pop("match_info", None)

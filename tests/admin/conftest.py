@@ -3,27 +3,30 @@ middleware standing in for the session (it signs a request in with the role name
 
 from __future__ import annotations
 
+import os
+import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import tomlkit
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiohttp.typedefs import Handler
 
-from relay.admin.connectors import connector_routes
 from relay.admin.console import Console
+from relay.admin.pages import console_pages
 from relay.admin.principal import AUDIT, CSRF, PRINCIPAL, Principal, Role
-from relay.admin.routes_page import routes_pages
 from relay.app import RELAY_KEY, create_app
 from relay.configstore import ConfigStore, FileStore, load
 from tests.connectors.telegram.fake_api import FakeTelegram
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 
+PG_URL = os.environ.get("RELAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MASTER = "Qm9vdHN0cmFwLW1hc3Rlci1rZXktZm9yLXRlc3Rz"
 CSRF_VALUE = "csrf-test-token-0123456789"
 ROLE_HEADER = "X-Test-Role"
@@ -60,7 +63,7 @@ def mount_console(app: web.Application, console: Console) -> RecordingAudit:
     admin = web.Application(middlewares=[test_session])
     audit = RecordingAudit()
     admin[AUDIT] = audit
-    admin.add_routes(connector_routes(console) + routes_pages(console))
+    admin.add_routes(console_pages(console))
     app.add_subapp("/admin", admin)
     return audit
 
@@ -121,3 +124,15 @@ def start_workspace(
         return Workspace(client, console, audit, path, sink, fake, fake_url)
 
     return start
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    """A schema of this test's own, dropped afterwards."""
+    name = f"cfg_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()

@@ -99,13 +99,24 @@ async def test_edit_keeps_a_blank_secret_swaps_and_rollback_restores(start_works
     assert ws.audit.entries[-1]["action"] == "config.rollback"
 
 
-async def test_disable_stops_the_connector_and_enable_starts_it(start_workspace: StartWorkspace) -> None:
+async def test_disable_stops_the_connector_and_enable_starts_it(
+    start_workspace: StartWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ws = await start_workspace()
-    await ws.post("/admin/connectors/new/telegram", **tg_form(ws.fake_url))
-    await ws.post("/admin/routes", **{"route.tg": "crm"})
+    await ws.post("/admin/connectors/new/telegram", **tg_form(ws.fake_url, mode="polling", secret_token=""))
+    conn = ws.console.relay.connectors["tg"]
+    assert conn.ctx.tasks, "polling runs a receive loop"
+    closed = []
+    close = conn.close
+
+    async def spy() -> None:
+        closed.append(conn.name)
+        await close()
+
+    monkeypatch.setattr(conn, "close", spy)
     resp = await ws.post("/admin/connectors/tg/disable")
     assert resp.status == 303
-    assert "tg" not in ws.console.relay.connectors
+    assert "tg" not in ws.console.relay.connectors and closed == ["tg"] and not conn.ctx.tasks
     raw = tomllib.loads(ws.path.read_text())
     assert "tg" in raw["disabled"] and raw["routes"] == []
     assert (await ws.client.post("/hooks/tg/", json={})).status == 404

@@ -4,9 +4,7 @@ and a rollback; secrets are stored encrypted; `[config_store]` is validated with
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +17,10 @@ from relay.admin.console import Console
 from relay.app import RELAY_KEY, Relay, create_app
 from relay.configwire import follow, open_store
 from relay.errors import ConfigError
-from tests.admin.conftest import CSRF_VALUE, MASTER, RecordingAudit, base_config, mount_console
+from tests.admin.conftest import CSRF_VALUE, MASTER, PG_URL, RecordingAudit, base_config, mount_console
 from tests.support.crm_sink import CrmSink
 
-PG_URL = os.environ.get("RELAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CANARY = "Canary-pg-5d1e0b7c93a4f2e8-Qx"
-
-
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    """A schema of this test's own, dropped afterwards."""
-    name = f"cfg_{uuid.uuid4().hex[:12]}"
-    yield name
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:

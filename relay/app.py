@@ -304,6 +304,7 @@ async def create_app(
         raise
     app[RELAY_KEY] = relay
     app.middlewares.append(wrong_hook_path(relay.connectors))
+    app.middlewares.append(relay.hooks.unrouted)
     for path, handler in (
         ("/", index),
         ("/healthz", healthz),
@@ -314,7 +315,8 @@ async def create_app(
         app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
         relay.hooks.mount(name, conn)
-    app.router.add_route("*", "/hooks/{instance}{tail:.*}", relay.hooks.dispatch)
+        for route in conn.routes():
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", relay.hooks.dispatch)
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()

@@ -41,9 +41,17 @@ class HookTable:
         """Stop serving `name`'s routes: its paths answer 404."""
         self._routers.pop(name, None)
 
+    @web.middleware
+    async def unrouted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Middleware: /hooks paths of instances added while the app runs (the app's router has only the first)."""
+        if request.path.startswith("/hooks/") and request.match_info.http_exception is not None:
+            return await self.dispatch(request)
+        return await handler(request)
+
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """The handler of the current instance's route matching the request; 404/405 like the app's router."""
-        router = self._routers.get(request.path.split("/", 3)[2])
+        parts = request.path.split("/", 3)
+        router = self._routers.get(parts[2] if len(parts) > 2 else "")
         if router is None:
             raise web.HTTPNotFound()
         match = await router.resolve(request)

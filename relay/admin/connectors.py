@@ -11,6 +11,7 @@ from aiohttp import web
 from relay import registry
 from relay.admin.console import Console, audit, changing, routes_of
 from relay.admin.forms import field_errors, fields_of, read_form, render_field
+from relay.admin.oauth import setup_for
 from relay.admin.page import action, csrf_field, page, see_other
 from relay.admin.principal import Role, require
 from relay.checkup import check_one
@@ -75,7 +76,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
                     + action(request, f"{base}/connectors/{name}/test", "Test connection", f"Test connection {name}")
                     + action(request, f"{base}/connectors/{name}/disable", "Disable", f"Disable {name}")
                 )
-                if body.get("type") == "telegram":
+                if body.get("type") == "telegram" or setup_for(str(body.get("type"))) is not None:
                     setup = f"{base}/connectors/{escape(name)}/setup"
                     buttons += f' <a href="{setup}" aria-label="Set up {escape(name)}">Set up</a>'
             rows.append(

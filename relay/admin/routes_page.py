@@ -9,6 +9,7 @@ from aiohttp import web
 
 from relay import registry
 from relay.admin.console import Console, audit, changing, routes_of
+from relay.admin.oauth import setup_for
 from relay.admin.page import action, csrf_field, page, see_other
 from relay.admin.principal import Role, require
 from relay.connector import ConnectorKind
@@ -18,6 +19,7 @@ DONE = {
     "routes": "Routes applied; no restart was needed.",
     "rollback": "The previous configuration is running again (and the one it replaced is kept for rollback).",
     "registered": "The webhook was registered with the platform.",
+    "connected": "Connected: what the platform issued is stored and running; no restart was needed.",
 }
 
 
@@ -136,6 +138,13 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
         conn = console.relay.connectors.get(name)
         if conn is None:
             raise web.HTTPNotFound(text=f"no running connector named {name}")
+        if setup_for(conn.manifest.type) is not None:
+            body = (
+                f"<p>Authorize the relay in {escape(conn.manifest.summary)}: the consent page opens, and when you "
+                "approve, the relay stores what it issued (secrets in the encrypted store) and applies it.</p>"
+                + action(request, f"{base}/connectors/{name}/connect", f"Connect {conn.manifest.type}")
+            )
+            return page(base, f"Set up {name}", body, DONE.get(request.query.get("done", ""), ""))
         if conn.manifest.type != "telegram" or getattr(conn.config, "mode", "") != "webhook":
             return page(base, f"Set up {name}", "<p>This connector needs no registration step.</p>")
         body = (

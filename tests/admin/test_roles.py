@@ -23,6 +23,7 @@ CHANGES = [
     "/admin/routes",
     "/admin/config/rollback",
     "/admin/connectors/tg/setup",
+    "/admin/connectors/tg/connect",
 ]
 
 
@@ -35,17 +36,17 @@ async def _with_telegram(start_workspace: StartWorkspace) -> Workspace:
 
 
 def test_every_console_route_is_in_this_matrix() -> None:
-    from relay.admin.connectors import connector_routes
-    from relay.admin.routes_page import routes_pages
+    from relay.admin.pages import console_pages
 
     class Stub:
         base = "/admin"
 
-    defs = connector_routes(Stub()) + routes_pages(Stub())  # type: ignore[arg-type]
+    defs = console_pages(Stub())  # type: ignore[arg-type]
     paths = {(d.method, d.path) for d in defs}
     covered = {"/connectors", "/routes", "/config", "/connectors/new", "/connectors/new/{type}", "/connectors/{name}"}
     covered |= {"/connectors/{name}/test", "/connectors/{name}/disable", "/connectors/{name}/enable"}
-    covered |= {"/config/rollback", "/connectors/{name}/setup"}
+    covered |= {"/config/rollback", "/connectors/{name}/setup", "/connectors/{name}/connect"}
+    covered |= {"/connectors/{name}/oauth/callback"}
     assert {p for _, p in paths} == covered
 
 
@@ -102,3 +103,13 @@ async def test_admin_can_do_each_change(start_workspace: StartWorkspace) -> None
         "config.rollback",
     ]
     assert all(e["who"] == "user-admin" for e in ws.audit.entries)
+
+
+async def test_an_oauth_callback_without_the_state_the_console_issued_is_refused(
+    start_workspace: StartWorkspace,
+) -> None:
+    ws = await _with_telegram(start_workspace)
+    for role in ("admin", "viewer", ""):
+        resp = await ws.get("/admin/connectors/tg/oauth/callback?code=c&state=guessed", role=role)
+        assert resp.status == 400
+    assert ws.audit.entries[-1]["action"] == "connector.add"

@@ -11,6 +11,7 @@ from relay.config import Loaded
 from relay.connector import Connector
 from relay.consent_setup import make_guard
 from relay.errors import RelayError
+from relay.logs import redact_also
 
 log = logging.getLogger("relay.swap")
 
@@ -106,6 +107,7 @@ class Swapper:
         router.kinds.clear()
         router.kinds.update({n: i.manifest.kind for n, i in loaded.instances.items()})
         relay.loaded = loaded
+        redact_also(loaded.secrets())
         relay.engine.guard = make_guard(loaded, relay.ledger, relay.connectors, relay.metrics)
 
     async def _drain(self, pending: set[asyncio.Task[object]], outgoing: list[Connector]) -> None:

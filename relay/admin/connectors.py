@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -44,6 +45,10 @@ def _counters(console: Console, name: str) -> str:
     outcomes = metrics.by("relay_messages_total", "outcome", connector=name)
     failures = metrics.by("relay_failures_total", "reason", connector=name)
     counts = ", ".join(f"{escape(k)} {v:g}" for k, v in sorted(outcomes.items())) or "no messages yet"
+    last = metrics.last_failure.get(name)
+    if last is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last[1]))
+        counts += f"<br>last failure: {escape(last[0])} at {when}"
     reasons = ", ".join(f"{escape(k)} ×{v:g}" for k, v in sorted(failures.items(), key=lambda kv: -kv[1]))
     return counts + (f"<br>failures: {reasons}" if reasons else "")
 

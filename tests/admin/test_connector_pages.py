@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import stat
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ async def test_add_telegram_routes_it_and_a_message_arrives_without_restart(
     resp = await ws.post("/admin/connectors/new/telegram", **tg_form(ws.fake_url))
     assert resp.status == 303, await resp.text()
     assert "tg" in ws.console.relay.connectors and ws.fake.webhook["url"].endswith("/hooks/tg/")
-    update = {
+    update: dict[str, Any] = {
         "update_id": 1,
         "message": {
             "message_id": 7,
@@ -54,6 +55,12 @@ async def test_add_telegram_routes_it_and_a_message_arrives_without_restart(
     resp = await ws.client.post("/hooks/tg/", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert resp.status == 200 and (await resp.json())["status"] == "delivered"
     assert len(ws.sink.received) == 1
+    ws.sink.mode = "400"
+    update["update_id"], update["message"]["message_id"] = 2, 8
+    resp = await ws.client.post("/hooks/tg/", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    listing = await (await ws.get("/admin/connectors", role="viewer")).text()
+    assert "delivered 1" in listing and "last failure: platform_rejected at " in listing
+    assert "hello there" not in listing
     text = ws.path.read_text()
     raw = tomllib.loads(text)
     assert raw["connectors"]["tg"]["token"] == "${TG_TOKEN}" and TOKEN not in text and SECRET not in text

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 
+from relay.logs import Redactor
 from tests.admin.conftest import StartWorkspace
 
 CANARY = "Canary-7f3a9c2e41d8b6a0-ZqWx"
@@ -46,3 +48,18 @@ async def test_a_posted_secret_never_comes_back(
         assert CANARY not in text and "${CRM2_SECRET}" in (ws.path.parent / "relay.toml").read_text()
     for secrets_file in ws.path.parent.glob("relay-secrets.json*"):
         assert CANARY.encode() not in secrets_file.read_bytes()
+
+
+async def test_secrets_added_in_the_console_are_redacted_from_logs(start_workspace: StartWorkspace) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Redactor())
+    logging.getLogger().addHandler(handler)
+    try:
+        ws = await start_workspace()
+        form = {"name": "crm2", "url": "http://127.0.0.1:9/crm", "secret": CANARY}
+        assert (await ws.post("/admin/connectors/new/webhook", **form)).status == 303
+        logging.getLogger("relay.test").warning("a library echoed %s", CANARY)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "a library echoed ***" in stream.getvalue() and CANARY not in stream.getvalue()

@@ -179,7 +179,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         if adding and route_to:
             raw["routes"] = [*routes_of(raw), {"from": [name], "to": route_to}]
             keys.append(f"routes.{name}")
-        _, problems = await console.apply(Document(raw, lookup))
+        _, problems = await console.apply(Document(raw, lookup, doc.version))
         await audit(request, verb, who, keys, "refused" if problems else "ok")
         if problems:
             return form_page(
@@ -242,7 +242,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         raw.setdefault(target, {})[name] = body
         if not raw.get("disabled"):
             raw.pop("disabled", None)
-        _, problems = await console.apply(Document(raw, doc.secrets))
+        _, problems = await console.apply(Document(raw, doc.secrets, doc.version))
         verb = "connector.enable" if enable else "connector.disable"
         await audit(request, verb, who, [f"connectors.{name}"], "refused" if problems else "ok")
         if problems:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ class Console:
     swapper: Swapper
     base: str = "/admin"
     tests: dict[str, list[Row]] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def of(cls, relay: Relay, store: ConfigStore, base: str = "/admin", swapper: Swapper | None = None) -> Console:
@@ -36,7 +38,14 @@ class Console:
         return cls(relay, store, swapper or Swapper(relay), base)
 
     async def apply(self, doc: Document) -> tuple[Changes | None, list[str]]:
-        """Validate the whole document, start and swap in what changed, then store it; the problems otherwise."""
+        """Validate the whole document, start and swap in what changed, then store it; the problems otherwise
+        (also when the stored version is no longer the one `doc` was edited from)."""
+        async with self.lock:
+            if doc.version and (await self.store.read()).version != doc.version:
+                return None, ["the configuration was changed meanwhile (by someone else); reload and change it again"]
+            return await self._apply(doc)
+
+    async def _apply(self, doc: Document) -> tuple[Changes | None, list[str]]:
         try:
             loaded = load(self.store, doc)
         except ConfigError as exc:

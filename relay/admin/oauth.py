@@ -105,7 +105,7 @@ def oauth_routes(console: Console) -> list[web.RouteDef]:
         for key, value in done.secrets.items():
             stored[secret_name(name, key)] = value
             body[key] = f"${{{secret_name(name, key)}}}"
-        _, problems = await console.apply(Document(raw, stored))
+        _, problems = await console.apply(Document(raw, stored, doc.version))
         keys = sorted(f"connectors.{name}.{k}" for k in {*done.values, *done.secrets})
         await audit(request, "connector.connect", found.who, keys, "refused" if problems else "ok")
         if problems:

@@ -89,7 +89,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
             raise web.HTTPBadRequest(text="a route goes from a messenger connector to a CRM connector")
         before = {m: str(r.get("to")) for r in routes_of(raw) for m in r.get("from", [])}
         raw["routes"] = new_routes(raw, chosen)
-        _, problems = await console.apply(type(doc)(raw, doc.secrets))
+        _, problems = await console.apply(type(doc)(raw, doc.secrets, doc.version))
         keys = sorted(f"routes.{m}" for m in set(before) | set(chosen) if before.get(m) != chosen.get(m))
         await audit(request, "routes.edit", who, keys, "refused" if problems else "ok")
         if problems:

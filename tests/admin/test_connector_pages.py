@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from relay.configstore import Document
 from relay.secret import load_secrets
 from tests.admin.conftest import MASTER, StartWorkspace
 from tests.connectors.telegram.fake_api import SECRET, TOKEN
@@ -154,3 +155,15 @@ async def test_a_change_that_does_not_validate_as_a_whole_is_refused(start_works
     resp = await ws.post("/admin/connectors/new/telegram", **tg_form(ws.fake_url, name="tg2"))
     assert resp.status == 422 and "did not start" in await resp.text()
     assert "tg2" not in tomllib.loads(ws.path.read_text())["connectors"]
+
+
+async def test_a_change_made_from_an_older_version_is_refused(start_workspace: StartWorkspace) -> None:
+    ws = await start_workspace()
+    stale = await ws.console.store.read()
+    url = stale.raw["connectors"]["crm"]["url"]
+    assert (await ws.post("/admin/connectors/crm", url=url, secret="", timeout="3")).status == 303
+    raw = stale.edited()
+    raw["connectors"]["crm"]["timeout"] = 9.0
+    changes, problems = await ws.console.apply(Document(raw, stale.secrets, stale.version))
+    assert changes is None and "changed meanwhile" in problems[0]
+    assert tomllib.loads(ws.path.read_text())["connectors"]["crm"]["timeout"] == 3.0

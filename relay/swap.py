@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from relay.app import Relay
 from relay.config import Loaded
@@ -32,6 +32,7 @@ class Changes:
     replaced: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     routes: bool = False
+    in_flight: int = 0
 
     @property
     def any(self) -> bool:
@@ -45,6 +46,7 @@ class Swapper:
     relay: Relay
     grace: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last: Changes = Changes()
 
     def plan(self, loaded: Loaded) -> Changes:
         """What applying `loaded` would change."""
@@ -66,12 +68,18 @@ class Swapper:
             pending = self.relay.engine.pending()
             outgoing = [self.relay.connectors[n] for n in changes.replaced + changes.removed]
             self._swap(loaded, fresh, changes.removed)
+            changes = self.last = replace(changes, in_flight=len(pending))
         if outgoing:
             await self._drain(pending, outgoing)
         if changes.any:
             log.info(
                 "configuration applied",
-                extra={"added": len(changes.added), "replaced": len(changes.replaced), "removed": len(changes.removed)},
+                extra={
+                    "added": len(changes.added),
+                    "replaced": len(changes.replaced),
+                    "removed": len(changes.removed),
+                    "in_flight": changes.in_flight,
+                },
             )
         return changes
 

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from relay import hooks
 from relay.client import HostPolicy, PlatformClient, Sessions
-from relay.config import Loaded
-from relay.connector import Connector, ConnectorKind, Context, Hook, Result, Route
+from relay.config import Instance, Loaded
+from relay.connector import Connector, ConnectorKind, Context, Result, Route
 from relay.consent import Ledger, MemoryLedger
 from relay.consent_setup import maintain, make_guard, make_ledger, open_ledger
 from relay.credential import bearer_matches
 from relay.engine import SHED, Engine, EngineSettings
 from relay.errors import AuthError, ConfigError
-from relay.exposure import Exposure, local_only
+from relay.exposure import Exposure
+from relay.hooktable import HookTable
 from relay.http import BODY_TIMEOUT, guarded, respond
 from relay.inert import harden
 from relay.media import MediaService
@@ -138,43 +138,49 @@ class Relay:
         self.tracing = start_tracing(cfg.tracing, self.sealer)
         if self.tracing is not None:
             self.engine.traced = self.tracing.send
+        self.closing = asyncio.Event()
         for name, inst in loaded.instances.items():
-            client: PlatformClient = self.client
-            deliver: Callable[[Message], Awaitable[Result]] = self.engine.deliver
-            if self.tracing is not None:
-                crm = inst.manifest.kind is ConnectorKind.CRM
-                client, deliver = (
-                    self.tracing.client(client, name, crm),
-                    self.tracing.deliver(self.engine.deliver, name),
-                )
-            ctx = Context(
-                instance=name,
-                workspace=cfg.workspace.id,
-                public_url=self.public_url,
-                session=session,
-                client=client,
-                fetch_session=fetch_session,
-                deliver=deliver,
-                sealer=self.sealer,
-                media=self.media,
-                state=store,
-                log=logging.getLogger(f"relay.connector.{name}"),
-                max_body_bytes=cfg.server.max_body_bytes,
-                exposure=self.exposure,
-                metrics=self.metrics,
-            )
-            self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
+            self.connectors[name] = self.build(name, inst)
         unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
         if unlocked and self.exposure.exposed:
             fix = "Configure its authentication"
             raise ConfigError([self.exposure.refusal(f"connectors.{n}", fix) for n in unlocked])
         self.started: dict[str, bool] = {}
-        self.closing = asyncio.Event()
         self.state_ok = True
         self.state_probe = StateProbe(store)
         self._retry: asyncio.Task[None] | None = None
-        for conn in self.connectors.values():
-            conn.ctx.closing = self.closing
+        self.hooks = HookTable(
+            self.exposure,
+            lambda name: shedder(self.engine, name),
+            None if self.tracing is None else self.tracing.inbound,
+        )
+
+    def build(self, name: str, inst: Instance) -> Connector:
+        """A new connector instance on this relay's sessions, engine and state (not started)."""
+        cfg = self.loaded.relay
+        client: PlatformClient = self.client
+        deliver: Callable[[Message], Awaitable[Result]] = self.engine.deliver
+        if self.tracing is not None:
+            crm = inst.manifest.kind is ConnectorKind.CRM
+            client, deliver = self.tracing.client(client, name, crm), self.tracing.deliver(self.engine.deliver, name)
+        ctx = Context(
+            instance=name,
+            workspace=cfg.workspace.id,
+            public_url=self.public_url,
+            session=self.session,
+            client=client,
+            fetch_session=self.fetch_session,
+            deliver=deliver,
+            sealer=self.sealer,
+            media=self.media,
+            state=self.store,
+            log=logging.getLogger(f"relay.connector.{name}"),
+            max_body_bytes=cfg.server.max_body_bytes,
+            exposure=self.exposure,
+            metrics=self.metrics,
+            closing=self.closing,
+        )
+        return inst.manifest.factory(name, inst.config, ctx)
 
     @property
     def ready(self) -> bool:
@@ -321,6 +327,7 @@ async def create_app(
     exposure: Exposure | None = None,
     ledger: Ledger | None = None,
     admin_pages: Sequence[Extension] = (),
+    console: Callable[[Relay], Extension] | None = None,
 ) -> web.Application:
     """Build the web app for a validated workspace; the consent ledger opens and connectors start with the
     app, and close with it. `exposure` is where it will listen (default: server.host); admin pages refuse
@@ -350,6 +357,7 @@ async def create_app(
         raise
     app[RELAY_KEY] = relay
     app.middlewares.append(wrong_hook_path(relay.connectors))
+    app.middlewares.append(relay.hooks.unrouted)
     for path, handler in (
         ("/", index),
         ("/healthz", healthz),
@@ -359,16 +367,9 @@ async def create_app(
     ):
         app.router.add_get(path, guarded(handler), allow_head=False)
     for name, conn in relay.connectors.items():
+        relay.hooks.mount(name, conn)
         for route in conn.routes():
-            refuse = shedder(relay.engine, name) if route.method == "POST" else None
-            if isinstance(route, Hook):
-                serve = hooks.handler(route, conn.ctx)
-            else:
-                serve = local_only(route.handler, relay.exposure) if route.local else route.handler
-            serve = guarded(serve, refuse)
-            if relay.tracing is not None and isinstance(route, Hook):
-                serve = relay.tracing.inbound(serve, name)
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", serve)
+            app.router.add_route(route.method, f"/hooks/{name}{route.path}", relay.hooks.dispatch)
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()
@@ -376,7 +377,15 @@ async def create_app(
     if loaded.relay.admin.methods:
         from relay.admin.site import mount_admin
 
-        mount_admin(app, loaded, relay.store, relay.public_url, lambda: readiness(relay), relay.session, admin_pages)
+        mount_admin(
+            app,
+            loaded,
+            relay.store,
+            relay.public_url,
+            lambda: readiness(relay),
+            relay.session,
+            [*admin_pages, *([console(relay)] if console else [])],
+        )
     app.on_shutdown.append(on_shutdown)
     app.on_response_prepare.append(harden)
 

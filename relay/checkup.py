@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from relay.app import Relay, untrusted_session
 from relay.client import Answer
 from relay.config import Loaded
-from relay.connector import Check
+from relay.connector import Check, Connector
 from relay.errors import DeliveryError
 from relay.reasons import Reason
 from relay.state import MemoryStateStore
@@ -168,6 +168,17 @@ def explain(name: str, check: Check, tried: list[str], config: BaseModel) -> Row
     return Row(name, check.what, False, f"{reason.value} at {host}: {fix}" + (f" ({extra})" if extra else ""))
 
 
+async def check_one(conn: Connector, config: BaseModel, tried: list[str] | None = None) -> list[Row]:
+    """One connector's check, each failure with its reason, host and fix (`tried`: the hosts it reached)."""
+    try:
+        checks = await asyncio.wait_for(conn.check(), 20)
+    except DeliveryError as exc:
+        checks = [Check("check", False, exc.reason.value)]
+    except Exception as exc:
+        checks = [Check("check", False, type(exc).__name__)]
+    return [explain(conn.name, c, list(tried or ()), config) for c in checks]
+
+
 async def run_checks(loaded: Loaded) -> list[Row]:
     """Every connector's check in turn, each failure with its reason, host and fix."""
     rows: list[Row] = []
@@ -178,15 +189,8 @@ async def run_checks(loaded: Loaded) -> list[Row]:
         relay = Relay(loaded, session, MemoryStateStore(), fetch)
         for name, conn in relay.connectors.items():
             hosts.seen.clear()
-            try:
-                with hosts.resolving():
-                    checks = await asyncio.wait_for(conn.check(), 20)
-            except DeliveryError as exc:
-                checks = [Check("check", False, exc.reason.value)]
-            except Exception as exc:
-                checks = [Check("check", False, type(exc).__name__)]
-            config = loaded.instances[name].config
-            rows += [explain(name, c, list(hosts.seen), config) for c in checks]
+            with hosts.resolving():
+                rows += await check_one(conn, loaded.instances[name].config, hosts.seen)
         await relay.close_connectors()
     return rows
 

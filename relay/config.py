@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +23,7 @@ from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
 from relay.sentinel_config import cluster_settings_problem, sentinel_settings_problem
+from relay.store_config import StoreConfig
 from relay.tracing_config import TracingConfig
 
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -171,6 +172,8 @@ class RelayConfig(_Strict):
     minimise: MinimiseConfig = MinimiseConfig()
     admin: AdminSettings = AdminSettings()
     tracing: TracingConfig | None = None
+    config_store: StoreConfig = StoreConfig()
+    disabled: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +257,14 @@ def _secrets_lookup(raw: dict[str, Any], base: Path | None, problems: list[str])
         return {}
 
 
-def parse(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> Loaded:
-    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+def parse(
+    raw: dict[str, Any], source: str = "<config>", base: Path | None = None, secrets: Mapping[str, str] | None = None
+) -> Loaded:
+    """Validate a parsed TOML document (with `secrets`, else the secrets file's); raise ConfigError listing
+    every problem."""
     problems: list[str] = []
-    resolved = resolve(raw, "", _secrets_lookup(raw, base, problems), problems)
+    lookup = dict(secrets) if secrets is not None else _secrets_lookup(raw, base, problems)
+    resolved = resolve(raw, "", lookup, problems)
     try:
         relay = RelayConfig.model_validate(resolved)
     except ValidationError as exc:

@@ -377,6 +377,15 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def pending(self) -> set[asyncio.Task[Any]]:
+        """The deliveries in flight now: a connector being replaced is closed only once these end."""
+        return set(self._tasks)
+
+    def forget(self, instance: str) -> None:
+        """Drop what was derived from an instance's old settings (its deadline, its CRM address)."""
+        self._deadlines.pop(instance, None)
+        self._crm_targets.pop(instance, None)
+
     async def drain(self, grace: float) -> int:
         """Stop accepting and wait up to `grace` seconds for in-flight work; return what was left."""
         self.accepting = False

@@ -8,11 +8,13 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
 from relay import config as config_mod
 from relay.app import RELAY_KEY, create_app
+from relay.configwire import StoreWiring, open_store
 from relay.deadline import guarded_site
 from relay.exposure import Exposure
 from relay.listen import bind_problem
@@ -45,9 +47,15 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def serve(loaded: config_mod.Loaded, host: str, port: int) -> None:
-    """Listen, serve until SIGTERM or SIGINT, then close intake and drain within the grace period."""
-    app = await create_app(loaded, exposure=Exposure(host, loaded.relay.server.public_url, loaded.source))
+async def serve(loaded: config_mod.Loaded, host: str, port: int, path: str | None = None) -> None:
+    """Open the config store, listen, serve until SIGTERM or SIGINT, then close intake and drain within the
+    grace period."""
+    store, loaded = await open_store(loaded, Path(path) if path else None)
+    wiring = StoreWiring(store) if store is not None else None
+    exposure = Exposure(host, loaded.relay.server.public_url, loaded.source)
+    app = await create_app(loaded, exposure=exposure, console=wiring.pages if wiring is not None else None)
+    if wiring is not None:
+        wiring.follow(app)
     relay = app[RELAY_KEY]
     server = loaded.relay.server
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.shutdown_grace)
@@ -96,5 +104,5 @@ def run_workspace(loaded: config_mod.Loaded, host: str, port: int, path: str | N
     if banner:
         print(banner, file=sys.stderr)
     with asyncio.Runner(loop_factory=loop_factory(cfg.server.event_loop)) as runner:
-        runner.run(serve(loaded, host, port))
+        runner.run(serve(loaded, host, port, path))
     return 0

@@ -122,6 +122,14 @@ def setup_logging(
     return redactor
 
 
+def redact_also(secrets: Iterable[str]) -> None:
+    """Teach the redactor of the root logger's handlers secrets configured since start (e.g. in the console)."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, Redactor):
+                found.secrets |= {s for s in secrets if len(s) >= 6}
+
+
 def tame_loggers() -> None:
     """Raise noisy third-party loggers to WARNING: they print token-bearing URLs and bodies below it."""
     for name in NOISY:

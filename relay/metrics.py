@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -45,9 +46,12 @@ class Metrics:
         self._hist: dict[Labels, list[float]] = {}
         self._hist_sum: dict[Labels, float] = defaultdict(float)
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.last_failure: dict[str, tuple[str, float]] = {}
 
     def inc(self, name: str, /, **labels: str) -> None:
         self.inc_key(name, self.key(**labels))
+        if name == "relay_failures_total":
+            self.last_failure[labels.get("connector", "")] = (labels.get("reason", ""), time.time())
 
     def observe(self, seconds: float, **labels: str) -> None:
         self.observe_key(seconds, self.key(**labels))
@@ -71,6 +75,15 @@ class Metrics:
         """A counter's current value (for tests and reports)."""
         want = set(labels.items())
         return sum(v for k, v in self._counters[name].items() if want <= set(k))
+
+    def by(self, name: str, label: str, **labels: str) -> dict[str, float]:
+        """A counter's values split by one label, among the series matching `labels` (for status pages)."""
+        want, out = set(labels.items()), dict[str, float]()
+        for key, value in self._counters[name].items():
+            if want <= set(key):
+                split = dict(key).get(label, "")
+                out[split] = out.get(split, 0.0) + value
+        return out
 
     def render(self) -> str:
         lines: list[str] = []

@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 from relay.errors import RelayError
@@ -58,6 +58,11 @@ class Secret:
             serialization=core_schema.plain_serializer_function_ser_schema(lambda v: "***"),
         )
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        """A write-only password string: forms generated from the schema never show its value."""
+        return {"type": "string", "format": "password", "writeOnly": True}
+
 
 class SecretsFileError(RelayError):
     """The secrets file cannot be read or written."""
@@ -90,26 +95,35 @@ def master_key() -> str:
 def load_secrets(path: Path, master: str) -> dict[str, str]:
     """Decrypt the secrets file into a name -> value map."""
     try:
-        doc = json.loads(path.read_text())
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SecretsFileError(f"{path}: cannot read the secrets file ({type(exc).__name__})") from None
+    return open_values(data, master, str(path))
+
+
+def open_values(data: bytes, master: str, where: str = "secrets") -> dict[str, str]:
+    """Decrypt a sealed secrets document (the secrets file's format) into a name -> value map."""
+    try:
+        doc = json.loads(data)
         if doc.get("format") != _MAGIC:
             raise ValueError("not a relay secrets file")
         salt = base64.b64decode(doc["salt"])
         nonce = base64.b64decode(doc["nonce"])
         blob = base64.b64decode(doc["data"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise SecretsFileError(f"{path}: cannot read the secrets file ({type(exc).__name__})") from None
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise SecretsFileError(f"{where}: cannot read the secrets file ({type(exc).__name__})") from None
     try:
         plain = AESGCM(_key(master, salt)).decrypt(nonce, blob, _MAGIC.encode())
     except Exception:
-        raise SecretsFileError(f"{path}: RELAY_MASTER_KEY does not open this secrets file") from None
+        raise SecretsFileError(f"{where}: RELAY_MASTER_KEY does not open this secrets file") from None
     values = json.loads(plain)
     if not isinstance(values, dict):
-        raise SecretsFileError(f"{path}: malformed secrets file")
+        raise SecretsFileError(f"{where}: malformed secrets file")
     return {str(k): str(v) for k, v in values.items()}
 
 
-def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
-    """Encrypt and write the secrets file (mode 0600), replacing it atomically."""
+def seal_values(master: str, values: dict[str, str]) -> bytes:
+    """Encrypt a name -> value map into the secrets file's format (AES-GCM, key from the master key by scrypt)."""
     salt, nonce = os.urandom(16), os.urandom(12)
     blob = AESGCM(_key(master, salt)).encrypt(nonce, json.dumps(values).encode(), _MAGIC.encode())
     doc = {
@@ -118,10 +132,15 @@ def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
         "nonce": base64.b64encode(nonce).decode(),
         "data": base64.b64encode(blob).decode(),
     }
-    _write_private(path, json.dumps(doc).encode())
+    return json.dumps(doc).encode()
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
+    """Encrypt and write the secrets file (mode 0600), replacing it atomically."""
+    write_private(path, seal_values(master, values))
+
+
+def write_private(path: Path, data: bytes) -> None:
     """Replace `path` atomically with a new 0600 file: a fresh unpredictable temporary file in the same
     directory (O_EXCL, never a symlink or a leftover), synced before the rename, the directory after."""
     directory = path.parent

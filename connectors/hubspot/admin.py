@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 
 from connectors.hubspot.config import HubSpotConfig
-from connectors.hubspot.install import ConnectError, Plan, Say, connect
+from connectors.hubspot.install import ConnectError, Plan, Say, authorize_url, connect
+from relay.admin.oauth import Connected
 from relay.errors import DeliveryError
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key, save_secrets
 
@@ -88,3 +89,28 @@ def add_cli(sub: Any) -> None:
     con.add_argument("--secret-name", default="HUBSPOT_REFRESH_TOKEN", help="its name in the secrets file")
     con.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the redirect")
     con.set_defaults(func=cmd_connect)
+
+
+class ConsoleConnect:
+    """The same install in the admin console: its consent page, then channel and accounts from the code."""
+
+    def authorize_url(self, config: Any, redirect_uri: str, state: str) -> str:
+        return authorize_url(config, redirect_uri, state)
+
+    async def finish(self, name: str, loaded: Any, redirect_uri: str, code: str) -> Connected:
+        inst = loaded.instances[name]
+        messengers = {m: loaded.instances[m].manifest.capabilities for m, crm in loaded.crm_of().items() if crm == name}
+        server = loaded.relay.server
+        public = (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
+        plan = Plan(name, inst.config, messengers, f"{public}/hooks/{name}", redirect_uri, code, reauthorize=True)
+        try:
+            issued, channel, accounts = await connect(plan, lambda line: None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ConnectError(f"HubSpot could not be reached ({type(exc).__name__})") from None
+        except DeliveryError as exc:
+            raise ConnectError(f"HubSpot refused the install ({exc.reason.value})") from None
+        secrets = {"refresh_token": issued.reveal()} if issued is not None else {}
+        return Connected({"channel_id": channel, "accounts": accounts}, secrets)
+
+
+CONSOLE = ConsoleConnect()

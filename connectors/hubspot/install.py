@@ -48,6 +48,12 @@ class Plan:
     changes: list[str] = field(default_factory=list)
 
 
+def authorize_url(cfg: HubSpotConfig, redirect_uri: str, state: str) -> str:
+    """HubSpot's consent page for this app, coming back to `redirect_uri` with `state`."""
+    query = {"client_id": cfg.client_id, "scope": " ".join(cfg.scopes), "redirect_uri": redirect_uri, "state": state}
+    return f"{cfg.app_base_url.rstrip('/')}/oauth/authorize?{urlencode(query)}"
+
+
 class Installer:
     """Runs one `connect` against HubSpot through the core's platform client."""
 
@@ -84,9 +90,7 @@ class Installer:
         return await call_with_token(self.client, self.tokens, make)
 
     def authorize_url(self, state: str) -> str:
-        query = {"client_id": self.cfg.client_id, "scope": " ".join(self.cfg.scopes)}
-        query |= {"redirect_uri": self.plan.redirect_uri, "state": state}
-        return f"{self.cfg.app_base_url.rstrip('/')}/oauth/authorize?{urlencode(query)}"
+        return authorize_url(self.cfg, self.plan.redirect_uri, state)
 
     async def authorize(self, browser: Browser | None) -> bool:
         """Make sure the relay holds a working refresh token; True when a new one was issued."""

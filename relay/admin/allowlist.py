@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from relay.secret import _write_private
+from relay.secret import write_private
 
 FILE_NAME = "allowed-types.json"
 DATA_DIR_ENV = "RELAY_DATA_DIR"
@@ -106,4 +106,4 @@ class Allowlist:
 
 def _save(directory: Path, data: bytes) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_private(directory / FILE_NAME, data)
+    write_private(directory / FILE_NAME, data)

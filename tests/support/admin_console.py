@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
+import tomlkit
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -15,6 +16,8 @@ from relay.admin.local import new_credential
 from relay.admin.principal import Principal, Role
 from relay.admin.sessions import Sessions
 from relay.app import RELAY_KEY, Relay, create_app
+from relay.configstore import FileStore
+from relay.configwire import StoreWiring
 from relay.state import MemoryStateStore
 from tests.conftest import sandbox_workspace
 
@@ -74,8 +77,13 @@ def console_factory(aiohttp_client: Any, tmp_path: Path) -> ConsoleFactory:
 
     async def start(raw: dict[str, Any] | None = None, **server: Any) -> Console:
         store = MemoryStateStore()
-        loaded = config.parse(raw or admin_workspace(tmp_path), "<test>", tmp_path)
-        app: web.Application = await create_app(loaded, store=store)
+        doc = raw or admin_workspace(tmp_path)
+        path = tmp_path / "relay.toml"
+        path.write_text(tomlkit.dumps(doc))
+        loaded = config.parse(doc, str(path), tmp_path)
+        wiring = StoreWiring(FileStore(path))
+        app: web.Application = await create_app(loaded, store=store, console=wiring.pages)
+        wiring.follow(app)
         client = await aiohttp_client(app, server_kwargs=server)
         return Console(client, app[RELAY_KEY], store, tmp_path)
 

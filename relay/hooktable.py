@@ -1,0 +1,71 @@
+"""The /hooks routes of the running connectors, replaceable while the app serves (aiohttp's router is frozen)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import UrlDispatcher
+
+from relay import hooks
+from relay.connector import Connector, Hook
+from relay.exposure import Exposure, local_only
+from relay.http import Handler, guarded
+
+Refuser = Callable[[str], Callable[[], web.Response | None]]
+Tracer = Callable[[Handler, str], Handler]
+
+
+class HookTable:
+    """Each instance's routes in a router of its own; `dispatch` serves /hooks/<instance>/... from the current one."""
+
+    def __init__(self, exposure: Exposure, refuser: Refuser, traced: Tracer | None = None) -> None:
+        self.exposure = exposure
+        self.refuser = refuser
+        self.traced = traced
+        self._routers: dict[str, UrlDispatcher] = {}
+
+    def mount(self, name: str, conn: Connector) -> None:
+        """Serve `conn`'s routes from now on (replacing the routes of an earlier instance of that name)."""
+        router = UrlDispatcher()
+        for route in conn.routes():
+            refuse = self.refuser(name) if route.method == "POST" else None
+            serve: Handler
+            if isinstance(route, Hook):
+                serve = hooks.handler(route, conn.ctx)
+            else:
+                serve = local_only(route.handler, self.exposure) if route.local else route.handler
+            serve = guarded(serve, refuse)
+            if self.traced is not None and isinstance(route, Hook):
+                serve = self.traced(serve, name)
+            router.add_route(route.method, f"/hooks/{name}{route.path}", serve)
+        router.freeze()
+        self._routers[name] = router
+
+    def unmount(self, name: str) -> None:
+        """Stop serving `name`'s routes: its paths answer 404."""
+        self._routers.pop(name, None)
+
+    @web.middleware
+    async def unrouted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Middleware: /hooks paths of instances added while the app runs (the app's router has only the first)."""
+        if request.path.startswith("/hooks/") and request.match_info.http_exception is not None:
+            return await self.dispatch(request)
+        return await handler(request)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """The handler of the current instance's route matching the request; 404/405 like the app's router."""
+        parts = request.path.split("/", 3)
+        router = self._routers.get(parts[2] if len(parts) > 2 else "")
+        if router is None:
+            raise web.HTTPNotFound()
+        match = await router.resolve(request)
+        if match.http_exception is not None:
+            raise match.http_exception
+        outer = request._match_info
+        for app in outer.apps if outer is not None else ():
+            match.add_app(app)
+        match.freeze()
+        request._match_info = match  # the route's own parameters, as the app's router would have set them
+        request._cache.pop("match_info", None)
+        return await match.handler(request)

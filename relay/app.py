@@ -6,6 +6,7 @@ import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -126,6 +127,7 @@ class Relay:
                 max_body_bytes=cfg.server.max_body_bytes,
                 exposure=self.exposure,
                 metrics=self.metrics,
+                messenger=partial(self._messenger, name),
             )
             self.connectors[name] = inst.manifest.factory(name, inst.config, ctx)
         unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
@@ -139,6 +141,10 @@ class Relay:
         self._retry: asyncio.Task[None] | None = None
         for conn in self.connectors.values():
             conn.ctx.closing = self.closing
+
+    def _messenger(self, crm: str, channel: str) -> Connector:
+        """A messenger instance, for the CRM it is routed to."""
+        return self.connectors[self.engine.router.messenger(crm, channel)]
 
     @property
     def ready(self) -> bool:

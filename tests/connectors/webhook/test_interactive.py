@@ -118,3 +118,18 @@ async def test_list_templates_is_signed_over_the_query(start_relay: RelayFactory
     header = sign(SINK_SECRET.encode(), b"channel=webchat", t)
     resp = await client.get("/hooks/crm/templates?channel=webchat", headers={"X-Relay-Signature": header})
     assert resp.status == 422 and (await resp.json())["reason"] == "unsupported"
+
+
+async def test_a_template_to_a_messenger_without_templates_needs_fallback_text(
+    start_relay: RelayFactory, crm_sink: Any
+) -> None:
+    sink, url = crm_sink
+    client, _ = await start_relay(webhook_workspace(url))
+    base = {"conversation": await _conversation(client, sink), "type": "template"}
+    template = {"name": "order_update", "language": "en_US"}
+    raw, headers = _signed(base | {"id": "t-1", "template": template})
+    resp = await client.post("/hooks/crm", data=raw, headers=headers)
+    assert resp.status == 422 and (await resp.json())["reason"] == "unsupported"
+    raw, headers = _signed(base | {"id": "t-2", "template": template, "text": "Your order ships today"})
+    resp = await client.post("/hooks/crm", data=raw, headers=headers)
+    assert resp.status == 200 and (await resp.json())["status"] == "delivered"

@@ -68,14 +68,14 @@ class WhatsAppConnector(Connector):
 
     async def _signal(self, message: Message, to: str) -> str:
         """Read up to the named message; typing shows against the customer's latest (nothing to show it on
-        once the window has closed)."""
+        once the window has closed). The id returned names the signal, never the customer's message itself."""
         about = message.ref if message.kind is Kind.READ else await self.policy.last_inbound(to)
         if not about:
             raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         answer = await self._graph(convert.send_call(self.config, compose.read(about, message.kind is Kind.TYPING)), to)
         if not isinstance(answer.json(), dict) or answer.json().get("success") is not True:
             raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
-        return about
+        return f"{message.kind.value}:{about}"
 
     async def templates(self) -> list[dict[str, Any]]:
         """The business account's message templates, read from Graph now."""

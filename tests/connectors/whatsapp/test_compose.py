@@ -126,5 +126,5 @@ async def test_typing_needs_a_customer_message_and_read_names_one(make_env: Any)
     with pytest.raises(DeliveryError) as refused:
         await env.wa.send(_out(Kind.READ, text="", ref="not-a-wamid"))
     assert refused.value.detail == "100"
-    assert await env.wa.send(_out(Kind.READ, text="", ref="wamid.IN9")) == "wamid.IN9"
+    assert await env.wa.send(_out(Kind.READ, text="", ref="wamid.IN9")) == "read:wamid.IN9"
     assert env.graph.signals == [{"message_id": "wamid.IN9", "typing": False}]

@@ -6,6 +6,7 @@ import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -179,8 +180,13 @@ class Relay:
             exposure=self.exposure,
             metrics=self.metrics,
             closing=self.closing,
+            messenger=partial(self._messenger, name),
         )
         return inst.manifest.factory(name, inst.config, ctx)
+
+    def _messenger(self, crm: str, channel: str) -> Connector:
+        """A messenger instance, for the CRM it is routed to."""
+        return self.connectors[self.engine.router.messenger(crm, channel)]
 
     @property
     def ready(self) -> bool:

@@ -16,7 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field
 
-from relay.errors import MediaError
+from relay.errors import DeliveryError, MediaError
 from relay.exposure import Exposure
 from relay.frozen import fast_init
 from relay.metrics import Metrics
@@ -157,10 +157,12 @@ class HookRequest:
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """What a parse step found: groups of messages (in order within a group, groups at once), or an
-    immediate answer (a handshake or challenge) with nothing to deliver."""
+    immediate answer (a handshake or challenge) with nothing to deliver; `fields` join the answer to a
+    single message once it is delivered (e.g. the reference of a conversation the request started)."""
 
     groups: tuple[tuple[Message, ...], ...] = ()
     reply: web.StreamResponse | None = None
+    fields: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, *messages: Message) -> Inbound:
@@ -192,7 +194,9 @@ class Context:
     """What the core hands a connector: client sessions, delivery, sealing, media, state.
 
     `session` is for endpoints the admin configured; `fetch_session` for any URL taken from platform or CRM
-    data (attachment and media URLs, service URLs): it never connects to private or metadata addresses."""
+    data (attachment and media URLs, service URLs): it never connects to private or metadata addresses.
+    `messenger(channel)` is a messenger routed to this CRM, for what a CRM may ask of it beyond messages
+    (its capabilities, its templates); DeliveryError for any other instance."""
 
     instance: str
     workspace: str
@@ -210,6 +214,7 @@ class Context:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     exposure: Exposure = field(default_factory=lambda: Exposure(""))
+    messenger: Callable[[str], Connector] = field(default=lambda _: _not_routed())
 
     def hook_url(self, path: str = "") -> str:
         """The public URL of one of this instance's routes."""
@@ -221,6 +226,10 @@ class Context:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+
+def _not_routed() -> Connector:
+    raise DeliveryError(Reason.NOT_ROUTED_HERE)
 
 
 class Connector(ABC):
@@ -269,6 +278,10 @@ class Connector(ABC):
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:
         """Stream a platform file held by this instance, refusing more than `limit` bytes."""
         raise MediaError("this connector holds no media")
+
+    async def templates(self) -> list[dict[str, Any]]:
+        """The platform's approved message templates, read now (never stored); a CRM asks through its context."""
+        raise DeliveryError(Reason.UNSUPPORTED)
 
     def limits(self, address: Address) -> Sequence[Limit]:
         """The rate limits (from the capabilities) that apply to sending to `address`."""

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from datetime import UTC
 
 from relay.connector import Capabilities
+from relay.errors import DeliveryError
 from relay.interact import Choices, ChoiceStyle, numbered
 from relay.model import Attachment, CallStatus, Kind, Message
+from relay.reasons import Reason
 from relay.richtext import RichText, Span, Style, utf16_len
 
 
@@ -43,13 +45,16 @@ def call_line(message: Message) -> RichText:
 
 def degrade(message: Message, caps: Capabilities, link: Callable[[Attachment], str | None]) -> list[Message]:
     """Return the parts to send: edits, reactions and files turned into text where unsupported,
-    long text split at the target's limit. An empty list means there is nothing to send."""
+    long text split at the target's limit. An empty list means there is nothing to send; a template the
+    target cannot show and that has no fallback text is refused (DeliveryError, unsupported)."""
     m = message
     if m.kind is Kind.STATUS and not caps.receipts:
         return []
     if (m.kind is Kind.TYPING and not caps.typing) or (m.kind is Kind.READ and not caps.read_marks):
         return []
-    if m.kind is Kind.TEMPLATE and not caps.templates and m.text:
+    if m.kind is Kind.TEMPLATE and not caps.templates:
+        if not m.text:
+            raise DeliveryError(Reason.UNSUPPORTED, detail="no templates on this channel and no fallback text")
         m = m.with_(kind=Kind.TEXT, template=None)
     if m.choices is not None and not offers(caps, m.choices):
         m = m.with_(text=m.text + RichText.of(("\n\n" if m.text else "") + numbered(m.choices)), choices=None)

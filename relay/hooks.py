@@ -93,7 +93,7 @@ def handler(hook: Hook, ctx: Delivering) -> Handler:
         send = ctx.deliver if settle is None else settling(ctx.deliver, settle)
         groups = inbound.groups
         if len(groups) == 1 and len(groups[0]) == 1:
-            return respond(await send(groups[0][0]), failed_status)
+            return respond(await send(groups[0][0]), failed_status, inbound.fields)
         return answer(await deliver_all(inbound, send), failed_status)
 
     return run

@@ -24,9 +24,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
-def respond(result: Result, failed_status: int = 200) -> web.Response:
-    """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver."""
+def respond(result: Result, failed_status: int = 200, fields: tuple[tuple[str, str], ...] = ()) -> web.Response:
+    """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver;
+    `fields` are added once the message is delivered."""
     body: dict[str, Any] = {"status": result.outcome.value}
+    if result.outcome is Outcome.DELIVERED:
+        body.update(fields)
     if result.reason:
         body["reason"] = result.reason.value
     if result.detail:

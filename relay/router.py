@@ -38,3 +38,9 @@ class Router:
         if target == message.origin:
             raise DeliveryError(Reason.LOOP)
         return target
+
+    def messenger(self, crm: str, channel: str) -> str:
+        """The messenger instance `channel`, if it is routed to `crm` (which may then act on it)."""
+        if self.kinds.get(channel) is not ConnectorKind.MESSENGER or self.crm_of.get(channel) != crm:
+            raise DeliveryError(Reason.NOT_ROUTED_HERE)
+        return channel

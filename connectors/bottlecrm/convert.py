@@ -170,11 +170,13 @@ def body_text(text: RichText) -> str:
 
 
 def interaction_body(message: Message, home: str, record_id: str, kind: InteractionKind) -> dict[str, Any]:
-    """An inbound interaction recording one customer message (files already links) on a contact or lead."""
+    """An inbound interaction recording one customer message (files already links) on a contact or lead; an
+    option the customer tapped is its title, under a subject that says it was a choice."""
+    what = "choice" if message.choice is not None else "message"
     return {
         "kind": kind,
         "direction": "inbound",
-        "subject": f"{kind.capitalize()} message via {message.conversation.instance}"[:200],
+        "subject": f"{kind.capitalize()} {what} via {message.conversation.instance}"[:200],
         "body": body_text(message.text)[:10_000],
         "occurred_at": message.sent_at.isoformat(),
         home: record_id,

@@ -39,7 +39,14 @@ class WebhookConnector(Connector):
     def routes(self) -> Sequence[Hook]:
         authenticate = partial(inbound.authenticate, self.name, self.inbound_keys)
         parse = partial(inbound.parse, self.name, self.ctx.sealer, self.ctx.media.allowlist)
-        return (Hook("POST", "", authenticate, parse, 422), Hook("POST", "/", authenticate, parse, 422))
+        signed_query = partial(inbound.authenticate_query, self.name, self.inbound_keys)
+        sealer, peer = self.ctx.sealer, self.ctx.messenger
+        return (
+            Hook("POST", "", authenticate, parse, 422),
+            Hook("POST", "/", authenticate, parse, 422),
+            Hook("POST", "/conversations", authenticate, partial(inbound.start, self.name, sealer, peer), 422),
+            Hook("GET", "/templates", signed_query, partial(inbound.templates, self.name, peer), 422),
+        )
 
     async def _inline(self, message: Message) -> dict[int, bytes]:
         cap = self.config.inline_media_max

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from connectors.webhook import interactive
 from relay import codec
 from relay.client import REDIRECTS, Call
 from relay.http import sign
@@ -28,6 +29,9 @@ EVENT_TYPES = {
     Kind.OPT_IN: "opt_in",
     Kind.NOTICE: "notice",
     Kind.CALL: "call",
+    Kind.TEMPLATE: "message",
+    Kind.TYPING: "typing",
+    Kind.READ: "read",
 }
 
 
@@ -81,6 +85,9 @@ def to_payload(
             body[key] = value
     if message.masked:
         body["masked"] = dict(message.masked)
+    choice = interactive.choice_event(message.choice)
+    if choice is not None:
+        body["choice"] = choice
     payload: dict[str, Any] = {
         "type": EVENT_TYPES[message.kind],
         "conversation": conversation,
@@ -103,7 +110,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
     "conversation": ("the event's `conversation` string, unchanged", '"c1.k1.oZZvPV8eHZoUwWn6i…"'),
     "id": ("your own message id, a non-empty string or integer of at most 256 characters", '"crm-991"'),
-    "type": ("one of message, edit, delete, reaction, opt_out, opt_in", '"message"'),
+    "type": ("one of message, edit, delete, reaction, template, typing, read, opt_out, opt_in", '"message"'),
     "format": ('"markdown" (the default) or "plain"', '"plain"'),
     "text": ("a string of at most 100000 characters", '"It ships **today**."'),
     "attachments": (
@@ -116,7 +123,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "attachments.N.mime": ("a MIME type of at most 255 characters", '"application/pdf"'),
     "reply_to": ("the id of the message meant, at most 256 characters", '"123456789:42"'),
     "reaction": ("one emoji, at most 64 characters", '"👍"'),
-}
+} | interactive.EXPECTED
 
 
 def _id(value: Any) -> Any:
@@ -124,6 +131,9 @@ def _id(value: Any) -> Any:
 
 
 Id = Annotated[str, BeforeValidator(_id), Field(min_length=1, max_length=256)]
+
+
+AnswerType = Literal["message", "template", "edit", "delete", "reaction", "typing", "read", "opt_out", "opt_in"]
 
 
 class InboundAttachment(BaseModel):
@@ -137,7 +147,7 @@ class InboundBody(BaseModel):
     """What the CRM POSTs to /hooks/<instance>."""
 
     model_config = ConfigDict(extra="ignore")
-    type: Literal["message", "edit", "delete", "reaction", "opt_out", "opt_in"] = "message"
+    type: AnswerType = "message"
     conversation: str = Field(min_length=1, max_length=4096)
     id: Id
     text: str = Field(default="", max_length=100_000)
@@ -145,6 +155,9 @@ class InboundBody(BaseModel):
     attachments: list[InboundAttachment] = Field(default=[], max_length=10)
     reply_to: Annotated[str, BeforeValidator(_id), Field(max_length=256)] | None = None
     reaction: str | None = Field(default=None, max_length=64)
+    template: interactive.TemplateBody | None = None
+    choices: interactive.ChoicesBody | None = None
+    up_to: Annotated[str, BeforeValidator(_id), Field(max_length=256)] | None = None
 
 
 _KINDS = {
@@ -154,13 +167,17 @@ _KINDS = {
     "reaction": Kind.REACTION,
     "opt_out": Kind.OPT_OUT,
     "opt_in": Kind.OPT_IN,
+    "template": Kind.TEMPLATE,
+    "typing": Kind.TYPING,
+    "read": Kind.READ,
 }
 
 
 def from_body(body: InboundBody, instance: str, address: Address) -> Message:
     """A CRM answer as a Message for the conversation it quotes; a consent action carries nothing else."""
-    if body.type in ("opt_out", "opt_in"):
-        return Message(kind=_KINDS[body.type], id=body.id, origin=instance, conversation=address)
+    if body.type in ("opt_out", "opt_in", "typing", "read"):
+        ref = body.up_to if body.type == "read" else None
+        return Message(kind=_KINDS[body.type], id=body.id, origin=instance, conversation=address, ref=ref)
     text = from_markdown(body.text) if body.format == "markdown" else RichText.of(body.text)
     attachments = tuple(Attachment(name=a.name, mime=a.mime, url=a.url) for a in body.attachments)
     kind = _KINDS[body.type]
@@ -176,6 +193,8 @@ def from_body(body: InboundBody, instance: str, address: Address) -> Message:
         attachments=attachments,
         ref=ref,
         reaction=body.reaction,
+        template=interactive.template(body.template) if body.template and kind is Kind.TEMPLATE else None,
+        choices=interactive.choices(body.choices) if body.choices else None,
     )
 
 

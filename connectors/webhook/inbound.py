@@ -8,17 +8,24 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
+from aiohttp import web
 from pydantic import ValidationError
 
+from connectors.webhook import interactive
 from connectors.webhook.convert import EXPECTED, InboundBody, from_body
-from relay.connector import HookRequest, Inbound
+from connectors.webhook.interactive import StartBody, template
+from relay import codec
+from relay.connector import Connector, HookRequest, Inbound
 from relay.credential import header_credential
-from relay.errors import AuthError, BadRequest
+from relay.errors import AuthError, BadRequest, DeliveryError
 from relay.http import parse_json
 from relay.media import host_allowed
+from relay.model import Address, Kind, Message
+from relay.reasons import Reason
 from relay.seal import Sealer
 
 SIGNATURE_HEADER = "X-Relay-Signature"
@@ -27,6 +34,7 @@ _NAME = f"signature header {SIGNATURE_HEADER}"
 _FORM = "expected t=<unix seconds>,v1=<64 hex digits of HMAC-SHA256>, e.g. t=1764000000,v1=5f2c…"
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 log = logging.getLogger("relay.connectors.webhook")
+Peer = Callable[[str], Connector]
 
 
 def authenticate(instance: str, keys: Sequence[bytes], request: HookRequest) -> None:
@@ -99,12 +107,62 @@ def _parse(instance: str, sealer: Sealer, allowlist: Sequence[str], request: Hoo
         raise BadRequest(f'reply_to: missing; a {body.type} names the message it changes, e.g. "reply_to": "crm-991"')
     if body.type == "reaction" and not body.reaction:
         raise BadRequest('reaction: missing; expected one emoji, e.g. "reaction": "👍"')
+    problem = shape(body)
+    if problem:
+        raise BadRequest(problem)
     for i, att in enumerate(body.attachments):
         if not host_allowed(att.url, allowlist):
             raise BadRequest(
                 f"attachments[{i}].url: host is not in media.allowlist; ask the relay admin to add it", 422
             )
     return Inbound.of(from_body(body, instance, address))
+
+
+def shape(body: InboundBody) -> str | None:
+    """What a well-typed answer still lacks: a template for `template`, text with choices, the read mark."""
+    if body.type == "template" and body.template is None:
+        return 'template: missing; a "template" answer names it, e.g. {"name": "order_update", "language": "en_US"}'
+    if body.type == "read" and not body.up_to:
+        return 'up_to: missing; a "read" answer names the last customer message read, e.g. "wamid.HBgM…"'
+    if body.choices is not None:
+        if not body.text:
+            return 'text: choices are offered with a text, e.g. "text": "Which day suits you?"'
+        return interactive.refusal(body.choices)
+    return None
+
+
+def authenticate_query(instance: str, keys: Sequence[bytes], request: HookRequest) -> None:
+    """A signed GET: the same X-Relay-Signature, over "<t>.<query string>" (there is no body)."""
+    query = urlencode(list(request.query.items())).encode()
+    authenticate(instance, keys, HookRequest(request.headers, request.query, query, request.match, request.remote))
+
+
+async def templates(instance: str, messenger: Peer, request: HookRequest, _: Any = None) -> Inbound:
+    """GET /templates?channel=<messenger>: the messenger's templates, read from the platform now."""
+    channel = request.query.get("channel", "")
+    if not channel:
+        log.info("crm request refused", extra={"connector": instance, "status": 400, "field": "channel"})
+        raise BadRequest(f"channel: missing; expected {EXPECTED['channel'][0]}, e.g. ?channel=support_wa")
+    found = await messenger(channel).templates()
+    return Inbound(reply=web.Response(body=codec.dumps({"templates": found}), content_type="application/json"))
+
+
+def start(instance: str, sealer: Sealer, messenger: Peer, request: HookRequest, _: Any = None) -> Inbound:
+    """POST /conversations: a template to a phone number on a messenger with templates; the sealed reference
+    joins the answer once sent. The number is never logged nor named in a refusal."""
+    try:
+        body = StartBody.model_validate(parse_json(request.body))
+    except ValidationError as exc:
+        error = _explain(exc.errors()[0])
+        log.info("crm request refused", extra={"connector": instance, "status": 400, "field": error.split(":")[0]})
+        raise BadRequest(error) from None
+    if not messenger(body.channel).capabilities.templates:
+        raise DeliveryError(Reason.UNSUPPORTED, detail="no templates on this channel")
+    address = Address(body.channel, body.phone.lstrip("+"))
+    message = Message(
+        kind=Kind.TEMPLATE, id=body.id, origin=instance, conversation=address, template=template(body.template)
+    )
+    return Inbound(((message,),), fields=(("conversation", sealer.seal(address)),))
 
 
 def _explain(error: Any) -> str:

@@ -26,6 +26,7 @@ class WhatsAppConfig(ConnectorConfig):
 
     type: Literal["whatsapp"]
     phone_number_id: str = Field(pattern=r"^[0-9]{5,32}$")
+    business_account_id: str | None = Field(default=None, pattern=r"^[0-9]{5,32}$")
     access_token: Secret
     app_secret: Secret
     verify_token: Secret

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
-from connectors.whatsapp import convert, inbound
+from connectors.whatsapp import compose, convert, inbound
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import PAIR_LIMITED, TOKEN_REJECTED, WINDOW_CLOSED, media_kind, refusal, render
 from connectors.whatsapp.policy import Keys, Policy
 from relay.client import Answer, Call
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, Limit, Manifest, MediaStream
 from relay.errors import DeliveryError, MediaError
+from relay.interact import Choices
 from relay.model import Attachment, Kind, Message
 from relay.reasons import Reason
+from relay.richtext import RichText
 
 PAIR_BURST = 10
 MAX_CAPTION = 1024
@@ -51,13 +54,43 @@ class WhatsAppConnector(Connector):
 
     async def send(self, message: Message) -> str:
         to = message.conversation.chat
-        if not to.isdigit():
-            raise DeliveryError(Reason.INVALID_RECIPIENT)
-        if not await self.policy.window_open(to):
+        compose.recipient(to)
+        if message.kind in (Kind.TYPING, Kind.READ):
+            return await self._signal(message, to)
+        if message.kind is Kind.TEMPLATE and message.template is not None:
+            wamid = await self._post(compose.envelope(to, None) | compose.template(message.template), to)
+        elif not await self.policy.window_open(to):
             return await self._outside_window(message, to)
-        wamid = await self._send_free(message, to)
+        else:
+            wamid = await self._send_free(message, to)
         await self.policy.pair_reset(to)
         return wamid
+
+    async def _signal(self, message: Message, to: str) -> str:
+        """Read up to the named message; typing shows against the customer's latest (nothing to show it on
+        once the window has closed). The id returned names the signal, never the customer's message itself."""
+        about = message.ref if message.kind is Kind.READ else await self.policy.last_inbound(to)
+        if not about:
+            raise DeliveryError(Reason.UNKNOWN_MESSAGE)
+        answer = await self._graph(convert.send_call(self.config, compose.read(about, message.kind is Kind.TYPING)), to)
+        if not isinstance(answer.json(), dict) or answer.json().get("success") is not True:
+            raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
+        return f"{message.kind.value}:{about}"
+
+    async def templates(self) -> list[dict[str, Any]]:
+        """The business account's message templates, read from Graph now."""
+        waba = self.config.business_account_id
+        if waba is None:
+            raise DeliveryError(Reason.PLATFORM_MISCONFIGURED, detail="business_account_id is not set")
+        answer = await self.ctx.client.call(convert.templates_call(self.config, waba))
+        if not answer.ok:
+            raise refusal(answer.status, convert.graph_code(answer), answer.retry_after)
+        data = answer.json()
+        found = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(found, list):
+            raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
+        keys = ("name", "language", "status", "category", "components")
+        return [{k: t[k] for k in keys if k in t} for t in found if isinstance(t, dict) and "name" in t]
 
     async def _graph(self, call: Call, to: str) -> Answer:
         """Send a Graph call; a refusal becomes a DeliveryError after the state it tells of is kept."""
@@ -81,24 +114,36 @@ class WhatsAppConnector(Connector):
         if tpl is None or message.kind is not Kind.TEXT:
             raise DeliveryError(Reason.TEMPLATE_REQUIRED)
         if tpl.parameter == "text":
-            return await self._post(convert.template_body(to, tpl.name, tpl.language, message.text.plain), to)
+            return await self._post(compose.template_body(to, tpl.name, tpl.language, message.text.plain), to)
         if not await self.policy.nudge(to):
             raise DeliveryError(Reason.TEMPLATE_REQUIRED)
-        await self._post(convert.template_body(to, tpl.name, tpl.language, None), to)
+        await self._post(compose.template_body(to, tpl.name, tpl.language, None), to)
         raise DeliveryError(Reason.TEMPLATE_SENT)
 
     async def _send_free(self, message: Message, to: str) -> str:
         if message.kind in (Kind.TEXT, Kind.NOTICE):
             if not message.text:
                 raise DeliveryError(Reason.EMPTY_MESSAGE)
+            if message.choices is not None:
+                return await self._offer(message, to, message.choices)
             return await self._post(convert.text_body(to, message.text, message.ref), to)
         if message.kind is Kind.REACTION:
             if not message.ref:
                 raise DeliveryError(Reason.UNKNOWN_MESSAGE)
-            return await self._post(convert.reaction_body(to, message.ref, message.reaction or ""), to)
+            return await self._post(compose.reaction_body(to, message.ref, message.reaction or ""), to)
         if message.kind is Kind.MEDIA:
             return await self._send_media(message, to)
         raise DeliveryError(Reason.UNSUPPORTED, detail=message.kind.value)
+
+    async def _offer(self, message: Message, to: str, choices: Choices) -> str:
+        """Buttons, a list or a link under the text; numbered in the text where WhatsApp has no such form."""
+        body = render(message.text)
+        shown = compose.interactive(body, choices)
+        if shown is None:
+            return await self._post(
+                convert.text_body(to, RichText.of(compose.fallback(body, choices)), message.ref), to
+            )
+        return await self._post(compose.envelope(to, message.ref) | {"type": "interactive", "interactive": shown}, to)
 
     async def _send_media(self, message: Message, to: str) -> str:
         """Each file uploaded from memory and sent by media id (the engine gives one file per part). The text
@@ -196,5 +241,11 @@ MANIFEST = Manifest(
         limits=(Limit("connector", 80, 1.0, 80), Limit("chat", 1, 6.0, PAIR_BURST)),
         ack_deadline=8.0,
         consent_keywords=True,
+        templates=True,
+        max_buttons=3,
+        max_list=10,
+        url_buttons=True,
+        typing=True,
+        read_marks=True,
     ),
 )

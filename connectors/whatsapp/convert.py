@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from connectors.whatsapp.compose import envelope, pick
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import contacts, dicts, file_name, location, obj, parse, reason_for, render
 from relay import codec
@@ -64,23 +65,29 @@ def _when(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC) if ts > 0 else datetime.now(UTC)
 
 
-def incoming(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incoming | None:
-    """A customer message of a webhook, or None when it names no sender or id."""
-    wamid, wa_id = raw.get("id"), raw.get("from")
-    if not isinstance(wamid, str) or not isinstance(wa_id, str) or not wamid or not wa_id:
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def incoming(raw: dict[str, Any], instance: str, profiles: dict[str, dict[str, Any]]) -> Incoming | None:
+    """A customer message of a webhook, or None when it names no sender or id. A user with a username may
+    come without a phone (`from`): the business-scoped `from_user_id` is then their address."""
+    wamid, phone, user_id = _str(raw.get("id")), _str(raw.get("from")), _str(raw.get("from_user_id"))
+    wa_id = phone or user_id
+    if wamid is None or wa_id is None:
         return None
     ts = _ts(raw.get("timestamp"))
-    name = names.get(wa_id)
+    profile = profiles.get(wa_id) or profiles.get(user_id or "") or {}
+    name, username = _str(profile.get("name")), _str(profile.get("username"))
     context = obj(raw.get("context"))
-    ctx_id = context.get("id") if isinstance(context.get("id"), str) else None
     base = Message(
         kind=Kind.TEXT,
         id=wamid,
         event_id=wamid,
         origin=instance,
         conversation=Address(instance, wa_id),
-        sender=Party(id=wa_id, name=name if isinstance(name, str) else None, phone=wa_id),
-        ref=ctx_id,
+        sender=Party(id=user_id or wa_id, name=name, username=username, phone=phone),
+        ref=_str(context.get("id")),
         sent_at=_when(ts),
     )
     kind = str(raw.get("type", ""))
@@ -98,14 +105,12 @@ def incoming(raw: dict[str, Any], instance: str, names: dict[str, Any]) -> Incom
         message = base.with_(text=location(body))
     elif kind == "contacts":
         message = base.with_(text=RichText.of(contacts(raw.get("contacts"))))
-    elif kind == "interactive":
-        reply = obj(body.get(str(body.get("type", ""))))
-        title, extra = reply.get("title"), reply.get("description")
-        if not isinstance(title, str):
+    elif kind in ("interactive", "button"):
+        choice = pick(kind, body)
+        if choice is None:
             return Incoming(_unsupported(base, kind), wa_id, ts, None)
-        message = base.with_(text=RichText.of(f"{title}\n{extra}" if isinstance(extra, str) and extra else title))
-    elif kind == "button":
-        message = base.with_(text=RichText.of(str(body.get("text", ""))))
+        extra = f"\n{choice.description}" if choice.description else ""
+        message = base.with_(text=RichText.of(choice.title + extra), choice=choice)
     elif kind == "reaction" and isinstance(body.get("message_id"), str):
         message = base.with_(kind=Kind.REACTION, ref=body["message_id"], reaction=str(body.get("emoji") or ""))
     else:
@@ -137,8 +142,9 @@ def _attachment(kind: str, body: dict[str, Any], instance: str) -> Attachment:
 
 def receipt(raw: dict[str, Any], instance: str) -> Receipt | None:
     """A status of an outbound message, or None when it is not one the relay forwards."""
-    wamid, state, recipient = raw.get("id"), raw.get("status"), raw.get("recipient_id")
-    if not isinstance(wamid, str) or state not in STATUSES or not isinstance(recipient, str):
+    wamid, state = raw.get("id"), raw.get("status")
+    recipient = _str(raw.get("recipient_id")) or _str(raw.get("recipient_user_id"))
+    if not isinstance(wamid, str) or state not in STATUSES or recipient is None:
         return None
     code = _code(raw.get("errors"))
     ts = _ts(raw.get("timestamp"))
@@ -166,14 +172,6 @@ def text_body(to: str, text: RichText, ref: str | None) -> dict[str, Any]:
     return body
 
 
-def envelope(to: str, ref: str | None) -> dict[str, Any]:
-    """The common part of every send, with the quoted message when replying."""
-    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
-    if ref:
-        body["context"] = {"message_id": ref}
-    return body
-
-
 def media_body(to: str, kind: str, media_id: str, name: str, caption: str, ref: str | None) -> dict[str, Any]:
     """A send of an uploaded file by its media id."""
     obj: dict[str, Any] = {"id": media_id}
@@ -183,24 +181,6 @@ def media_body(to: str, kind: str, media_id: str, name: str, caption: str, ref: 
         obj["filename"] = name
     body = envelope(to, ref)
     body.update(type=kind, **{kind: obj})
-    return body
-
-
-def reaction_body(to: str, ref: str, emoji: str) -> dict[str, Any]:
-    """A reaction (an empty emoji removes it)."""
-    body = envelope(to, None)
-    body.update(type="reaction", reaction={"message_id": ref, "emoji": emoji})
-    return body
-
-
-def template_body(to: str, name: str, language: str, parameter: str | None) -> dict[str, Any]:
-    """A template send; `parameter` fills body variable {{1}} (newlines and runs of spaces are not allowed)."""
-    template: dict[str, Any] = {"name": name, "language": {"code": language}}
-    if parameter is not None:
-        flat = " ".join(parameter.split()) or "-"
-        template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": flat[:1024]}]}]
-    body = envelope(to, None)
-    body.update(type="template", template=template)
     return body
 
 
@@ -236,6 +216,12 @@ def download_call(config: WhatsAppConfig, url: str) -> Call:
     """GET the short-lived URL with the token, only on Meta's hosts (or the configured API host)."""
     hosts = (*MEDIA_HOSTS, urlsplit(config.api_base_url).netloc)
     return Call("GET", url, _auth(config), timeout=600.0, read_timeout=config.timeout, hosts=hosts)
+
+
+def templates_call(config: WhatsAppConfig, waba: str) -> Call:
+    """GET /{business-account-id}/message_templates: the approved templates, as Meta describes them."""
+    fields = "name,language,status,category,components"
+    return Call("GET", f"{config.graph_url}/{waba}/message_templates?fields={fields}&limit=250", _auth(config))
 
 
 def number_call(config: WhatsAppConfig) -> Call:

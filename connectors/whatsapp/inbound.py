@@ -69,8 +69,13 @@ def parse_payload(data: Any, instance: str, phone_number_id: str) -> tuple[list[
             meta = value.get("metadata")
             if not isinstance(meta, dict) or str(meta.get("phone_number_id")) != phone_number_id:
                 continue
-            names = {str(c.get("wa_id")): obj(c.get("profile")).get("name") for c in dicts(value.get("contacts"))}
-            messages += filter(None, (incoming(raw, instance, names) for raw in dicts(value.get("messages"))))
+            profiles = {
+                str(c.get(key)): obj(c.get("profile"))
+                for c in dicts(value.get("contacts"))
+                for key in ("wa_id", "user_id")
+                if c.get(key)
+            }
+            messages += filter(None, (incoming(raw, instance, profiles) for raw in dicts(value.get("messages"))))
             receipts += filter(None, (receipt(raw, instance) for raw in dicts(value.get("statuses"))))
     return messages, receipts
 
@@ -126,7 +131,7 @@ def _recent(intake: Intake, found: list[Incoming], receipts: list[Receipt]) -> t
 
 async def _message(intake: Intake, item: Incoming) -> Message:
     """A customer message (re)opens the 24-hour window; STOP and START are the core's (consent ledger)."""
-    await intake.policy.saw_inbound(item.wa_id, item.timestamp)
+    await intake.policy.saw_inbound(item.wa_id, item.timestamp, item.message.id)
     return item.message
 
 

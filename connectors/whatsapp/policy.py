@@ -35,13 +35,20 @@ class Policy:
         self.state = state
         self.key = keys
 
-    async def saw_inbound(self, wa_id: str, ts: int) -> None:
-        """A customer message sent at `ts` (re)opens the 24-hour window until ts + 24 h."""
+    async def saw_inbound(self, wa_id: str, ts: int, wamid: str | None = None) -> None:
+        """A customer message sent at `ts` (re)opens the 24-hour window until ts + 24 h; its id is what a
+        typing indicator is shown against."""
         ts = ts or int(time.time())
         left = ts + WINDOW - time.time()
         stored = await self.state.get(self.key("w", wa_id))
-        if left > 0 and (stored is None or int(stored) < ts):
+        if left > 0 and (stored is None or int(stored) <= ts):
             await self.state.set(self.key("w", wa_id), str(ts), left)
+            if wamid:
+                await self.state.set(self.key("l", wa_id), wamid, left)
+
+    async def last_inbound(self, wa_id: str) -> str | None:
+        """The id of the customer's latest message while the window is open."""
+        return await self.state.get(self.key("l", wa_id))
 
     async def window_open(self, wa_id: str) -> bool:
         stored = await self.state.get(self.key("w", wa_id))

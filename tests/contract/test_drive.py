@@ -12,7 +12,7 @@ from relay import registry
 from relay.app import Relay
 from relay.connector import Check, Connector, ConnectorKind
 from relay.errors import DeliveryError
-from relay.interact import Choice, Choices, ChoiceStyle
+from relay.interact import Choice, Choices, ChoiceStyle, Template
 from relay.model import Address, Attachment, Kind, Message, Status
 from relay.reasons import Reason
 from relay.richtext import RichText
@@ -99,16 +99,24 @@ def _messages(conn: Connector, address: Address) -> list[Message]:
     if conn.capabilities.files:
         file = Attachment(name="one.png", mime="image/png", size=len(PNG), data=PNG)
         out.append(_message(conn, address, Kind.MEDIA, attachments=(file,)))
-    if conn.capabilities.max_buttons >= 2:
-        pick = Choices(ChoiceStyle.BUTTONS, (Choice("yes", "Yes"), Choice("no", "No")))
-        out.append(_message(conn, address, Kind.TEXT, text=RichText.of("ok?"), choices=pick))
-    if conn.capabilities.typing:
-        out.append(_message(conn, address, Kind.TYPING))
+    return out + _interactive(conn, address)
+
+
+def _interactive(conn: Connector, address: Address) -> list[Message]:
+    """A template, reply buttons and a list, for what the capabilities claim."""
+    caps, out = conn.capabilities, []
+    if caps.templates:
+        out.append(_message(conn, address, Kind.TEMPLATE, template=Template("hello_world", "en_US")))
+    two = (Choice("yes", "Yes"), Choice("no", "No"))
+    for style, room in ((ChoiceStyle.BUTTONS, caps.max_buttons), (ChoiceStyle.LIST, caps.max_list)):
+        if room >= len(two):
+            out.append(_message(conn, address, Kind.TEXT, text=RichText.of("Sure?"), choices=Choices(style, two)))
     return out
 
 
 def _changes(conn: Connector, address: Address, ref: str) -> list[Message]:
-    """An edit, reaction, receipt and delete of the message `ref`, for what the capabilities claim."""
+    """An edit, reaction, receipt, delete and read mark of the message `ref`, and typing, for what the
+    capabilities claim."""
     caps = conn.capabilities
     out = []
     if caps.edits:
@@ -117,10 +125,12 @@ def _changes(conn: Connector, address: Address, ref: str) -> list[Message]:
         out.append(_message(conn, address, Kind.REACTION, ref, reaction="👍"))
     if caps.receipts:
         out.append(_message(conn, address, Kind.STATUS, ref, status=Status.DELIVERED))
-    if caps.read_marks:
-        out.append(_message(conn, address, Kind.READ, ref))
     if caps.deletes:
         out.append(_message(conn, address, Kind.DELETE, ref))
+    if caps.read_marks:
+        out.append(_message(conn, address, Kind.READ, ref))
+    if caps.typing:
+        out.append(_message(conn, address, Kind.TYPING))
     return out
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from relay.connector import Capabilities
 from relay.degrade import degrade
+from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle, ParamKind, Template, TemplateParam
 from relay.model import Address, Kind, Message
+from relay.reasons import Reason
 from relay.richtext import RichText
 
 PLAIN = Capabilities()
@@ -55,3 +59,9 @@ def test_a_template_with_fallback_text_becomes_text_where_templates_are_unknown(
     assert degrade(_m(Kind.TEMPLATE, template=tpl), RICH, lambda a: None)[0].template == tpl
     [part] = degrade(_m(Kind.TEMPLATE, template=tpl), PLAIN, lambda a: None)
     assert part.kind is Kind.TEXT and part.template is None and part.text.plain == "Pick one"
+
+
+def test_a_template_without_fallback_text_is_refused_where_templates_are_unknown() -> None:
+    with pytest.raises(DeliveryError) as refused:
+        degrade(_m(Kind.TEMPLATE, "", template=Template("order_update", "en")), PLAIN, lambda a: None)
+    assert refused.value.reason is Reason.UNSUPPORTED

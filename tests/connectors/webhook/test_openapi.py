@@ -60,3 +60,32 @@ def test_reasons_and_error_bodies_are_in_the_schema() -> None:
     for status in ("400", "401", "403", "404", "413", "422"):
         assert "content" in responses[status], status
     assert {"404", "301"} <= set(SPEC["webhooks"]["relayEvent"]["post"]["responses"])
+
+
+def test_template_choices_and_start_schemas_match_the_models() -> None:
+    from connectors.webhook.interactive import ChoicesBody, ParamBody, StartBody, TemplateBody
+
+    for name, model in (("TemplateParam", ParamBody), ("Template", TemplateBody), ("Start", StartBody)):
+        schema = model.model_json_schema()
+        assert set(SCHEMAS[name]["properties"]) == set(schema["properties"]), name
+        assert set(SCHEMAS[name]["required"]) == set(schema["required"]), name
+    assert _doc(SCHEMAS["TemplateParam"]) == _limits(ParamBody.model_json_schema())
+    choices = ChoicesBody.model_json_schema()
+    assert set(SCHEMAS["Choices"]["properties"]) == set(choices["properties"])
+    item = SCHEMAS["Choices"]["properties"]["items"]
+    assert item["maxItems"] == choices["properties"]["items"]["maxItems"]
+    assert _doc(item["items"]) == _limits(choices["$defs"]["ChoiceBody"])
+    answer_types = set(SCHEMAS["Answer"]["properties"]["type"]["enum"])
+    assert answer_types == set(InboundBody.model_json_schema()["properties"]["type"]["enum"])
+    for path in ("/hooks/{instance}/conversations", "/hooks/{instance}/templates"):
+        assert path in SPEC["paths"], path
+
+
+def test_a_picked_choice_is_in_the_event_schema() -> None:
+    from relay.interact import Choice
+
+    body = SCHEMAS["Event"]["properties"]["message"]["properties"]
+    message = Message(kind=Kind.TEXT, id="m", origin="wa", conversation=Address("wa", "1"), choice=Choice("yes", "Yes"))
+    payload = to_payload(message, "c1", lambda _: None, {})
+    assert payload["message"]["choice"] == {"id": "yes", "title": "Yes"}
+    assert set(payload["message"]["choice"]) == set(body["choice"]["properties"])

@@ -9,7 +9,19 @@ from tests.connectors.whatsapp.fake_graph import FakeGraph
 from tests.connectors.whatsapp.helpers import CUSTOMER, payload, signature, wa_config
 from tests.contract.case import ContractCase, Payload
 
-RECORDED = ("text", "media", "types", "multi_entry", "unicode", "statuses", "failed_131047")
+RECORDED = (
+    "text",
+    "media",
+    "types",
+    "multi_entry",
+    "unicode",
+    "statuses",
+    "failed_131047",
+    "bsuid_text",
+    "interactive_replies",
+    "reaction",
+    "bsuid_statuses",
+)
 
 
 def _signed(body: bytes) -> Mapping[str, str]:

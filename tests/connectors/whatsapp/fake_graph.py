@@ -10,20 +10,22 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.connectors.whatsapp import fake_rules as rules
 from tests.support.fake_platform import FakePlatform
 
 PNID = "109876543210"
+WABA = "102290129340398"
 TOKEN = "EAAG-test-access-token-123"
 VERSION = "v21.0"
 
 Reply = tuple[int, dict[str, Any], dict[str, str]]
 
 
-def graph_error(code: int, status: int = 400, headers: dict[str, str] | None = None) -> Reply:
+def graph_error(code: int, status: int = 400, headers: dict[str, str] | None = None, title: str = "error") -> Reply:
     """A Graph error answer as Meta shapes it."""
     body = {
         "error": {
-            "message": f"(#{code}) error",
+            "message": f"(#{code}) {title}",
             "type": "OAuthException",
             "code": code,
             "error_data": {"messaging_product": "whatsapp", "details": "details"},
@@ -37,7 +39,9 @@ def graph_error(code: int, status: int = 400, headers: dict[str, str] | None = N
 class FakeGraph(FakePlatform):
     """Records sends and uploads; `script[to]` queues answers for one recipient before it succeeds, and
     `refuse_upload[mime]` for uploads of one type; `corrupt` names media whose download does not match
-    the sha256 the lookup gives."""
+    the sha256 the lookup gives. Sends go `to` a phone or to a `recipient` (business-scoped user id);
+    `closed` recipients' 24-hour window has closed (131047 for all but templates); `templates` is the
+    approved registry (fake_rules); read marks and typing indicators are recorded in `signals`."""
 
     sent: list[dict[str, Any]] = field(default_factory=list)
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -52,6 +56,9 @@ class FakeGraph(FakePlatform):
     base: str = ""
     media_base: str | None = None
     verified_name: str = "Acme Support"
+    templates: dict[tuple[str, str], rules.TemplateSpec] = field(default_factory=lambda: dict(rules.TEMPLATES))
+    closed: set[str] = field(default_factory=set)
+    signals: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         FakePlatform.__init__(self)
@@ -65,15 +72,46 @@ class FakeGraph(FakePlatform):
         if request.match_info["pnid"] != PNID:
             return _reply(graph_error(100))
         body = await request.json()
-        to = str(body.get("to"))
+        if body.get("status") == "read":
+            return self._read(body)
+        to = str(body.get("to") or body.get("recipient") or "")
+        if not to:
+            return _reply(graph_error(100, title="Invalid parameter: to or recipient is required"))
         self.attempts[to] += 1
         if self.script[to]:
             return _reply(self.script[to].pop(0))
+        problem = self._refusal(body, to, "to" not in body)
+        if problem is not None:
+            return _reply(graph_error(problem[0], title=problem[1]))
         self.sent.append(body)
         wamid = f"wamid.OUT{len(self.sent)}"
-        return web.json_response(
-            {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}
-        )
+        contact = {"input": to, "wa_id": to} if "to" in body else {"input": to, "user_id": to}
+        return web.json_response({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]})
+
+    def _refusal(self, body: dict[str, Any], to: str, bsuid: bool) -> tuple[int, str] | None:
+        kind = body.get("type")
+        if kind == "template":
+            return rules.template(body, bsuid, self.templates)
+        if to in self.closed:
+            return 131047, "Re-engagement message"
+        if kind == "interactive":
+            return rules.interactive(body)
+        return None
+
+    def _read(self, body: dict[str, Any]) -> web.Response:
+        problem = rules.read(body)
+        if problem is not None:
+            return _reply(graph_error(problem[0], title=problem[1]))
+        self.signals.append({"message_id": body["message_id"], "typing": "typing_indicator" in body})
+        return web.json_response({"success": True})
+
+    async def message_templates(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _reply(graph_error(190, 401))
+        if request.match_info["waba"] != WABA:
+            return _reply(graph_error(100, title="Unsupported get request"))
+        found = [spec.describe(name, lang) for (name, lang), spec in self.templates.items()]
+        return web.json_response({"data": found, "paging": {"cursors": {"before": "QVFIU", "after": "QVFIU"}}})
 
     async def upload(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -132,6 +170,7 @@ class FakeGraph(FakePlatform):
         app.router.add_post(f"/{VERSION}/{{pnid}}/messages", self.messages)
         app.router.add_post(f"/{VERSION}/{{pnid}}/media", self.upload)
         app.router.add_get(f"/{VERSION}/{{node}}", self.lookup)
+        app.router.add_get(f"/{VERSION}/{{waba}}/message_templates", self.message_templates)
         app.router.add_get("/dl/{node}/{gen}", self.download)
 
     def texts(self, to: str | None = None) -> list[str]:

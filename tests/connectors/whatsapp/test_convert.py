@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from connectors.whatsapp import EXAMPLE_CONFIG, WhatsAppConfig
-from connectors.whatsapp.convert import template_body, text_body
+from connectors.whatsapp.compose import template_body
+from connectors.whatsapp.convert import text_body
 from connectors.whatsapp.inbound import parse_payload
 from connectors.whatsapp.markup import media_kind, parse, refusal, render
 from relay.model import Kind, Status

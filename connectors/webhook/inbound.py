@@ -105,8 +105,8 @@ def _parse(instance: str, sealer: Sealer, allowlist: Sequence[str], request: Hoo
         raise BadRequest('text: a message needs text or attachments, e.g. "text": "It ships today."')
     if body.type in ("edit", "delete", "reaction") and not body.reply_to:
         raise BadRequest(f'reply_to: missing; a {body.type} names the message it changes, e.g. "reply_to": "crm-991"')
-    if body.type == "reaction" and not body.reaction:
-        raise BadRequest('reaction: missing; expected one emoji, e.g. "reaction": "👍"')
+    if body.type == "reaction" and body.reaction is None:
+        raise BadRequest('reaction: missing; expected one emoji, e.g. "reaction": "👍" ("" takes a reaction back)')
     problem = shape(body)
     if problem:
         raise BadRequest(problem)

@@ -35,7 +35,7 @@ async def test_every_route_declares_a_role_and_refuses_lower_ones(
 ) -> None:
     oidc = {"issuer": "http://127.0.0.1:9", "client_id": "relay"}
     saml = {"idp_metadata": str(idp_metadata(tmp_path / "idp.xml"))}
-    console = await start_console(admin_workspace(tmp_path, oidc=oidc, saml=saml))
+    console = await start_console(admin_workspace(tmp_path, oidc=oidc, saml=saml), pages=True)
     routes = console_routes(console.client.app)
     assert {("GET", "/admin/"), ("GET", "/admin/allowlist"), ("POST", "/admin/allowlist")} <= {
         (m, p) for m, p, _ in routes

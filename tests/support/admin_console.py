@@ -75,15 +75,19 @@ ConsoleFactory = Callable[..., Awaitable[Console]]
 def console_factory(aiohttp_client: Any, tmp_path: Path) -> ConsoleFactory:
     """Start a relay with the console from a workspace dict (default: admin_workspace) with files in tmp_path."""
 
-    async def start(raw: dict[str, Any] | None = None, **server: Any) -> Console:
+    async def start(raw: dict[str, Any] | None = None, pages: bool = False, **server: Any) -> Console:
+        """`pages`: with the connector pages on a config file (which then holds the workspace's values)."""
         store = MemoryStateStore()
         doc = raw or admin_workspace(tmp_path)
         path = tmp_path / "relay.toml"
-        path.write_text(tomlkit.dumps(doc))
-        loaded = config.parse(doc, str(path), tmp_path)
-        wiring = StoreWiring(FileStore(path))
-        app: web.Application = await create_app(loaded, store=store, console=wiring.pages)
-        wiring.follow(app)
+        wiring = None
+        if pages:
+            path.write_text(tomlkit.dumps(doc))
+            wiring = StoreWiring(FileStore(path))
+        loaded = config.parse(doc, str(path) if pages else "<test>", tmp_path)
+        app: web.Application = await create_app(loaded, store=store, console=wiring.pages if wiring else None)
+        if wiring is not None:
+            wiring.follow(app)
         client = await aiohttp_client(app, server_kwargs=server)
         return Console(client, app[RELAY_KEY], store, tmp_path)
 

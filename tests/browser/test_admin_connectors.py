@@ -4,6 +4,8 @@ axe-core; the screenshots in docs/admin/ are taken here."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,14 @@ from tests.support.crm_sink import CrmSink
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "admin"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "admin"
+
+
+def shots_dir() -> Path:
+    """docs/admin/ when RELAY_SCREENSHOTS=1 (to refresh the docs' pictures), else this test's own temp dir."""
+    return DOCS_SHOTS if os.environ.get("RELAY_SCREENSHOTS") == "1" else Path(tempfile.gettempdir())
+
+
 PHONE = {"viewport": {"width": 390, "height": 800}, "is_mobile": True, "has_touch": True}
 
 
@@ -31,8 +40,8 @@ async def clean(page: Page, script: Path, state: str) -> None:
 
 
 async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / name), full_page=True)
+    shots_dir().mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(shots_dir() / name), full_page=True)
 
 
 async def test_add_test_route_and_send_through_a_telegram_connector(

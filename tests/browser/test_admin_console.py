@@ -3,6 +3,8 @@ checked with axe-core on a phone-sized screen, and the screenshots docs/admin.md
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,14 @@ from tests.support.admin_console import OWNER_PASSWORD, admin_workspace, code_no
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "admin"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "admin"
+
+
+def shots_dir() -> Path:
+    """docs/admin/ when RELAY_SCREENSHOTS=1 (to refresh the docs' pictures), else this test's own temp dir."""
+    return DOCS_SHOTS if os.environ.get("RELAY_SCREENSHOTS") == "1" else Path(tempfile.gettempdir())
+
+
 Serve = Callable[..., Awaitable[str]]
 SECRET = "oidc-secret-7Hq2pLm4"
 SECRET = "oidc-secret-7Hq2pLm4"
@@ -56,8 +65,8 @@ async def checked(page: Page, script: Path, state: str, shot: str | None = None)
     found = await axe_violations(page, script)
     assert found == [], f"{state}:\n" + "\n".join(found)
     if shot is not None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SHOTS / shot), full_page=True)
+        shots_dir().mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shots_dir() / shot), full_page=True)
 
 
 async def test_break_glass_owner_walks_every_page(

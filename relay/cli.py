@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import os
 import sys
@@ -36,6 +37,8 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`relay run`: collections stay paused while the config and app load, until the workspace serves."""
+    gc.disable()
     disable_core_dumps()
     path = args.config or os.environ.get("RELAY_CONFIG")
     loaded = _load(path, args.host, args.port)

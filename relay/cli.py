@@ -39,6 +39,13 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
 def cmd_run(args: argparse.Namespace) -> int:
     """`relay run`: collections stay paused while the config and app load, until the workspace serves."""
     gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     disable_core_dumps()
     path = args.config or os.environ.get("RELAY_CONFIG")
     loaded = _load(path, args.host, args.port)

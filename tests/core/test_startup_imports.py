@@ -150,3 +150,13 @@ def test_serving_resumes_collections_after_freezing_without_a_full_collection() 
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["[]", "True", "True", "True"], out.stdout + out.stderr
+
+
+def test_a_run_that_stops_before_serving_leaves_collections_on(tmp_path: Path) -> None:
+    config = tmp_path / "relay.toml"
+    config.write_text('[server]\nport = "eighty"\n')
+    probe = (
+        f"import gc\nfrom relay.cli import main\nprint(main(['run', '--config', {str(config)!r}]), gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["2", "True"], out.stdout + out.stderr

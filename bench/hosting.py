@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import signal
@@ -18,6 +19,14 @@ MIB = 1024.0
 READY_POLL = 0.002
 UNREADABLE = "smaps_rollup of the relay's processes is not readable (they are not dumpable); run as root"
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
+SOURCES = Path(__file__).resolve().parent.parent
+
+
+def byte_compile() -> None:
+    """Compile the relay's packages as installing them does; with PYTHONDONTWRITEBYTECODE set and an
+    editable install, each start would otherwise compile ~75 source files (~16 % of its instructions)."""
+    for package in ("relay", "connectors"):
+        compileall.compile_dir(SOURCES / package, quiet=1)
 
 
 def smaps_kib(pid: int, key: str) -> int:
@@ -52,6 +61,7 @@ def ready(url: str, timeout: float = 30.0, alive: Callable[[], bool] = lambda: T
 def run_ready(relay: str, toml: Callable[[int], str], core: int | None, reps: int) -> dict[str, Any]:
     """`relay run` from exec to /readyz answering 200, `reps` times; the median and the RSS one second later."""
     times, rss = [], []
+    byte_compile()
     with tempfile.TemporaryDirectory(prefix="bench-ready-", dir=SHM) as tmp:
         for i in range(reps):
             port = free_port()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import os
 import sys
@@ -13,13 +14,11 @@ from pathlib import Path
 
 from relay import config as config_mod
 from relay.admin.cli import add_cli as add_admin_cli
-from relay.checkup import quiet, run_checks, table
 from relay.config_checks import name_problem
 from relay.consent_cli import add_cli as add_consent_cli
 from relay.errors import ConfigError
 from relay.host_workspace import loop_factory, run_workspace
 from relay.safety import disable_core_dumps
-from relay.sandbox import sandbox_config, sandbox_problems
 from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
 
 __all__ = ["loop_factory", "main", "parser"]
@@ -28,6 +27,8 @@ __all__ = ["loop_factory", "main", "parser"]
 def _load(path: str | None, host: str | None = None, port: int | None = None) -> config_mod.Loaded:
     if path:
         return config_mod.load(Path(path))
+    from relay.sandbox import sandbox_config, sandbox_problems
+
     problems = sandbox_problems(host or "127.0.0.1", os.environ)
     if problems:
         raise ConfigError(problems)
@@ -36,6 +37,15 @@ def _load(path: str | None, host: str | None = None, port: int | None = None) ->
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`relay run`: collections stay paused while the config and app load, until the workspace serves."""
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     disable_core_dumps()
     path = args.config or os.environ.get("RELAY_CONFIG")
     loaded = _load(path, args.host, args.port)
@@ -63,6 +73,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from relay.checkup import quiet, run_checks, table
+
     loaded = config_mod.load(Path(args.file))
     with quiet():
         rows = asyncio.run(run_checks(loaded))

@@ -42,6 +42,8 @@ NOT_NEEDED = (
     "authlib",
     "argon2",
     "pyotp",
+    "relay.checkup",
+    "relay.sandbox",
 )
 
 
@@ -114,3 +116,47 @@ def test_a_connector_command_is_imported_only_when_invoked() -> None:
         [sys.executable, "-m", "relay.cli", "hubspot", "connect", "--help"], capture_output=True, text=True, timeout=60
     )
     assert helped.returncode == 0 and "--reauthorize" in helped.stdout
+
+
+def test_the_relay_command_imports_its_program_with_no_collection(tmp_path: Path) -> None:
+    config = tmp_path / "relay.toml"
+    config.write_text(telegram_webhook(free_port(), free_port()))
+    probe = (
+        "import gc, sys\n"
+        "during = []\n"
+        "def seen(phase, info):\n"
+        "    cli = sys.modules.get('relay.cli')\n"
+        "    if phase == 'start' and cli is not None and not hasattr(cli, 'main'):\n"
+        "        during.append(info['generation'])\n"
+        "gc.callbacks.append(seen)\n"
+        "from relay.boot import main\n"
+        f"sys.argv = ['relay', 'config', 'check', {str(config)!r}]\n"
+        "code = main()\n"
+        "print(code, len(during), gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split()[-3:] == ["0", "0", "True"], out.stdout + out.stderr
+
+
+def test_serving_resumes_collections_after_freezing_without_a_full_collection() -> None:
+    probe = (
+        "import gc\n"
+        "from relay.host_workspace import GC_YOUNG_THRESHOLD, tune_gc\n"
+        "gc.disable()\n"
+        "full = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and full.append(info['generation']))\n"
+        "tune_gc()\n"
+        "print(full, gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold()[0] == GC_YOUNG_THRESHOLD)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["[]", "True", "True", "True"], out.stdout + out.stderr
+
+
+def test_a_run_that_stops_before_serving_leaves_collections_on(tmp_path: Path) -> None:
+    config = tmp_path / "relay.toml"
+    config.write_text('[server]\nport = "eighty"\n')
+    probe = (
+        f"import gc\nfrom relay.cli import main\nprint(main(['run', '--config', {str(config)!r}]), gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["2", "True"], out.stdout + out.stderr

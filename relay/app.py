@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from relay import hooks
+from relay import hooks, notfound
 from relay.client import HostPolicy, PlatformClient, Sessions
 from relay.config import Loaded
 from relay.connector import Connector, Context, Hook, Route
@@ -25,13 +25,13 @@ from relay.inert import harden
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.netguard import NetGuard, guarded_session
-from relay.notfound import wrong_hook_path
 from relay.pool import media_session, saturated
 from relay.readiness import StateProbe
 from relay.reasons import Reason
 from relay.router import Router
 from relay.seal import Sealer, WorkspaceKey
 from relay.state import MemoryStateStore, StateStore
+from relay.wirepool import WireClient
 
 POOL_HEADROOM = 64  # client connections beyond max_inflight, for long polls and platform API calls (not media)
 log = logging.getLogger("relay.app")
@@ -74,6 +74,7 @@ class Relay:
         media: aiohttp.ClientSession | None = None,
         files: aiohttp.ClientSession | None = None,
         ledger: Ledger | None = None,
+        wire: WireClient | None = None,
     ) -> None:
         cfg = loaded.relay
         self.loaded = loaded
@@ -108,7 +109,7 @@ class Relay:
         )
         guard = make_guard(loaded, self.ledger, self.connectors, self.metrics)
         self.engine = Engine(self.connectors, router, store, self.sealer, self.media, self.metrics, settings, guard)
-        sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session)
+        sessions = Sessions(session, fetch_session, self.media.trusted, self.media.session, wire)
         self.client = PlatformClient(sessions, HostPolicy(cfg.media.allowlist))
         for name, inst in loaded.instances.items():
             ctx = Context(
@@ -290,15 +291,15 @@ async def create_app(
     cfg = loaded.relay
     media = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, NetGuard.of(cfg.network.allow_private))
     files = media_session(cfg.media.max_streams, cfg.media.fetch_timeout, None)
+    wire = WireClient(cfg.server.max_inflight + POOL_HEADROOM)
     try:
-        relay = Relay(loaded, session, store, fetch, exposure, media, files, ledger or make_ledger(loaded))
+        relay = Relay(loaded, session, store, fetch, exposure, media, files, ledger or make_ledger(loaded), wire)
     except BaseException:
-        for opened in (session, fetch, media, files):
+        for opened in (session, fetch, media, files, wire):
             await opened.close()
         await store.close()
         raise
     app[RELAY_KEY] = relay
-    app.middlewares.append(wrong_hook_path(relay.connectors))
     for path, handler in (
         ("/", index),
         ("/healthz", healthz),
@@ -315,6 +316,7 @@ async def create_app(
             else:
                 serve = local_only(route.handler, relay.exposure) if route.local else route.handler
             app.router.add_route(route.method, f"/hooks/{name}{route.path}", guarded(serve, refuse))
+    app.router.add_route("*", notfound.PATH, notfound.wrong_hook_path(relay.connectors))
 
     async def on_shutdown(app: web.Application) -> None:
         relay.stop_intake()
@@ -326,7 +328,7 @@ async def create_app(
         try:
             await open_ledger(loaded, relay.ledger)
         except BaseException:
-            for opened in (session, fetch, media, files):
+            for opened in (session, fetch, media, files, wire):
                 await opened.close()
             await relay.store.close()
             raise
@@ -342,6 +344,7 @@ async def create_app(
         await fetch.close()
         await media.close()
         await files.close()
+        await wire.close()
         await relay.store.close()
         await relay.ledger.close()
 

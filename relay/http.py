@@ -16,6 +16,7 @@ from relay import codec
 from relay.connector import Outcome, Result
 from relay.credential import header_credential, malformed_header, same
 from relay.errors import AuthError, BadRequest
+from relay.inert import HARDENED
 from relay.keyed import HmacSha256
 
 log = logging.getLogger("relay.http")
@@ -33,10 +34,10 @@ def respond(result: Result, failed_status: int = 200) -> web.Response:
         body["code"] = result.detail
     if result.platform_id:
         body["id"] = result.platform_id
-    status, headers = 200, None
+    status, headers = 200, HARDENED
     if result.outcome in (Outcome.RETRY, Outcome.OVERLOADED):
         body["detail"] = "not delivered yet; redeliver this request"
-        status, headers = 503, {"Retry-After": str(max(1, round(result.retry_after or 1)))}
+        status, headers = 503, {**HARDENED, "Retry-After": str(max(1, round(result.retry_after or 1)))}
     elif result.outcome is Outcome.FAILED:
         status = failed_status
     return web.Response(body=codec.dumps(body), status=status, content_type="application/json", headers=headers)

@@ -51,10 +51,9 @@ def header_block(headers: Mapping[str, str], names: dict[str, bool]) -> str:
         if not known:
             raise Unsupported(name)
         parts += (name, ": ", value, "\r\n")
-    block = "".join(parts)
-    if _BAD_VALUE.search(block.replace("\r\n", "\t")):
+    if _BAD_VALUE.search("\t".join(headers.values())):
         raise ValueError("header value holds a control character")
-    return block
+    return "".join(parts)
 
 
 class Connection(asyncio.Protocol):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from yarl import URL
 
-from relay.wire import Connection, Stale, Unsupported, WireError, WireTimeout, header_block
+from relay.wire import MAX_ANSWER, Connection, Stale, Unsupported, WireError, WireTimeout, header_block
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 KEEPALIVE = 15.0
@@ -53,8 +53,10 @@ class WireClient:
         connect_timeout: float = 10.0,
         tls: ssl.SSLContext | None = None,
         proxies: Mapping[str, str] | None = None,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         self.limit = limit
+        self.max_answer = max_answer
         self.connect_timeout = connect_timeout
         self.tls = tls
         self.proxies = dict(urllib.request.getproxies_environment() if proxies is None else proxies)
@@ -163,7 +165,7 @@ class WireClient:
         tls = None
         if scheme == "https":
             tls = self.tls = self.tls or ssl.create_default_context()
-        conn = Connection(loop, target.key)
+        conn = Connection(loop, target.key, self.max_answer)
         self.open += 1
         try:
             async with asyncio.timeout_at(min(deadline, loop.time() + self.connect_timeout)):

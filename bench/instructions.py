@@ -109,12 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, default=1000, help="messages counted per target (default 1000)")
     p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     p.add_argument("--only", choices=TARGETS, help="count one target only (e.g. the relay while changing it)")
+    p.add_argument("--keep", type=Path, help="keep the callgrind files in this directory (for callgrind_annotate)")
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="relay-callgrind-") as workdir:
         res = {t: measure(t, args.messages, workdir) for t in TARGETS if args.only in (None, t)}
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for path in glob.glob(os.path.join(workdir, "*")):
+                shutil.copy(path, args.keep)
     for name, r in res.items():
         print(f"{name:13} {r['instructions_per_msg'] / 1000:8.1f} k instructions/message  ({r['failed']} failed)")
     ratios = {}

@@ -51,7 +51,7 @@ def header_block(headers: Mapping[str, str], names: dict[str, bool]) -> str:
         if not known:
             raise Unsupported(name)
         parts += (name, ": ", value, "\r\n")
-    if _BAD_VALUE.search("\t".join(headers.values())):
+    if not "".join(headers.values()).isprintable() and _BAD_VALUE.search("\t".join(headers.values())):
         raise ValueError("header value holds a control character")
     return "".join(parts)
 

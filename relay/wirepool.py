@@ -164,7 +164,9 @@ class WireClient:
         scheme, host, port = target.key
         tls = None
         if scheme == "https":
-            tls = self.tls = self.tls or ssl.create_default_context()
+            if self.tls is None:
+                self.tls = await asyncio.to_thread(ssl.create_default_context)
+            tls = self.tls
         conn = Connection(loop, target.key, self.max_answer)
         self.open += 1
         try:

@@ -25,8 +25,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
+# The answers that carry nothing but their outcome, encoded once.
+_PLAIN = {o: codec.dumps({"status": o.value}) for o in (Outcome.DELIVERED, Outcome.DUPLICATE)}
+
+
 def respond(result: Result, failed_status: int = 200) -> web.Response:
     """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver."""
+    if result.reason is None and not result.detail and not result.platform_id and result.outcome in _PLAIN:
+        return web.Response(body=_PLAIN[result.outcome], content_type="application/json", headers=HARDENED)
     body: dict[str, Any] = {"status": result.outcome.value}
     if result.reason:
         body["reason"] = result.reason.value
@@ -74,7 +80,13 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
 
 async def read_body(request: web.Request) -> bytes:
     """The raw body; 413 with a reason when it is over the limit, 408 when it is not all there within the
-    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest."""
+    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest. A body
+    already all there (the common case) is read without arming that timer."""
+    if request.content.is_eof():
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise BadRequest("request body too large", 413) from None
     limit = request.config_dict.get(BODY_TIMEOUT, 30.0)
     try:
         async with asyncio.timeout(limit):

@@ -11,6 +11,7 @@ from typing import cast
 import httptools
 
 MAX_ANSWER = 16 * 1024 * 1024
+TICK = 0.05  # how often the deadlines of exchanges in flight are checked (one timer for all of them)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "expect"})
@@ -56,11 +57,32 @@ def header_block(headers: Mapping[str, str], names: dict[str, bool]) -> str:
     return "".join(parts)
 
 
+class Watch:
+    """The deadlines of every exchange in flight, checked every TICK seconds by one timer (not one per request)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.live: set[Connection] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, conn: Connection) -> None:
+        self.live.add(conn)
+        if self.timer is None:
+            self.timer = self.loop.call_later(TICK, self._tick)
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        for conn in list(self.live):
+            conn.check(now)
+        self.timer = self.loop.call_later(TICK, self._tick) if self.live else None
+
+
 class Connection(asyncio.Protocol):
     """A client connection: one request at a time, the answer parsed as bytes arrive."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], limit: int = MAX_ANSWER) -> None:
-        self.loop = loop
+    def __init__(self, watch: Watch, key: tuple[str, str, int], limit: int = MAX_ANSWER) -> None:
+        self.watch = watch
+        self.loop = watch.loop
         self.key = key
         self.limit = limit
         self.transport: asyncio.Transport | None = None
@@ -68,7 +90,8 @@ class Connection(asyncio.Protocol):
         self.uses = 0
         self.idle_since = 0.0
         self.waiter: asyncio.Future[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.read_timeout: float | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -82,13 +105,13 @@ class Connection(asyncio.Protocol):
         self.delimited = False
         self.keep = False
         self.last_read = 0.0
+        self.progressed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.received = True
-        self.last_read = self.loop.time()
+        self.received = self.progressed = True
         if self.waiter is None:
             self.close()
             return
@@ -158,9 +181,9 @@ class Connection(asyncio.Protocol):
             self._reset()
         self.uses += 1
         waiter = self.waiter = self.loop.create_future()
-        self.last_read = now = self.loop.time()
-        due = deadline if read_timeout is None else min(deadline, now + read_timeout)
-        self.timer = self.loop.call_at(due, self._expire, deadline, read_timeout)
+        self.last_read = self.loop.time()
+        self.deadline, self.read_timeout = deadline, read_timeout
+        self.watch.add(self)
         try:
             if body is None or isinstance(body, bytes):
                 self.transport.write(head + body if body else head)
@@ -174,18 +197,17 @@ class Connection(asyncio.Protocol):
                 self.transport.write(b"0\r\n\r\n")
             await waiter
         finally:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.waiter = self.timer = None
+            self.watch.live.discard(self)
+            self.waiter = None
         return self.status, self.headers, _decoded(self.headers, b"".join(self.chunks), self.limit)
 
-    def _expire(self, deadline: float, read_timeout: float | None) -> None:
-        now = self.loop.time()
-        if now < deadline and read_timeout is not None and now < self.last_read + read_timeout:
-            due = min(deadline, self.last_read + read_timeout)
-            self.timer = self.loop.call_at(due, self._expire, deadline, read_timeout)
-            return
-        self._fail(WireTimeout("no answer in time"))
+    def check(self, now: float) -> None:
+        """Fail the exchange past its deadline, or when no byte came within the read timeout."""
+        if self.progressed:
+            self.progressed, self.last_read = False, now
+        timeout = self.read_timeout
+        if now >= self.deadline or (timeout is not None and now - self.last_read >= timeout):
+            self._fail(WireTimeout("no answer in time"))
 
     @property
     def reusable(self) -> bool:

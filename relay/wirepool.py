@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from yarl import URL
 
-from relay.wire import MAX_ANSWER, Connection, Stale, Unsupported, WireError, WireTimeout, header_block
+from relay.wire import MAX_ANSWER, Connection, Stale, Unsupported, Watch, WireError, WireTimeout, header_block
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 KEEPALIVE = 15.0
@@ -66,6 +66,7 @@ class WireClient:
         self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.targets: dict[str, Target | str | None] = {}
         self.names: dict[str, bool] = {}
+        self.watch: Watch | None = None
         self.closed = False
 
     def route(self, url: str) -> Target | str | None:
@@ -167,7 +168,9 @@ class WireClient:
             if self.tls is None:
                 self.tls = await asyncio.to_thread(ssl.create_default_context)
             tls = self.tls
-        conn = Connection(loop, target.key, self.max_answer)
+        if self.watch is None:
+            self.watch = Watch(loop)
+        conn = Connection(self.watch, target.key, self.max_answer)
         self.open += 1
         try:
             async with asyncio.timeout_at(min(deadline, loop.time() + self.connect_timeout)):

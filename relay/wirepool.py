@@ -137,6 +137,8 @@ class WireClient:
     def _head(self, method: str, target: Target, headers: Mapping[str, str], body: object) -> bytes:
         if not method.isalpha() or not method.isupper():
             raise ValueError("method is not a token")
+        if method in ("HEAD", "CONNECT"):
+            raise Unsupported(method)
         if body is None:
             framing = "Content-Length: 0\r\n" if method in ("POST", "PUT", "PATCH") else ""
         elif isinstance(body, bytes):

@@ -129,6 +129,8 @@ async def test_header_injection_is_refused_before_anything_is_sent(headers: dict
         await client.request("POST", target(client, url), headers, b"{}", 5)
     with pytest.raises(Unsupported):
         await client.request("POST", target(client, url), {"Content-Length": "1"}, b"{}", 5)
+    with pytest.raises(Unsupported):
+        await client.request("HEAD", target(client, url), {}, None, 5)
     assert client.open == 0 and seen == []
     server.close()
     await client.close()

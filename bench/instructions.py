@@ -116,12 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--tracing", nargs="?", const=1.0, type=float, metavar="RATIO", help="the relay with [tracing] on (ratio 1)"
     )
+    p.add_argument("--keep", type=Path, help="keep the callgrind files in this directory (for callgrind_annotate)")
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="relay-callgrind-") as workdir:
         res = {t: measure(t, args.messages, workdir, args.tracing) for t in TARGETS if args.only in (None, t)}
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for path in glob.glob(os.path.join(workdir, "*")):
+                shutil.copy(path, args.keep)
     for name, r in res.items():
         print(f"{name:13} {r['instructions_per_msg'] / 1000:8.1f} k instructions/message  ({r['failed']} failed)")
     ratios = {}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from relay import codec
@@ -17,10 +16,10 @@ from relay.frozen import fast_init
 from relay.media import host_allowed
 from relay.netguard import REASON, refused
 from relay.reasons import Reason
-from relay.stream import MediaStream
+from relay.stream import MediaStream, capped_chunks
+from relay.wirepool import Target, Unsupported, WireClient, WireError, WireTimeout
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-CHUNK = 64 * 1024
 
 
 @fast_init
@@ -125,6 +124,7 @@ class Sessions:
     guarded: aiohttp.ClientSession
     files: aiohttp.ClientSession
     guarded_files: aiohttp.ClientSession
+    wire: WireClient | None = None
 
 
 class PlatformClient:
@@ -149,7 +149,7 @@ class PlatformClient:
             found = self._timeouts[key] = aiohttp.ClientTimeout(total=call.timeout, sock_read=call.read_timeout)
         return found
 
-    async def _open(self, call: Call, files: bool = False) -> aiohttp.ClientResponse:
+    async def _open(self, call: Call, files: bool = False, proxy: str | None = None) -> aiohttp.ClientResponse:
         """Send `call`, following at most `call.redirects` redirects, each hop checked; raises
         aiohttp/timeout errors and DeliveryError(HOST_NOT_ALLOWED)."""
         if call.hosts is None and not files and not call.redirects and call.json is None and call.params is None:
@@ -160,6 +160,7 @@ class PlatformClient:
                 data=call.body,
                 allow_redirects=False,
                 timeout=self._timeout(call),
+                proxy=proxy,
             )
         url, method, headers, hops = call.url, call.method, dict(call.headers), 0
         body: Any = call.body
@@ -193,9 +194,30 @@ class PlatformClient:
             url, hops = target, hops + 1
 
     async def call(self, call: Call) -> Answer:
-        """Send a call and read its answer; transport failures become DeliveryError with a Reason."""
+        """Send a call and read its answer; transport failures become DeliveryError with a Reason. A call to
+        a configured endpoint goes over the lean client when there is one (not through a proxy, which
+        aiohttp carries)."""
+        wire = self.sessions.wire
+        proxy = None
+        if (
+            wire is not None
+            and call.hosts is None
+            and not call.redirects
+            and not call.encoded
+            and call.json is None
+            and call.params is None
+            and (call.body is None or type(call.body) is bytes)
+        ):
+            target = wire.route(call.url)
+            if type(target) is Target:
+                try:
+                    return await self._lean(wire, target, call)
+                except Unsupported:
+                    pass
+            elif type(target) is str:
+                proxy = target
         try:
-            resp = await self._open(call)
+            resp = await self._open(call, proxy=proxy)
             try:
                 raw = await resp.read()
             finally:
@@ -209,6 +231,21 @@ class PlatformClient:
         except aiohttp.ClientError:
             raise DeliveryError(Reason.PLATFORM_CONNECTION_LOST, retryable=call.idempotent, scope="connector") from None
         return Answer(resp.status, resp.headers, raw)
+
+    async def _lean(self, wire: WireClient, target: Target, call: Call) -> Answer:
+        body = call.body
+        assert body is None or type(body) is bytes
+        try:
+            status, headers, raw = await wire.request(
+                call.method, target, call.headers, body, call.timeout, call.read_timeout, call.idempotent
+            )
+        except WireTimeout:
+            raise DeliveryError(Reason.PLATFORM_TIMEOUT, retryable=call.idempotent, scope="connector") from None
+        except WireError as exc:
+            if exc.unsent:
+                raise DeliveryError(Reason.PLATFORM_UNREACHABLE, scope="connector") from None
+            raise DeliveryError(Reason.PLATFORM_CONNECTION_LOST, retryable=call.idempotent, scope="connector") from None
+        return Answer(status, CIMultiDictProxy(CIMultiDict(headers)), raw)
 
     async def stream(
         self, call: Call, limit: int, *, mime: str | None = None, name: str = "file", sha256: str | None = None
@@ -230,37 +267,4 @@ class PlatformClient:
             resp.release()
             raise MediaError(f"file is larger than the {limit}-byte cap")
         found = mime or resp.content_type or "application/octet-stream"
-        return MediaStream(found, _chunks(resp, limit, sha256), resp.content_length, name)
-
-
-async def _chunks(resp: aiohttp.ClientResponse, limit: int, sha256: str | None) -> AsyncIterator[bytes]:
-    """A response body in chunks, capped and optionally hash-checked: with a hash, the last chunk is held
-    back until the whole file matched, so a consumer never gets a complete file that does not."""
-    digest = hashlib.sha256() if sha256 else None
-    seen = 0
-    held: bytes | None = None
-    done = False
-    try:
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            seen += len(chunk)
-            if seen > limit:
-                raise MediaError(f"file is larger than the {limit}-byte cap")
-            if digest is None:
-                yield chunk
-                continue
-            digest.update(chunk)
-            if held is not None:
-                yield held
-            held = chunk
-        if digest is not None and sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise MediaError("file does not match the platform's sha256")
-        if held is not None:
-            yield held
-        done = True
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise MediaError(f"file transfer broke ({type(exc).__name__})") from None
-    finally:
-        if done:
-            resp.release()
-        else:
-            resp.close()
+        return MediaStream(found, capped_chunks(resp, limit, sha256), resp.content_length, name)

@@ -28,7 +28,7 @@ def header_credential(value: str, what: str) -> bytes:
 def malformed_header(headers: Mapping[str, str]) -> str | None:
     """The name of a credential-carrying header whose value is not printable ASCII, or None."""
     for name, value in headers.items():
-        if _CREDENTIAL_HEADER.search(name) and not printable_ascii(value):
+        if not (value.isascii() and value.isprintable()) and _CREDENTIAL_HEADER.search(name):
             return name
     return None
 

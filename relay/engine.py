@@ -6,28 +6,29 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from relay.connector import Connector, ConnectorKind, Limit, Outcome, Result
+from relay import notices
+from relay.connector import Connector, ConnectorKind, Outcome, Result
 from relay.dedup import Dedup
 from relay.degrade import degrade
 from relay.errors import DeliveryError, MediaError
 from relay.guard import Guard
 from relay.media import MediaService
-from relay.metrics import Labels, Metrics
-from relay.model import Address, Kind, Message, Status
+from relay.metrics import Metrics
+from relay.model import Address, Kind, Message
+from relay.ratelimit import RateLimits
 from relay.reasons import Reason
-from relay.richtext import RichText
 from relay.router import Router
 from relay.seal import Sealer
 from relay.state import StateStore
+from relay.tally import Tally
 from relay.urlfiles import fetch_named
 
 log = logging.getLogger("relay.engine")
 
-NOTICE_TEXT = "⚠️ Your message could not be delivered. Please try again later."
 _INTERRUPTED = Result(Outcome.RETRY, Reason.INTERNAL_ERROR)
 _DEADLINE = Result(Outcome.RETRY, Reason.DEADLINE_EXCEEDED)
 SHED = {
@@ -41,14 +42,6 @@ SHED = {
 def _answer(answer: asyncio.Future[Result], result: Result) -> None:
     if not answer.done():
         answer.set_result(result)
-
-
-@dataclass(frozen=True, slots=True)
-class _Series:
-    """Prepared metric label sets for one (origin, kind, outcome)."""
-
-    messages: Labels
-    latency: Labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +79,14 @@ class Engine:
         self.settings = settings
         self.guard = guard
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
+        self.limits = RateLimits(store, sealer, metrics)
+        self.tally = Tally(metrics, router, sealer)
         self.accepting = True
         self.hold: Reason | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_dest: dict[str, int] = {}
         self._deadlines: dict[str, float] = {}
         self._crm_targets: dict[str, Address] = {}
-        self._series: dict[tuple[str, Kind, Outcome], _Series] = {}
         self.traced: Callable[[Connector, Message, int], Awaitable[str]] | None = None
         metrics.gauges["relay_inflight"] = lambda: self.inflight
 
@@ -141,7 +135,7 @@ class Engine:
             return Result(Outcome.RETRY, Reason.STATE_UNAVAILABLE, retry_after=5)
         if earlier is not None:
             if earlier.outcome is Outcome.DUPLICATE:
-                self.metrics.inc("relay_dedup_hits_total", connector=origin, direction=self._direction(origin))
+                self.metrics.inc("relay_dedup_hits_total", connector=origin, direction=self.tally.direction(origin))
             return earlier
         started = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -157,17 +151,9 @@ class Engine:
             timer.cancel()
         if result is not _DEADLINE:
             return result
-        direction = self._direction(origin)
+        direction = self.tally.direction(origin)
         self.metrics.inc("relay_failures_total", connector=origin, direction=direction, reason="deadline")
         return Result(Outcome.RETRY, Reason.DEADLINE_EXCEEDED, retry_after=max(1.0, budget))
-
-    def _log_id(self, message: Message) -> str:
-        """A stable, keyed digest to correlate log lines: platform ids can embed phone numbers."""
-        return self.sealer.digest(message.dedup_id)[:16]
-
-    def _direction(self, instance: str) -> str:
-        kind = self.router.kinds.get(instance)
-        return "inbound" if kind is ConnectorKind.MESSENGER else "outbound"
 
     async def _run(
         self, message: Message, key: str, dest: str, end: float, started: float, answer: asyncio.Future[Result]
@@ -182,7 +168,7 @@ class Engine:
             outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
             result = Result(outcome, exc.reason, retry_after=exc.retry_after, detail=exc.detail)
         except Exception as exc:
-            log.error("delivery crashed", extra={"msg_id": self._log_id(message), "error": type(exc).__name__})
+            log.error("delivery crashed", extra={"msg_id": self.tally.log_id(message), "error": type(exc).__name__})
             result = Result(Outcome.RETRY, Reason.INTERNAL_ERROR, retry_after=5)
         finally:
             self._per_dest[dest] -= 1
@@ -192,46 +178,18 @@ class Engine:
                 log.error("state store unavailable", extra={"connector": message.origin, "error": type(exc).__name__})
             told = not answer.done()
             _answer(answer, result)
-        outcome = result.outcome
-        series = self._series.get((message.origin, message.kind, outcome))
-        if series is None:
-            series = self._prepare_series(message.origin, message.kind, outcome)
-        self.metrics.inc_key("relay_messages_total", series.messages)
-        if outcome is Outcome.DELIVERED:
-            self.metrics.observe_key(time.monotonic() - started, series.latency)
-            level = logging.DEBUG
-        else:
-            direction = self._direction(message.origin)
-            reason = result.reason.label if result.reason else "unknown"
-            self.metrics.inc("relay_failures_total", connector=message.origin, direction=direction, reason=reason)
-            level = logging.INFO
-        if log.isEnabledFor(level):
-            extra = {
-                "msg_id": self._log_id(message),
-                "connector": message.origin,
-                "kind": message.kind.value,
-                "reason": result.reason,
-                "detail": result.detail,
-                "latency_ms": round((time.monotonic() - started) * 1000, 1),
-            }
-            log.log(level, "message %s", outcome.value, extra=extra)
+        self.tally.record(message, result, started)
         notify = message.kind not in (Kind.NOTICE, Kind.STATUS) and not self._answered(told, message.origin)
-        if outcome is Outcome.FAILED and notify:
-            self._spawn(self._notify(message, result.reason or Reason.INTERNAL_ERROR))
+        if result.outcome is Outcome.FAILED and notify:
+            reason = result.reason or Reason.INTERNAL_ERROR
+            self._spawn(
+                notices.notify(self.connectors, self.guard, self.metrics, message, reason, self.tally.log_id(message))
+            )
 
     def _answered(self, told: bool, origin: str) -> bool:
         """Whether the source already learnt the failure from its answer and wants no status event too."""
         conn = self.connectors.get(origin)
         return told and conn is not None and conn.capabilities.failures_in_answer
-
-    def _prepare_series(self, origin: str, kind: Kind, outcome: Outcome) -> _Series:
-        direction = self._direction(origin)
-        series = _Series(
-            messages=self.metrics.key(connector=origin, direction=direction, kind=kind.value, outcome=outcome.value),
-            latency=self.metrics.key(connector=origin, direction=direction),
-        )
-        self._series[(origin, kind, outcome)] = series
-        return series
 
     async def _route_and_send(self, message: Message, end: float, ids: list[tuple[str, str, float]]) -> Result:
         """Send to the destination; `ids` gets the id-map entries that later replies and edits need."""
@@ -275,12 +233,12 @@ class Engine:
         attempt = 0
         while True:
             if limits:
-                await self._wait_for_buckets(dest, target, limits, end)
+                await self.limits.wait(dest, target, limits, end)
             try:
                 pid = await dest.send(part) if self.traced is None else await self.traced(dest, part, attempt)
             except DeliveryError as exc:
                 if exc.retry_after:
-                    await self._block(dest, target, limits, exc)
+                    await self.limits.block(dest, target, limits, exc)
                 attempt += 1
                 pause = exc.retry_after or min(self.settings.backoff_max, self.settings.backoff_base * 2**attempt)
                 pause *= random.uniform(1.0, 1.25)
@@ -300,29 +258,6 @@ class Engine:
             found = self._crm_targets[name] = Address(name, "")
         return found
 
-    def _bucket(self, dest: Connector, target: Address, limit: Limit) -> str:
-        scope = f"{dest.name}:{target.chat}" if limit.scope == "chat" else dest.name
-        return "r:" + self.sealer.digest(f"{scope}:{limit.rate}/{limit.per}")
-
-    async def _wait_for_buckets(self, dest: Connector, target: Address, limits: Sequence[Limit], end: float) -> None:
-        wait = 0.0
-        for limit in limits:
-            wait = max(
-                wait, await self.store.reserve(self._bucket(dest, target, limit), limit.per / limit.rate, limit.burst)
-            )
-        if wait <= 0:
-            return
-        self.metrics.inc("relay_ratelimit_waits_total", connector=dest.name)
-        if time.monotonic() + wait >= end:
-            raise DeliveryError(Reason.RATE_LIMITED, retry_after=wait)
-        await asyncio.sleep(wait)
-
-    async def _block(self, dest: Connector, target: Address, limits: Sequence[Limit], exc: DeliveryError) -> None:
-        assert exc.retry_after is not None
-        for limit in limits:
-            if exc.scope is None or limit.scope == exc.scope:
-                await self.store.block(self._bucket(dest, target, limit), exc.retry_after)
-
     def _id_key(self, instance: str, platform_id: str) -> str:
         return "i:" + self.sealer.digest(f"{instance}:{platform_id}")
 
@@ -339,38 +274,6 @@ class Engine:
             if not known:
                 raise DeliveryError(Reason.UNKNOWN_MESSAGE)
         return message
-
-    async def _notify(self, failed: Message, reason: Reason) -> None:
-        """Tell the sender's side, without content, that a message could not be delivered."""
-        origin = self.connectors.get(failed.origin)
-        if origin is None:
-            return
-        if origin.manifest.kind is ConnectorKind.MESSENGER:
-            if self.guard is not None and not await self.guard.allows(origin, failed.conversation):
-                return
-            notice = Message(
-                kind=Kind.NOTICE,
-                id=f"notice:{failed.id}",
-                origin=failed.origin,
-                conversation=failed.conversation,
-                text=RichText.of(NOTICE_TEXT),
-                reason=reason,
-            )
-        else:
-            notice = Message(
-                kind=Kind.STATUS,
-                id=f"status:{failed.id}",
-                origin=failed.origin,
-                conversation=failed.conversation,
-                ref=failed.id,
-                status=Status.FAILED,
-                reason=reason,
-            )
-        try:
-            await origin.send(notice)
-            self.metrics.inc("relay_notices_total", connector=failed.origin, reason=reason.label)
-        except Exception as exc:
-            log.warning("notice not sent", extra={"msg_id": self._log_id(failed), "error": type(exc).__name__})
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

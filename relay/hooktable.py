@@ -9,8 +9,23 @@ from aiohttp.web_urldispatcher import UrlDispatcher
 
 from relay import hooks
 from relay.connector import Connector, Hook
+from relay.engine import SHED, Engine
 from relay.exposure import Exposure, local_only
-from relay.http import Handler, guarded
+from relay.http import Handler, guarded, respond
+
+
+def shedder(engine: Engine, connector: str) -> Callable[[], web.Response | None]:
+    """Under overload, a 503 + Retry-After for new hook POSTs, decided before reading or parsing them."""
+
+    def refuse() -> web.Response | None:
+        reason = engine.shed_reason(connector)
+        if reason is None:
+            return None
+        engine.metrics.inc("relay_rejected_total", connector=connector, reason=reason)
+        return respond(SHED[reason])
+
+    return refuse
+
 
 Refuser = Callable[[str], Callable[[], web.Response | None]]
 Tracer = Callable[[Handler, str], Handler]
@@ -45,13 +60,6 @@ class HookTable:
     def unmount(self, name: str) -> None:
         """Stop serving `name`'s routes: its paths answer 404."""
         self._routers.pop(name, None)
-
-    @web.middleware
-    async def unrouted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Middleware: /hooks paths of instances added while the app runs (the app's router has only the first)."""
-        if request.path.startswith("/hooks/") and request.match_info.http_exception is not None:
-            return await self.dispatch(request)
-        return await handler(request)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """The handler of the current instance's route matching the request; 404/405 like the app's router."""

@@ -16,6 +16,7 @@ from relay import codec
 from relay.connector import Outcome, Result
 from relay.credential import header_credential, malformed_header, same
 from relay.errors import AuthError, BadRequest
+from relay.inert import HARDENED
 from relay.keyed import HmacSha256
 
 log = logging.getLogger("relay.http")
@@ -24,9 +25,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
+# The answers that carry nothing but their outcome, encoded once.
+_PLAIN = {o: codec.dumps({"status": o.value}) for o in (Outcome.DELIVERED, Outcome.DUPLICATE)}
+
+
 def respond(result: Result, failed_status: int = 200, fields: tuple[tuple[str, str], ...] = ()) -> web.Response:
     """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver;
     `fields` are added once the message is delivered."""
+    plain = not fields and result.reason is None and not result.detail and not result.platform_id
+    if plain and result.outcome in _PLAIN:
+        return web.Response(body=_PLAIN[result.outcome], content_type="application/json", headers=HARDENED)
     body: dict[str, Any] = {"status": result.outcome.value}
     if result.outcome is Outcome.DELIVERED:
         body.update(fields)
@@ -36,10 +44,10 @@ def respond(result: Result, failed_status: int = 200, fields: tuple[tuple[str, s
         body["code"] = result.detail
     if result.platform_id:
         body["id"] = result.platform_id
-    status, headers = 200, None
+    status, headers = 200, HARDENED
     if result.outcome in (Outcome.RETRY, Outcome.OVERLOADED):
         body["detail"] = "not delivered yet; redeliver this request"
-        status, headers = 503, {"Retry-After": str(max(1, round(result.retry_after or 1)))}
+        status, headers = 503, {**HARDENED, "Retry-After": str(max(1, round(result.retry_after or 1)))}
     elif result.outcome is Outcome.FAILED:
         status = failed_status
     return web.Response(body=codec.dumps(body), status=status, content_type="application/json", headers=headers)
@@ -76,7 +84,13 @@ def guarded(handler: Handler, refuse: Callable[[], web.Response | None] | None =
 
 async def read_body(request: web.Request) -> bytes:
     """The raw body; 413 with a reason when it is over the limit, 408 when it is not all there within the
-    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest."""
+    app's BODY_TIMEOUT (slow POST); the connection is then closed instead of waiting for the rest. A body
+    already all there (the common case) is read without arming that timer."""
+    if request.content.is_eof():
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise BadRequest("request body too large", 413) from None
     limit = request.config_dict.get(BODY_TIMEOUT, 30.0)
     try:
         async with asyncio.timeout(limit):

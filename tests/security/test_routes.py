@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from relay import notfound
 from relay.connector import Route
 from tests.security.common import STATS, Spy, record
 
@@ -21,6 +22,10 @@ PUBLIC = {
 }
 
 
+# The last route under /hooks/ answers every unknown path 404 (JSON naming the CRM paths for a POST).
+CATCH_ALL = ("*", notfound.PATH.replace(":.*", ""))
+
+
 def mounted(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route; HEAD mirrors GET and is checked with it."""
     out = set()
@@ -30,13 +35,22 @@ def mounted(app: Any) -> set[tuple[str, str]]:
     return out
 
 
+async def test_the_catch_all_route_only_answers_404(hostile: tuple[Any, Any, Spy]) -> None:
+    client, _, spy = hostile
+    assert CATCH_ALL in mounted(client.app)
+    for method in ("POST", "GET", "PUT", "DELETE"):
+        resp = await client.request(method, "/hooks/no-such-connector/x", data=b"{}" if method != "GET" else None)
+        assert resp.status == 404, method
+    assert spy.calls == []
+
+
 def concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x", path)
 
 
 async def test_only_the_allowlist_answers_without_authentication(hostile: tuple[Any, Any, Spy]) -> None:
     client, relay, spy = hostile
-    routes = mounted(client.app)
+    routes = mounted(client.app) - {CATCH_ALL}
     assert routes >= PUBLIC, f"allowlisted but not mounted: {PUBLIC - routes}"
     marked = {
         (r.method, f"/hooks/{name}{r.path}")

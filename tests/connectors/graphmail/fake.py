@@ -55,8 +55,9 @@ class Subscription:
 
 
 def trust(ca_file: Path) -> Path:
-    """Make this process trust the fake's CA in addition to the usual ones: aiohttp's verified context
-    (the relay's platform client) and, through REQUESTS_CA_BUNDLE, msal's requests session. Test-only."""
+    """Make this process trust the fake's CA in addition to the usual ones: aiohttp's verified context,
+    the lean client's (SSL_CERT_FILE, read when a relay makes its first TLS connection) and, through
+    REQUESTS_CA_BUNDLE, msal's requests session. Test-only."""
     import os
 
     import aiohttp.connector
@@ -65,6 +66,7 @@ def trust(ca_file: Path) -> Path:
     bundle = ca_file.with_name("bundle.pem")
     bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + ca_file.read_bytes())
     os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    os.environ["SSL_CERT_FILE"] = str(bundle)
     return bundle
 
 

@@ -144,7 +144,9 @@ async def create_app(
     for name, conn in relay.connectors.items():
         relay.hooks.mount(name, conn)
         for route in conn.routes():
-            app.router.add_route(route.method, f"/hooks/{name}{route.path}", relay.hooks.dispatch)
+            app.router.add_route(
+                route.method, f"/hooks/{name}{route.path}", relay.hooks.fixed(name, route.method, route.path)
+            )
     app.router.add_route("*", notfound.PATH, notfound.wrong_hook_path(relay.connectors, relay.hooks.dispatch))
 
     async def on_shutdown(app: web.Application) -> None:

@@ -39,10 +39,12 @@ class HookTable:
         self.refuser = refuser
         self.traced = traced
         self._routers: dict[str, UrlDispatcher] = {}
+        self._handlers: dict[str, dict[tuple[str, str], Handler]] = {}
 
     def mount(self, name: str, conn: Connector) -> None:
         """Serve `conn`'s routes from now on (replacing the routes of an earlier instance of that name)."""
         router = UrlDispatcher()
+        handlers: dict[tuple[str, str], Handler] = {}
         for route in conn.routes():
             refuse = self.refuser(name) if route.method == "POST" else None
             serve: Handler
@@ -54,12 +56,27 @@ class HookTable:
             if self.traced is not None and isinstance(route, Hook):
                 serve = self.traced(serve, name)
             router.add_route(route.method, f"/hooks/{name}{route.path}", serve)
+            handlers[(route.method, route.path)] = serve
         router.freeze()
         self._routers[name] = router
+        self._handlers[name] = handlers
 
     def unmount(self, name: str) -> None:
         """Stop serving `name`'s routes: its paths answer 404."""
         self._routers.pop(name, None)
+        self._handlers.pop(name, None)
+
+    def fixed(self, name: str, method: str, path: str) -> Handler:
+        """The app router's handler for a route of an instance present at start: whatever instance of that
+        name serves the route now (one dictionary look-up, no second resolve), else 404."""
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            found = self._handlers.get(name, {}).get((method, path))
+            if found is None:
+                raise web.HTTPNotFound()
+            return await found(request)
+
+        return serve
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """The handler of the current instance's route matching the request; 404/405 like the app's router."""

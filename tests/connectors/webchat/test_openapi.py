@@ -78,12 +78,12 @@ async def test_live_answers_match_the_file(start_relay: RelayFactory, crm_sink: 
     valid("Result", await resp.json())
     sink.mode = "ok"
 
-    status, _ = await answer(client, {"conversation": sink.received[0]["conversation"], "id": "a1", "text": "**ok**"})
+    status, _ = await answer(client, {"conversation": sink.received[0]["conversation"], "id": "crm-ack-id-7f3q", "text": "**ok**"})
     assert status == 200
     resp = await client.get("/hooks/webchat/api/events?since=0&wait=0", headers=chat)
     events = await resp.json()
     valid("Events", events)
-    assert events["items"][0]["html"] == "<b>ok</b>" and "a1" not in json.dumps(events)
+    assert events["items"][0]["html"] == "<b>ok</b>" and "crm-ack-id-7f3q" not in json.dumps(events)
     for query, status in (("since=x", 400), ("since=0&wait=0", 401)):
         headers = chat if status == 400 else {}
         resp = await client.get(f"/hooks/webchat/api/events?{query}", headers=headers)

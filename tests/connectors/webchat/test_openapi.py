@@ -78,7 +78,9 @@ async def test_live_answers_match_the_file(start_relay: RelayFactory, crm_sink: 
     valid("Result", await resp.json())
     sink.mode = "ok"
 
-    status, _ = await answer(client, {"conversation": sink.received[0]["conversation"], "id": "crm-ack-id-7f3q", "text": "**ok**"})
+    status, _ = await answer(
+        client, {"conversation": sink.received[0]["conversation"], "id": "crm-ack-id-7f3q", "text": "**ok**"}
+    )
     assert status == 200
     resp = await client.get("/hooks/webchat/api/events?since=0&wait=0", headers=chat)
     events = await resp.json()

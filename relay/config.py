@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from relay import registry, strength
 from relay.admin.allowlist import disallowed, file_allowlist
@@ -22,7 +22,7 @@ from relay.errors import ConfigError
 from relay.netguard import parse_network
 from relay.privacy_config import ConsentConfig, MinimiseConfig
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key
-from relay.sentinel_config import cluster_settings_problem, sentinel_settings_problem
+from relay.state_config import StateConfig
 from relay.store_config import StoreConfig
 from relay.tracing_config import TracingConfig
 
@@ -85,43 +85,6 @@ class WorkspaceConfig(_Strict):
                 "old references)"
             )
         return keys
-
-
-class StateConfig(_Strict):
-    backend: Literal["memory", "redis"] = "memory"
-    url: Secret | None = None
-    dedup_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
-    claim_ttl: float = Field(default=10.0, ge=1, le=300)
-    max_entries: int = Field(default=200_000, ge=1000)
-    assume_no_persistence: bool = False
-    sentinels: list[str] = []
-    cluster: list[str] = []
-    service_name: str | None = None
-    password: Secret | None = None
-    sentinel_password: Secret | None = None
-    db: int = Field(default=0, ge=0, le=15)
-
-    @model_validator(mode="after")
-    def _backend_settings(self) -> StateConfig:
-        if problem := sentinel_settings_problem(self.sentinels, self.service_name, self.url is not None):
-            raise ValueError(problem)
-        if problem := cluster_settings_problem(self.cluster, self.url is not None, bool(self.sentinels), self.db):
-            raise ValueError(problem)
-        if self.backend == "redis" and self.url is None and not self.sentinels and not self.cluster:
-            raise ValueError('backend "redis" needs url = "redis://host:6379/0" (or "${REDIS_URL}")')
-        if self.backend == "memory" and self.url is not None:
-            raise ValueError('url is for backend = "redis"; remove it or set backend = "redis"')
-        if self.backend == "memory" and self.sentinels:
-            raise ValueError('sentinels are for backend = "redis"; remove them or set backend = "redis"')
-        if self.backend == "memory" and self.cluster:
-            raise ValueError('cluster is for backend = "redis"; remove it or set backend = "redis"')
-        if self.backend == "memory" and self.assume_no_persistence:
-            raise ValueError('assume_no_persistence is for backend = "redis"; remove it')
-        if self.backend == "redis" and "max_entries" in self.model_fields_set:
-            raise ValueError(
-                "max_entries bounds the memory backend only; remove it (Redis is bounded by its maxmemory)"
-            )
-        return self
 
 
 class MediaConfig(_Strict):

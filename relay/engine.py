@@ -16,6 +16,7 @@ from relay.dedup import Dedup
 from relay.degrade import degrade
 from relay.errors import DeliveryError, MediaError
 from relay.guard import Guard
+from relay.http import SHED
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.model import Address, Kind, Message
@@ -31,12 +32,6 @@ log = logging.getLogger("relay.engine")
 
 _INTERRUPTED = Result(Outcome.RETRY, Reason.INTERNAL_ERROR)
 _DEADLINE = Result(Outcome.RETRY, Reason.DEADLINE_EXCEEDED)
-SHED = {
-    Reason.SHUTTING_DOWN: Result(Outcome.RETRY, Reason.SHUTTING_DOWN, retry_after=5),
-    Reason.OVERLOADED: Result(Outcome.OVERLOADED, Reason.OVERLOADED, retry_after=1),
-    Reason.DESTINATION_BUSY: Result(Outcome.OVERLOADED, Reason.DESTINATION_BUSY, retry_after=1),
-    Reason.STATE_STORE_PERSISTENT: Result(Outcome.RETRY, Reason.STATE_STORE_PERSISTENT, retry_after=30),
-}
 
 
 def _answer(answer: asyncio.Future[Result], result: Result) -> None:

@@ -9,9 +9,9 @@ from aiohttp.web_urldispatcher import UrlDispatcher
 
 from relay import hooks
 from relay.connector import Connector, Hook
-from relay.engine import SHED, Engine
+from relay.engine import Engine
 from relay.exposure import Exposure, local_only
-from relay.http import Handler, guarded, respond
+from relay.http import SHED, Handler, guarded, respond
 
 
 def shedder(engine: Engine, connector: str) -> Callable[[], web.Response | None]:

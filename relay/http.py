@@ -18,8 +18,16 @@ from relay.credential import header_credential, malformed_header, same
 from relay.errors import AuthError, BadRequest
 from relay.inert import HARDENED
 from relay.keyed import HmacSha256
+from relay.reasons import Reason
 
 log = logging.getLogger("relay.http")
+
+SHED = {
+    Reason.SHUTTING_DOWN: Result(Outcome.RETRY, Reason.SHUTTING_DOWN, retry_after=5),
+    Reason.OVERLOADED: Result(Outcome.OVERLOADED, Reason.OVERLOADED, retry_after=1),
+    Reason.DESTINATION_BUSY: Result(Outcome.OVERLOADED, Reason.DESTINATION_BUSY, retry_after=1),
+    Reason.STATE_STORE_PERSISTENT: Result(Outcome.RETRY, Reason.STATE_STORE_PERSISTENT, retry_after=30),
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)

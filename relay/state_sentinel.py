@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
-from relay.config import StateConfig
 from relay.errors import ConfigError
 from relay.sentinel_config import parse_sentinel
+from relay.state_config import StateConfig
 from relay.state_redis import RedisStateStore
 from relay.state_redis import _persistence_problems as persistence_problems_of
 

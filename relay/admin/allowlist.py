@@ -45,6 +45,16 @@ def effective(raw: Mapping[str, Any], saved: list[str] | None) -> tuple[list[str
     return saved, FILE_NAME
 
 
+def refused_type(kind: str, allowed: list[str] | None, where: str) -> str | None:
+    """Why the allowlist in force (from effective()) refuses a connector of this type; None when it permits it."""
+    if allowed is None or kind in allowed:
+        return None
+    return (
+        f"connector type '{kind}' is not allowed in this workspace ({where} allows {', '.join(allowed) or 'none'}); "
+        "ask the workspace owner to allow it on /admin/allowlist"
+    )
+
+
 def disallowed(raw: Mapping[str, Any], saved: list[str] | None) -> list[str]:
     """One problem per connector whose type the workspace allowlist does not permit."""
     allowed, where = effective(raw, saved)
@@ -54,12 +64,9 @@ def disallowed(raw: Mapping[str, Any], saved: list[str] | None) -> list[str]:
     problems = []
     for name, body in connectors.items():
         kind = body.get("type") if isinstance(body, dict) else None
-        if isinstance(kind, str) and kind not in allowed:
-            problems.append(
-                f"connectors.{name}.type: connector type '{kind}' is not allowed in this workspace ({where} "
-                f"allows {', '.join(allowed) or 'none'}); ask the workspace owner to allow it on /admin/allowlist "
-                "or remove this connector"
-            )
+        why = refused_type(kind, allowed, where) if isinstance(kind, str) else None
+        if why is not None:
+            problems.append(f"connectors.{name}.type: {why} or remove this connector")
     return problems
 
 
@@ -78,7 +85,7 @@ class Allowlist:
 
     def permits(self, kind: str) -> bool:
         """Whether a connector of this type may be configured."""
-        return self.allowed is None or kind in self.allowed
+        return refused_type(kind, self.allowed, self.source) is None
 
     def refusal(self, types: list[str]) -> str | None:
         """Why this allowlist cannot be saved (a configured connector would fall outside it); None if it can."""

@@ -67,7 +67,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             "<th scope=col>Status</th><th scope=col>Messages</th><th scope=col>Last test</th>"
             f"<th scope=col>Actions</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
-        return page(base, "Connectors", add + table, DONE.get(request.query.get("done", ""), ""))
+        return page(request, "Connectors", add + table, DONE.get(request.query.get("done", ""), ""))
 
     async def choose(request: web.Request) -> web.Response:
         require(request, Role.ADMIN)
@@ -84,13 +84,14 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             if hidden
             else ""
         )
-        return page(base, "Add a connector", f"<p>Choose the connector type.</p><ul>{items}</ul>{note}")
+        return page(request, "Add a connector", f"<p>Choose the connector type.</p><ul>{items}</ul>{note}")
 
-    async def not_allowed(kind: str) -> web.Response | None:
+    async def not_allowed(request: web.Request, kind: str) -> web.Response | None:
         why = await console.refusal(kind)
         if why is None:
             return None
-        return page(base, "Connector type not allowed", f'<p class="error" role="alert">{escape(why)}</p>', status=403)
+        body = f'<p class="error" role="alert">{escape(why)}</p>'
+        return page(request, "Connector type not allowed", body, status=403)
 
     def form_page(
         request: web.Request,
@@ -130,11 +131,11 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             f'{top_html}<p>{escape(manifest.summary)}</p><form method="post" action="{escape(target)}">'
             f"{csrf_field(request)}{name_field}{fields}<button>Save and apply</button></form>"
         )
-        return page(base, title, form, status=422 if top or errors else 200)
+        return page(request, title, form, status=422 if top or errors else 200)
 
     async def save(request: web.Request, kind: str, name: str | None) -> web.StreamResponse:
         who, form = await changing(request)
-        if refused := await not_allowed(kind):
+        if refused := await not_allowed(request, kind):
             await audit(request, "connector.add" if name is None else "connector.edit", who, [], "not allowed")
             return refused
         manifest = registry.load(kind)
@@ -175,7 +176,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
     async def new_form(request: web.Request) -> web.StreamResponse:
         require(request, Role.ADMIN)
         kind = _kind(request.match_info["type"])
-        return await not_allowed(kind) or form_page(request, kind, None, {}, {}, [])
+        return await not_allowed(request, kind) or form_page(request, kind, None, {}, {}, [])
 
     async def new_save(request: web.Request) -> web.StreamResponse:
         return await save(request, _kind(request.match_info["type"]), None)
@@ -187,7 +188,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         if not isinstance(body, dict):
             raise web.HTTPNotFound(text=f"no connector named {name}")
         kind = _kind(str(body.get("type")))
-        return await not_allowed(kind) or form_page(request, kind, name, body, {}, [])
+        return await not_allowed(request, kind) or form_page(request, kind, name, body, {}, [])
 
     async def edit_save(request: web.Request) -> web.StreamResponse:
         require(request, Role.ADMIN)
@@ -232,9 +233,8 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         verb = "connector.enable" if enable else "connector.disable"
         await audit(request, verb, who, [f"connectors.{name}"], "refused" if problems else "ok")
         if problems:
-            return page(
-                base, "Not applied", "<ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>", status=422
-            )
+            items = "".join(f"<li>{escape(p)}</li>" for p in problems)
+            return page(request, "Not applied", f"<ul>{items}</ul>", status=422)
         raise see_other(f"{base}/connectors?done={'enabled' if enable else 'disabled'}")
 
     async def disable(request: web.Request) -> web.StreamResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,11 @@ class Allowlist:
     def __init__(self, base: Path | None, pinned: list[str] | None, configured: Mapping[str, str]) -> None:
         self.base = base
         self.allowed, self.source = effective({"workspace": {"allowed_types": pinned}}, file_allowlist(base))
-        self.configured = dict(configured)
+        self.configured: Callable[[], Mapping[str, str]] = lambda: dict(configured)
+
+    def follow(self, configured: Callable[[], Mapping[str, str]]) -> None:
+        """Check a new allowlist against the connectors running now (instance name to type), not at start."""
+        self.configured = configured
 
     @property
     def pinned(self) -> bool:
@@ -93,7 +97,7 @@ class Allowlist:
             return "the config file sets workspace.allowed_types; change it there"
         if data_dir(self.base) is None:
             return "this workspace runs without a config directory; set workspace.allowed_types in a config file"
-        left_out = sorted(f"{name} ({kind})" for name, kind in self.configured.items() if kind not in types)
+        left_out = sorted(f"{name} ({kind})" for name, kind in self.configured().items() if kind not in types)
         if left_out:
             return f"connectors still configured with a type left out: {', '.join(left_out)}; remove them first"
         return None

@@ -12,7 +12,7 @@ import pytest
 from relay.admin.principal import CSRF_HEADER, Role
 from relay.configstore import Document, FileStore, load
 from relay.errors import ConfigError
-from tests.admin.conftest import StartWorkspace, base_config
+from tests.admin.conftest import MASTER, StartWorkspace, base_config
 from tests.connectors.telegram.fake_api import SECRET, TOKEN
 from tests.support.admin_console import ConsoleFactory, admin_workspace
 
@@ -72,3 +72,20 @@ async def test_the_owners_saved_allowlist_applies_at_once(
     with pytest.raises(ConfigError) as caught:
         load(store, Document(raw))
     assert any("connectors.tg.type: connector type 'telegram' is not allowed" in p for p in caught.value.problems)
+
+
+async def test_the_allowlist_page_counts_connectors_added_in_the_console(
+    start_console: ConsoleFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RELAY_DATA_DIR", raising=False)
+    monkeypatch.setenv("RELAY_MASTER_KEY", MASTER)
+    console = await start_console(admin_workspace(tmp_path), pages=True)
+    sid, csrf = await console.session_for(Role.OWNER)
+    console.client.session.cookie_jar.update_cookies({console.cookie: sid})
+    headers = {CSRF_HEADER: csrf}
+    crm = {"name": "crm2", "url": "https://crm.example.com/in", "secret": "crm-secret-0123456789abcdef"}
+    added = await console.client.post("/admin/connectors/new/webhook", data=crm, headers=headers)
+    assert added.status == 200 and "crm2" in console.relay.connectors, await added.text()
+    refused = await console.client.post("/admin/allowlist", data={"type": ["inbox", "webchat"]}, headers=headers)
+    assert refused.status == 409 and "crm2 (webhook)" in await refused.text()
+    assert not (tmp_path / "relay-data" / "allowed-types.json").exists()

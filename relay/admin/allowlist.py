@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,16 @@ def effective(raw: Mapping[str, Any], saved: list[str] | None) -> tuple[list[str
     return saved, FILE_NAME
 
 
+def refused_type(kind: str, allowed: list[str] | None, where: str) -> str | None:
+    """Why the allowlist in force (from effective()) refuses a connector of this type; None when it permits it."""
+    if allowed is None or kind in allowed:
+        return None
+    return (
+        f"connector type '{kind}' is not allowed in this workspace ({where} allows {', '.join(allowed) or 'none'}); "
+        "ask the workspace owner to allow it on /admin/allowlist"
+    )
+
+
 def disallowed(raw: Mapping[str, Any], saved: list[str] | None) -> list[str]:
     """One problem per connector whose type the workspace allowlist does not permit."""
     allowed, where = effective(raw, saved)
@@ -54,12 +64,9 @@ def disallowed(raw: Mapping[str, Any], saved: list[str] | None) -> list[str]:
     problems = []
     for name, body in connectors.items():
         kind = body.get("type") if isinstance(body, dict) else None
-        if isinstance(kind, str) and kind not in allowed:
-            problems.append(
-                f"connectors.{name}.type: connector type '{kind}' is not allowed in this workspace ({where} "
-                f"allows {', '.join(allowed) or 'none'}); ask the workspace owner to allow it on /admin/allowlist "
-                "or remove this connector"
-            )
+        why = refused_type(kind, allowed, where) if isinstance(kind, str) else None
+        if why is not None:
+            problems.append(f"connectors.{name}.type: {why} or remove this connector")
     return problems
 
 
@@ -69,7 +76,11 @@ class Allowlist:
     def __init__(self, base: Path | None, pinned: list[str] | None, configured: Mapping[str, str]) -> None:
         self.base = base
         self.allowed, self.source = effective({"workspace": {"allowed_types": pinned}}, file_allowlist(base))
-        self.configured = dict(configured)
+        self.configured: Callable[[], Mapping[str, str]] = lambda: dict(configured)
+
+    def follow(self, configured: Callable[[], Mapping[str, str]]) -> None:
+        """Check a new allowlist against the connectors running now (instance name to type), not at start."""
+        self.configured = configured
 
     @property
     def pinned(self) -> bool:
@@ -78,7 +89,7 @@ class Allowlist:
 
     def permits(self, kind: str) -> bool:
         """Whether a connector of this type may be configured."""
-        return self.allowed is None or kind in self.allowed
+        return refused_type(kind, self.allowed, self.source) is None
 
     def refusal(self, types: list[str]) -> str | None:
         """Why this allowlist cannot be saved (a configured connector would fall outside it); None if it can."""
@@ -86,7 +97,7 @@ class Allowlist:
             return "the config file sets workspace.allowed_types; change it there"
         if data_dir(self.base) is None:
             return "this workspace runs without a config directory; set workspace.allowed_types in a config file"
-        left_out = sorted(f"{name} ({kind})" for name, kind in self.configured.items() if kind not in types)
+        left_out = sorted(f"{name} ({kind})" for name, kind in self.configured().items() if kind not in types)
         if left_out:
             return f"connectors still configured with a type left out: {', '.join(left_out)}; remove them first"
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from relay import registry
+from relay.admin.allowlist import refused_type
+from relay.admin.connector_status import counters, status, tested
 from relay.admin.console import Console, audit, changing, routes_of
 from relay.admin.forms import field_errors, fields_of, read_form, render_field
 from relay.admin.oauth import setup_for
@@ -27,40 +28,6 @@ DONE = {
     "disabled": "Connector disabled and stopped; its routes were removed.",
     "enabled": "Connector enabled and started, with the route it had.",
 }
-
-
-def _status(console: Console, name: str) -> str:
-    relay = console.relay
-    conn = relay.connectors.get(name)
-    if conn is None:
-        return '<span class="bad">not running</span>'
-    problem = conn.health()
-    if not relay.started.get(name):
-        return '<span class="bad">not started (retrying)</span>'
-    return f'<span class="bad">{escape(problem)}</span>' if problem else '<span class="ok">ready</span>'
-
-
-def _counters(console: Console, name: str) -> str:
-    metrics = console.relay.metrics
-    outcomes = metrics.by("relay_messages_total", "outcome", connector=name)
-    failures = metrics.by("relay_failures_total", "reason", connector=name)
-    counts = ", ".join(f"{escape(k)} {v:g}" for k, v in sorted(outcomes.items())) or "no messages yet"
-    last = metrics.last_failure.get(name)
-    if last is not None:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last[1]))
-        counts += f"<br>last failure: {escape(last[0])} at {when}"
-    reasons = ", ".join(f"{escape(k)} ×{v:g}" for k, v in sorted(failures.items(), key=lambda kv: -kv[1]))
-    return counts + (f"<br>failures: {reasons}" if reasons else "")
-
-
-def _tested(console: Console, name: str) -> str:
-    rows = console.tests.get(name)
-    if not rows:
-        return "not tested"
-    failed = [r for r in rows if r.ok is False]
-    if not failed:
-        return '<span class="ok">ok</span>'
-    return "<br>".join(f'<span class="bad">{escape(r.what)}: {escape(r.detail)}</span>' for r in failed)
 
 
 def connector_routes(console: Console) -> list[web.RouteDef]:
@@ -85,8 +52,8 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
                     setup = f"{base}/connectors/{escape(name)}/setup"
                     buttons += f' <a href="{setup}" aria-label="Set up {escape(name)}">Set up</a>'
             rows.append(
-                f"<tr><th scope=row>{escape(name)}</th><td>{kind}</td><td>{_status(console, name)}</td>"
-                f"<td>{_counters(console, name)}</td><td>{_tested(console, name)}</td><td>{buttons}</td></tr>"
+                f"<tr><th scope=row>{escape(name)}</th><td>{kind}</td><td>{status(console, name)}</td>"
+                f"<td>{counters(console, name)}</td><td>{tested(console, name)}</td><td>{buttons}</td></tr>"
             )
         for name, body in doc.raw.get("disabled", {}).items():
             enable = action(request, f"{base}/connectors/{name}/enable", "Enable", f"Enable {name}")
@@ -100,15 +67,31 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             "<th scope=col>Status</th><th scope=col>Messages</th><th scope=col>Last test</th>"
             f"<th scope=col>Actions</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
-        return page(base, "Connectors", add + table, DONE.get(request.query.get("done", ""), ""))
+        return page(request, "Connectors", add + table, DONE.get(request.query.get("done", ""), ""))
 
     async def choose(request: web.Request) -> web.Response:
         require(request, Role.ADMIN)
+        allowed, where = await console.allowlist()
+        kinds = [t for t in registry.available() if refused_type(t, allowed, where) is None]
         items = "".join(
             f'<li><a href="{base}/connectors/new/{escape(t)}">{escape(t)}</a>: {escape(registry.load(t).summary)}</li>'
-            for t in registry.available()
+            for t in kinds
         )
-        return page(base, "Add a connector", f"<p>Choose the connector type.</p><ul>{items}</ul>")
+        hidden = len(registry.available()) - len(kinds)
+        note = (
+            f"<p>{hidden} more types are not allowed in this workspace ({escape(where)}); the workspace owner can "
+            'allow them on the <a href="/admin/allowlist">allowlist page</a>.</p>'
+            if hidden
+            else ""
+        )
+        return page(request, "Add a connector", f"<p>Choose the connector type.</p><ul>{items}</ul>{note}")
+
+    async def not_allowed(request: web.Request, kind: str) -> web.Response | None:
+        why = await console.refusal(kind)
+        if why is None:
+            return None
+        body = f'<p class="error" role="alert">{escape(why)}</p>'
+        return page(request, "Connector type not allowed", body, status=403)
 
     def form_page(
         request: web.Request,
@@ -148,10 +131,13 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
             f'{top_html}<p>{escape(manifest.summary)}</p><form method="post" action="{escape(target)}">'
             f"{csrf_field(request)}{name_field}{fields}<button>Save and apply</button></form>"
         )
-        return page(base, title, form, status=422 if top or errors else 200)
+        return page(request, title, form, status=422 if top or errors else 200)
 
     async def save(request: web.Request, kind: str, name: str | None) -> web.StreamResponse:
         who, form = await changing(request)
+        if refused := await not_allowed(request, kind):
+            await audit(request, "connector.add" if name is None else "connector.edit", who, [], "not allowed")
+            return refused
         manifest = registry.load(kind)
         fields = fields_of(manifest.config)
         doc = await console.store.read()
@@ -190,7 +176,7 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
     async def new_form(request: web.Request) -> web.StreamResponse:
         require(request, Role.ADMIN)
         kind = _kind(request.match_info["type"])
-        return form_page(request, kind, None, {}, {}, [])
+        return await not_allowed(request, kind) or form_page(request, kind, None, {}, {}, [])
 
     async def new_save(request: web.Request) -> web.StreamResponse:
         return await save(request, _kind(request.match_info["type"]), None)
@@ -201,7 +187,8 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         body = (await console.store.read()).raw.get("connectors", {}).get(name)
         if not isinstance(body, dict):
             raise web.HTTPNotFound(text=f"no connector named {name}")
-        return form_page(request, _kind(str(body.get("type"))), name, body, {}, [])
+        kind = _kind(str(body.get("type")))
+        return await not_allowed(request, kind) or form_page(request, kind, name, body, {}, [])
 
     async def edit_save(request: web.Request) -> web.StreamResponse:
         require(request, Role.ADMIN)
@@ -246,9 +233,8 @@ def connector_routes(console: Console) -> list[web.RouteDef]:
         verb = "connector.enable" if enable else "connector.disable"
         await audit(request, verb, who, [f"connectors.{name}"], "refused" if problems else "ok")
         if problems:
-            return page(
-                base, "Not applied", "<ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>", status=422
-            )
+            items = "".join(f"<li>{escape(p)}</li>" for p in problems)
+            return page(request, "Not applied", f"<ul>{items}</ul>", status=422)
         raise see_other(f"{base}/connectors?done={'enabled' if enable else 'disabled'}")
 
     async def disable(request: web.Request) -> web.StreamResponse:

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from relay.admin.allowlist import effective, file_allowlist, refused_type
 from relay.admin.principal import AUDIT, CSRF_FIELD, CSRF_HEADER, Principal, Role, csrf_token, require
 from relay.app import Relay
 from relay.checkup import Row
@@ -62,6 +63,16 @@ class Console:
             log.error("configuration not saved", extra={"error": type(exc).__name__})
             return None, [f"the configuration could not be saved ({type(exc).__name__}); nothing was changed"]
         return changes, []
+
+    async def allowlist(self) -> tuple[list[str] | None, str]:
+        """The allowlist in force now, as loading the stored configuration checks it (its workspace.allowed_types,
+        else the owner's choice saved on the allowlist page) and where it comes from."""
+        saved = await asyncio.to_thread(file_allowlist, self.store.base)
+        return effective((await self.store.read()).raw, saved)
+
+    async def refusal(self, kind: str) -> str | None:
+        """Why a connector of this type may not be added or changed now; None when the allowlist permits it."""
+        return refused_type(kind, *await self.allowlist())
 
     async def reload(self, doc: Document) -> Changes | None:
         """Apply a document another replica stored (None if it does not validate here)."""

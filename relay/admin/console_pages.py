@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from relay.admin.access import needs, public
+from relay.admin.access import CONSOLE, needs, public
 from relay.admin.connectors import connector_routes
 from relay.admin.console import Console
 from relay.admin.layout import NavItem
@@ -41,4 +41,11 @@ def console_extension(console: Console) -> Extension:
             handler = needs(Role.VIEWER if viewer else Role.ADMIN)(route.handler)
         kwargs = {**route.kwargs, "allow_head": False} if route.method == "GET" else route.kwargs
         marked.append(web.route(route.method, route.path, handler, **kwargs))
-    return Extension(marked, NAV_ITEMS)
+
+    def running() -> dict[str, str]:
+        return {name: inst.manifest.type for name, inst in console.relay.loaded.instances.items()}
+
+    def setup(app: web.Application) -> None:
+        app[CONSOLE].allowlist.follow(running)
+
+    return Extension(marked, NAV_ITEMS, setup)

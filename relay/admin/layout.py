@@ -31,7 +31,10 @@ input[type=text],input[type=password],input[type=search]{font:inherit;padding:.5
 button,.button{font:inherit;padding:.5rem 1rem;border:1px solid #123;background:#123;color:#fff;border-radius:.25rem;
 cursor:pointer;display:inline-block;text-decoration:none;margin:.25rem 0}
 .ghost{background:#fff;color:#123}.error{color:#a00000;font-weight:600}.ok{color:#05620a}
-.who{margin-left:auto}label.inline{display:inline;font-weight:400}fieldset{border:1px solid #ccc;margin:1rem 0}
+.who{margin-left:auto}.field{margin:.8rem 0}.help{margin:.2rem 0;color:#444;font-size:.9em}
+.check label{display:inline}select,textarea{font:inherit;padding:.5rem;width:100%;max-width:24rem}.bad{color:#a00000}
+form.inline{display:inline}.table-wrap{overflow-x:auto}.notice{padding:.5rem;border:1px solid #888;margin:1rem 0}
+label.inline{display:inline;font-weight:400}fieldset{border:1px solid #ccc;margin:1rem 0}
 @media (max-width:40rem){th,td{display:block;border:0}tr{display:block;border-bottom:1px solid #ccc;padding:.4rem 0}
 thead{display:none}header{flex-direction:column;align-items:flex-start}.who{margin-left:0}}
 """
@@ -48,7 +51,7 @@ def _header(request: web.Request) -> str:
         return "<header><strong>Relay admin</strong></header>"
     links = "".join(
         f'<li><a href="{escape(item.path)}">{escape(item.label)}</a></li>'
-        for item in request.app[NAV]
+        for item in request.app.get(NAV, ())
         if who.role >= item.role
     )
     return (

@@ -96,7 +96,7 @@ def oauth_routes(console: Console) -> list[web.RouteDef]:
             done = await flow.finish(name, console.relay.loaded, callback_url(request, name), code)
         except RelayError as exc:
             await audit(request, "connector.connect", found.who, [f"connectors.{name}"], "failed")
-            return page(base, f"Connect {name}", f"<p class=error>{_text(exc)}</p>", status=502)
+            return page(request, f"Connect {name}", f"<p class=error>{_text(exc)}</p>", status=502)
         doc = await console.store.read()
         raw = doc.edited()
         body = raw["connectors"][name]
@@ -110,7 +110,7 @@ def oauth_routes(console: Console) -> list[web.RouteDef]:
         await audit(request, "connector.connect", found.who, keys, "refused" if problems else "ok")
         if problems:
             items = "".join(f"<li class=error>{_text(p)}</li>" for p in problems)
-            return page(base, f"Connect {name}", f"<ul>{items}</ul>", status=422)
+            return page(request, f"Connect {name}", f"<ul>{items}</ul>", status=422)
         raise see_other(f"{base}/connectors/{name}/setup?done=connected")
 
     return [

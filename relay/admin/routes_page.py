@@ -72,7 +72,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
         if who.role >= Role.ADMIN:
             form = f'<form method="post" action="{base}/routes">{csrf_field(request)}'
             table = f"{form}{table}<button>Apply routes</button></form>"
-        return page(base, "Routes", table, DONE.get(request.query.get("done", ""), ""))
+        return page(request, "Routes", table, DONE.get(request.query.get("done", ""), ""))
 
     async def save_routes(request: web.Request) -> web.StreamResponse:
         who, form = await changing(request)
@@ -93,7 +93,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
         keys = sorted(f"routes.{m}" for m in set(before) | set(chosen) if before.get(m) != chosen.get(m))
         await audit(request, "routes.edit", who, keys, "refused" if problems else "ok")
         if problems:
-            return page(base, "Routes not applied", _problems(problems), status=422)
+            return page(request, "Routes not applied", _problems(problems), status=422)
         raise see_other(f"{base}/routes?done=routes")
 
     async def config_page(request: web.Request) -> web.Response:
@@ -107,7 +107,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
                 body += action(request, f"{base}/config/rollback", "Roll back to the previous version")
         else:
             body += "<p>No previous version is kept yet.</p>"
-        return page(base, "Configuration", body, DONE.get(request.query.get("done", ""), ""))
+        return page(request, "Configuration", body, DONE.get(request.query.get("done", ""), ""))
 
     async def rollback(request: web.Request) -> web.StreamResponse:
         who, _ = await changing(request)
@@ -121,7 +121,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
             await store.rollback()
             await audit(request, "config.rollback", who, [], "refused")
             return page(
-                base,
+                request,
                 "Rollback not applied",
                 "<p>The previous version does not run here; nothing changed.</p>",
                 status=422,
@@ -144,9 +144,9 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
                 "approve, the relay stores what it issued (secrets in the encrypted store) and applies it.</p>"
                 + action(request, f"{base}/connectors/{name}/connect", f"Connect {conn.manifest.type}")
             )
-            return page(base, f"Set up {name}", body, DONE.get(request.query.get("done", ""), ""))
+            return page(request, f"Set up {name}", body, DONE.get(request.query.get("done", ""), ""))
         if conn.manifest.type != "telegram" or getattr(conn.config, "mode", "") != "webhook":
-            return page(base, f"Set up {name}", "<p>This connector needs no registration step.</p>")
+            return page(request, f"Set up {name}", "<p>This connector needs no registration step.</p>")
         body = (
             "<ol><li>Create a bot with @BotFather and paste its token into the connector's form.</li>"
             f"<li>Telegram will send updates to <code>{escape(conn.ctx.hook_url('/'))}</code>, with the secret token "
@@ -154,7 +154,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
             "relay's public URL.</li></ol>"
             + action(request, f"{base}/connectors/{name}/setup", "Register the webhook with Telegram")
         )
-        return page(base, f"Set up {name}", body, DONE.get(request.query.get("done", ""), ""))
+        return page(request, f"Set up {name}", body, DONE.get(request.query.get("done", ""), ""))
 
     async def register(request: web.Request) -> web.StreamResponse:
         who, _ = await changing(request)
@@ -166,7 +166,7 @@ def routes_pages(console: Console) -> list[web.RouteDef]:
             await conn.start()
         except RelayError as exc:
             await audit(request, "connector.register", who, [f"connectors.{name}"], "failed")
-            return page(base, f"Set up {name}", f"<p class=error>{escape(str(exc))}</p>", status=502)
+            return page(request, f"Set up {name}", f"<p class=error>{escape(str(exc))}</p>", status=502)
         await audit(request, "connector.register", who, [f"connectors.{name}"])
         raise see_other(f"{base}/connectors/{name}/setup?done=registered")
 

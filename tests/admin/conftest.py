@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestClient
 from aiohttp.typedefs import Handler
 
 from relay.admin.console import Console
-from relay.admin.console_pages import console_pages
+from relay.admin.console_pages import NAV_ITEMS, console_pages
+from relay.admin.layout import NAV
 from relay.admin.principal import AUDIT, CSRF, PRINCIPAL, Principal, Role
 from relay.app import RELAY_KEY, create_app
 from relay.configstore import ConfigStore, FileStore, load
@@ -64,6 +65,7 @@ def mount_console(app: web.Application, console: Console) -> RecordingAudit:
     admin = web.Application(middlewares=[test_session])
     audit = RecordingAudit()
     admin[AUDIT] = audit
+    admin[NAV] = list(NAV_ITEMS)
     admin.add_routes(console_pages(console))
     app.add_subapp("/admin", admin)
     return audit

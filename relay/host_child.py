@@ -49,7 +49,7 @@ def run_child(path: Path) -> NoReturn:
         own_data_dir(path)
         loaded = config_mod.load(path)
         server = loaded.relay.server
-        code = run_workspace(loaded, server.host, server.port, str(path))
+        code = run_workspace(loaded, server.host, server.port, str(path), workspace=path.stem)
     except ConfigError as exc:
         _say(f"relay host: {path}: configuration has {len(exc.problems)} problem(s):")
         for problem in exc.problems:

@@ -93,10 +93,18 @@ async def serve(loaded: config_mod.Loaded, host: str, port: int, path: str | Non
     log.info("stopped")
 
 
-def run_workspace(loaded: config_mod.Loaded, host: str, port: int, path: str | None, banner: str | None = None) -> int:
-    """Set up logging, check the address is free (1 and the fix on stderr when not), then serve until stopped."""
+def run_workspace(
+    loaded: config_mod.Loaded,
+    host: str,
+    port: int,
+    path: str | None,
+    banner: str | None = None,
+    workspace: str | None = None,
+) -> int:
+    """Set up logging (`workspace` named on every line), check the address is free (1 and the fix on stderr
+    when not), then serve until stopped."""
     cfg = loaded.relay
-    setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets())
+    setup_logging(cfg.logging.level, cfg.logging.format, loaded.secrets(), workspace=workspace)
     for warning in loaded.warnings:
         log.warning(warning)
     busy = bind_problem(host, port, path)

@@ -10,7 +10,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-_FIELDS = ("msg_id", "connector", "kind", "reason", "status", "latency_ms", "error", "route", "outcome", "count")
+_FIELDS = (
+    "msg_id",
+    "connector",
+    "kind",
+    "reason",
+    "status",
+    "latency_ms",
+    "error",
+    "route",
+    "outcome",
+    "count",
+    "workspace",
+)
 
 _PATTERNS = (
     re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
@@ -105,12 +117,31 @@ class TextFormatter(logging.Formatter):
         return f"{ts} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
 
 
+class WorkspaceTag(logging.Filter):
+    """Name the workspace on every line (a `relay host` child: one output, many workspaces)."""
+
+    def __init__(self, workspace: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.workspace = self.workspace
+        return True
+
+
 def setup_logging(
-    level: str = "info", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
+    level: str = "info",
+    fmt: str = "text",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    workspace: str | None = None,
 ) -> Redactor:
-    """Install one handler on the root logger, with the redactor, and quiet the noisy libraries."""
+    """Install one handler on the root logger, with the redactor, and quiet the noisy libraries; `workspace`
+    names the workspace on every line."""
     redactor = Redactor(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
+    if workspace is not None:
+        handler.addFilter(WorkspaceTag(workspace))
     handler.addFilter(redactor)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -59,6 +60,8 @@ async def test_workspaces_serve_restart_come_and_go(tmp_path: Path, aiohttp_serv
     assert code == 0
     out = host.output()
     assert "workspace alpha: stopped (exit code 0)" in out and "workspace beta: stopped (exit code 0)" in out
+    listening = [json.loads(ln) for ln in out.splitlines() if "relay listening on" in ln]
+    assert {doc.get("workspace") for doc in listening} == {"alpha", "beta", "gamma"}, "each line names its workspace"
     for pid in host.pids("alpha") + host.pids("beta"):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

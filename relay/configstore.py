@@ -4,10 +4,8 @@ the previous version kept for rollback (PostgreSQL for several replicas: relay/c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import os
-import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ import tomlkit
 
 from relay import config
 from relay.errors import ConfigError
-from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets
+from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets, write_private
 
 DEFAULT_SECRETS = "relay-secrets.json"
 
@@ -61,27 +59,6 @@ class ConfigStore(Protocol):
 def load(store: ConfigStore, doc: Document) -> config.Loaded:
     """Validate a whole document as the relay would load it; ConfigError lists every problem."""
     return config.parse(doc.raw, store.source, store.base, dict(doc.secrets))
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` with `data`: a fresh temporary file in the same directory, synced, renamed, directory synced."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def toml_text(old_text: str, raw: Mapping[str, Any]) -> str:
@@ -149,8 +126,8 @@ class FileStore:
             save_secrets(prev_secrets, master, dict(current.secrets))
             if dict(doc.secrets) != dict(current.secrets):
                 save_secrets(secrets_at, master, dict(doc.secrets))
-        write_atomic(self.previous_path, old_text.encode("utf-8"), mode)
-        write_atomic(self.path, toml_text(old_text, doc.raw).encode("utf-8"), mode)
+        write_private(self.previous_path, old_text.encode("utf-8"), mode)
+        write_private(self.path, toml_text(old_text, doc.raw).encode("utf-8"), mode)
         return self._read(self.path)
 
     async def write(self, doc: Document) -> Document:

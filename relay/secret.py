@@ -140,14 +140,15 @@ def save_secrets(path: Path, master: str, values: dict[str, str]) -> None:
     write_private(path, seal_values(master, values))
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` atomically with a new 0600 file: a fresh unpredictable temporary file in the same
-    directory (O_EXCL, never a symlink or a leftover), synced before the rename, the directory after."""
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` atomically with a new file (0600 unless `mode` says otherwise): a fresh unpredictable
+    temporary file in the same directory (O_EXCL, never a symlink or a leftover), synced before the rename,
+    the directory after."""
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
+            os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.install import ConnectError, Plan, Say, authorize_url, connect
 from relay.admin.oauth import Connected
 from relay.errors import DeliveryError
+from relay.reasons import RetryClass
 from relay.secret import Secret, SecretsFileError, load_secrets, master_key, save_secrets
 
 
@@ -64,9 +63,6 @@ def cmd_connect(args: argparse.Namespace) -> int:
     except (ConnectError, DeliveryError) as exc:
         print(f"relay hubspot connect: {exc}", file=sys.stderr)
         return 1
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        print(f"relay hubspot connect: HubSpot could not be reached ({type(exc).__name__})", file=sys.stderr)
-        return 1
     print("\n".join(plan.changes) or "Nothing changed: the channel and its accounts are as they should be.")
     lines = [f'channel_id = "{channel}"', f'refresh_token = "${{{args.secret_name}}}"', ""]
     lines += [f"[connectors.{plan.instance}.accounts]"]
@@ -105,10 +101,10 @@ class ConsoleConnect:
         plan = Plan(name, inst.config, messengers, f"{public}/hooks/{name}", redirect_uri, code, reauthorize=True)
         try:
             issued, channel, accounts = await connect(plan, lambda line: None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ConnectError(f"HubSpot could not be reached ({type(exc).__name__})") from None
         except DeliveryError as exc:
-            raise ConnectError(f"HubSpot refused the install ({exc.reason.value})") from None
+            unreachable = exc.reason.retry in (RetryClass.RETRY, RetryClass.RETRY_AFTER)
+            what = "could not be reached" if unreachable else "refused the install"
+            raise ConnectError(f"HubSpot {what} ({exc.reason.value})") from None
         secrets = {"refresh_token": issued.reveal()} if issued is not None else {}
         return Connected({"channel_id": channel, "accounts": accounts}, secrets)
 

@@ -17,6 +17,7 @@ from relay.degrade import degrade
 from relay.errors import DeliveryError, MediaError
 from relay.guard import Guard
 from relay.http import SHED
+from relay.idmap import IdMap
 from relay.media import MediaService
 from relay.metrics import Metrics
 from relay.model import Address, Kind, Message
@@ -76,6 +77,7 @@ class Engine:
         self.dedup = Dedup(store, settings.dedup_ttl, settings.claim_ttl)
         self.limits = RateLimits(store, sealer, metrics)
         self.tally = Tally(metrics, router, sealer)
+        self.ids = IdMap(store, sealer, settings.id_map_ttl)
         self.accepting = True
         self.hold: Reason | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -196,7 +198,7 @@ class Engine:
                 return admitted
             message = admitted
         if message.ref is not None:
-            message = await self._translate_ref(message, dest_name)
+            message = await self.ids.translate(message, dest_name, self.router.kinds.get(dest_name), end)
         if message.attachments and dest.manifest.kind is ConnectorKind.MESSENGER:
             message = await fetch_named(self.media, message, dest.capabilities)
         parts = degrade(message, dest.capabilities, self.media.link)
@@ -206,11 +208,7 @@ class Engine:
             pid = await self._send_part(dest, part, part_id, end)
             first = first or pid
         if first is not None and message.kind not in (Kind.STATUS, Kind.NOTICE):
-            ttl = self.settings.id_map_ttl
-            ids += [
-                (self._id_key(message.origin, message.id), first, ttl),
-                (self._id_key(dest_name, first), message.id, ttl),
-            ]
+            ids += self.ids.entries(message.origin, message.id, dest_name, first)
         to_crm = dest.manifest.kind is ConnectorKind.CRM
         return Result(Outcome.DELIVERED, platform_id=None if to_crm else first)
 
@@ -252,23 +250,6 @@ class Engine:
         if found is None:
             found = self._crm_targets[name] = Address(name, "")
         return found
-
-    def _id_key(self, instance: str, platform_id: str) -> str:
-        return "i:" + self.sealer.digest(f"{instance}:{platform_id}")
-
-    async def _translate_ref(self, message: Message, dest: str) -> Message:
-        if message.ref is None:
-            return message
-        mapped = await self.store.get(self._id_key(message.origin, message.ref))
-        if mapped is not None:
-            return message.with_(ref=mapped)
-        if message.kind in (Kind.EDIT, Kind.DELETE, Kind.REACTION) and self.router.kinds.get(dest) is (
-            ConnectorKind.MESSENGER
-        ):
-            known = message.kind is Kind.REACTION and await self.store.get(self._id_key(dest, message.ref))
-            if not known:
-                raise DeliveryError(Reason.UNKNOWN_MESSAGE)
-        return message
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -149,3 +149,22 @@ async def test_a_reaction_to_an_unknown_id_fails_with_a_reason(
     assert (status, got["status"]) == (200, "delivered"), got
     status, got = await answer(client, react | {"id": "r3"})
     assert status == 400 and got["error"].startswith("reply_to: missing"), got
+
+
+async def test_an_edit_posted_while_its_answer_is_being_sent_waits_for_it(
+    start_relay: RelayFactory, fake_tg: tuple[FakeTelegram, str], crm_sink: tuple[CrmSink, str]
+) -> None:
+    fake, api = fake_tg
+    sink, url = crm_sink
+    client, _ = await start_relay(both(api, url))
+    _, _, conv = await customers(client, sink)
+    fake.fail("*/sendMessage", status=0, delay=0.6)
+    first = {"conversation": conv, "id": "a1", "text": "first", "format": "plain"}
+    edit = {"type": "edit", "conversation": conv, "id": "e1", "reply_to": "a1", "text": "edited", "format": "plain"}
+    sent = asyncio.create_task(answer(client, first))
+    await asyncio.sleep(0.1)
+    status, got = await answer(client, edit)
+    assert (status, got["status"]) == (200, "delivered"), got
+    assert (await sent)[1]["status"] == "delivered"
+    (changed,) = fake.edits
+    assert changed["text"] == "edited" and changed["message_id"] == fake.sent[0]["result"]["message_id"]

@@ -174,6 +174,8 @@ async def create_app(
             for opened in (session, fetch, media, files, wire):
                 await opened.close()
             await relay.store.close()
+            if relay.tracing is not None:
+                await asyncio.to_thread(relay.tracing.shutdown)
             raise
         await relay.start_connectors()
         watcher = asyncio.create_task(relay.watch_state())

@@ -16,6 +16,7 @@ from relay.wire import MAX_ANSWER, Connection, Stale, Unsupported, Watch, WireEr
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 KEEPALIVE = 15.0
+AGENT = "User-Agent: relay\r\n"
 _LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
 
 
@@ -146,8 +147,9 @@ class WireClient:
         else:
             framing = "Transfer-Encoding: chunked\r\n"
         block = header_block(headers, self.names)
+        agent = "" if "User-Agent" in headers else AGENT
         return (
-            f"{method} {target.path} HTTP/1.1\r\nHost: {target.host}\r\n{block}{framing}"
+            f"{method} {target.path} HTTP/1.1\r\nHost: {target.host}\r\n{block}{framing}{agent}"
             "Accept-Encoding: gzip, deflate\r\n\r\n"
         ).encode()
 

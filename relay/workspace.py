@@ -130,12 +130,12 @@ class Relay:
         if self.tracing is not None:
             self.engine.traced = self.tracing.send
         self.closing = asyncio.Event()
-        for name, inst in loaded.instances.items():
-            self.connectors[name] = self.build(name, inst)
-        unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
-        if unlocked and self.exposure.exposed:
-            fix = "Configure its authentication"
-            raise ConfigError([self.exposure.refusal(f"connectors.{n}", fix) for n in unlocked])
+        try:
+            self._build_all(loaded)
+        except BaseException:
+            if self.tracing is not None:
+                self.tracing.shutdown()
+            raise
         self.started: dict[str, bool] = {}
         self.state_ok = True
         self.state_probe = StateProbe(store)
@@ -145,6 +145,15 @@ class Relay:
             lambda name: shedder(self.engine, name),
             None if self.tracing is None else self.tracing.inbound,
         )
+
+    def _build_all(self, loaded: Loaded) -> None:
+        """Every configured connector; refused when one's local routes would be exposed unauthenticated."""
+        for name, inst in loaded.instances.items():
+            self.connectors[name] = self.build(name, inst)
+        unlocked = [n for n, c in self.connectors.items() if any(isinstance(r, Route) and r.local for r in c.routes())]
+        if unlocked and self.exposure.exposed:
+            fix = "Configure its authentication"
+            raise ConfigError([self.exposure.refusal(f"connectors.{n}", fix) for n in unlocked])
 
     def build(self, name: str, inst: Instance) -> Connector:
         """A new connector instance on this relay's sessions, engine and state (not started)."""

@@ -131,13 +131,7 @@ def identity_tag(digest: str) -> str:
     return f"r{digest[:12]}"
 
 
-def record_fields(
-    message: Message,
-    record: str,
-    sealed: str,
-    tag: str | None,
-    kind: InteractionKind,
-) -> dict[str, Any]:
+def record_fields(message: Message, record: str, sealed: str, tag: str | None, kind: InteractionKind) -> dict[str, Any]:
     """The body that creates a contact or lead for a message's sender, carrying the conversation marker."""
     sender = message.sender or Party(id="")
     name = (sender.name or sender.username or "").strip()

@@ -72,7 +72,8 @@ async def echo() -> AsyncIterator[tuple[str, list[bytes]]]:
             return web.Response(body=gzip.compress(raw), headers={"Content-Encoding": "gzip"})
         if request.path == "/big":
             return web.Response(body=b"x" * 4096)
-        return web.Response(body=raw, headers={"X-Seen": request.headers.get("X-Test", "")})
+        seen = {"X-Seen": request.headers.get("X-Test", ""), "X-Agent": request.headers.get("User-Agent", "")}
+        return web.Response(body=raw, headers=seen)
 
     runner = web.AppRunner(web.Application())
     runner.app.router.add_route("*", "/{tail:.*}", handle)
@@ -87,7 +88,9 @@ async def test_keep_alive_content_length_and_chunked_both_ways(echo: tuple[str, 
     base, bodies = echo
     client = WireClient(4)
     status, headers, body = await client.request("POST", target(client, base + "/a"), {"X-Test": "1"}, b"hello", 5)
-    assert (status, body, dict(headers)["X-Seen"]) == (200, b"hello", "1")
+    assert (status, body, dict(headers)["X-Seen"], dict(headers)["X-Agent"]) == (200, b"hello", "1", "relay")
+    _, headers, _ = await client.request("POST", target(client, base + "/a"), {"User-Agent": "crm-app"}, b"", 5)
+    assert dict(headers)["X-Agent"] == "crm-app", "a caller's own User-Agent is sent instead, not beside it"
     _, _, body = await client.request("POST", target(client, base + "/chunked"), {}, b"chunked", 5)
     assert body == b"chunked!"
 

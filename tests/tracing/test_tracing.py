@@ -7,6 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -16,8 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from relay import config
+from relay.app import create_app
 from relay.errors import ConfigError
-from tests.conftest import RelayFactory, chat_token, webhook_workspace
+from relay.exposure import Exposure
+from tests.conftest import RelayFactory, chat_token, webhook_workspace, workspace
 from tests.support.otlp_receiver import OtlpReceiver
 
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -236,3 +239,14 @@ async def test_a_sampled_caller_is_traced_whatever_the_ratio(
     sent = [r.headers["traceparent"] for r in sink.requests() if r.method == "POST"]
     assert [t.split("-")[1] for t in sent] == [INCOMING.split("-")[1]] * 2
     assert [t.split("-")[3] for t in sent] == ["01", "00"]
+
+
+async def test_a_relay_refused_at_start_leaves_no_export_thread(receiver: tuple[OtlpReceiver, str]) -> None:
+    connectors = {"webchat": {"type": "webchat"}, "inbox": {"type": "inbox"}}
+    raw = workspace(connectors, [{"from": ["webchat"], "to": "inbox"}])
+    raw["tracing"] = {"endpoint": receiver[1]}
+    loaded = config.parse(raw, "relay.toml")
+    before = set(threading.enumerate())
+    with pytest.raises(ConfigError, match=r"connectors\.inbox\.access_key"):
+        await create_app(loaded, exposure=Exposure("0.0.0.0", None, loaded.source))
+    assert [t.name for t in set(threading.enumerate()) - before] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
@@ -14,6 +14,7 @@ from email.utils import format_datetime
 from hmac import compare_digest
 
 from relay.errors import DeliveryError, MediaError
+from relay.mailconfig import MailboxConfig
 from relay.media import MediaService
 from relay.model import Kind, Message
 from relay.reasons import Reason
@@ -21,6 +22,7 @@ from relay.richtext import RichText, to_html
 
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|vs|odp|r)\s*:", re.I)
 _HEADER_BREAKS = re.compile(r"[\r\n]+")
+_RECIPIENT = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$")
 Tag = Callable[[str], str]
 
 
@@ -166,3 +168,37 @@ async def read_files(media: MediaService, message: Message, cap: int) -> list[Ou
         except MediaError:
             raise DeliveryError(Reason.MEDIA_UNAVAILABLE) from None
     return files
+
+
+def valid_recipient(addr: str) -> bool:
+    """A bare address a mail can go to: one local part, one domain, nothing that would start another."""
+    return bool(_RECIPIENT.match(addr))
+
+
+async def outgoing(
+    message: Message,
+    box: MailboxConfig,
+    tag: Tag,
+    media: MediaService,
+    cap: int,
+    thread_of: Callable[[str, str | None], Awaitable[Thread]],
+) -> tuple[str, EmailMessage]:
+    """The mail carrying `message`, threaded under the customer's mail (`thread_of(root, answered)` finds
+    where in the mailbox): (its Message-ID, the mail); a bad recipient or nothing to say fails the send."""
+    address = message.conversation
+    if not valid_recipient(address.chat):
+        raise DeliveryError(Reason.INVALID_RECIPIENT)
+    if not message.text and not message.attachments:
+        raise DeliveryError(Reason.EMPTY_MESSAGE)
+    answered = message.ref if message.ref and "@" in message.ref else None
+    thread = await thread_of(address.handle, answered) if address.handle else Thread(answered)
+    return reply(
+        sender=box.address,
+        sender_name=box.display_name,
+        domain=box.domain,
+        tag=tag,
+        message=message,
+        thread=thread,
+        files=await read_files(media, message, cap),
+        fallback_subject=box.reply_subject,
+    )

@@ -9,11 +9,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from relay.connector import ConnectorConfig
-from relay.mailtext import LANGUAGES
+from relay.mailconfig import MailboxConfig
 from relay.secret import Secret
 
-ADDRESS = r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$"
 ATOM = r"^\$?[A-Za-z0-9_]{1,64}$"
 Tls = Literal["implicit", "starttls", "none"]
 
@@ -28,13 +26,11 @@ def loopback(host: str) -> bool:
         return False
 
 
-class EmailConfig(ConnectorConfig):
+class EmailConfig(MailboxConfig):
     """`type = "email"`: customers write to `address`; IMAP IDLE reads the mailbox, SMTP sends the answers.
     Delivered mail is marked in the mailbox itself (a keyword, or a move to `done_folder`)."""
 
     type: Literal["email"]
-    address: str = Field(pattern=ADDRESS)
-    display_name: str | None = Field(default=None, max_length=120, pattern=r"^[^\r\n]*$")
     username: str = Field(min_length=1, max_length=320)
     password: Secret
     imap_host: str = Field(min_length=1, max_length=253)
@@ -55,8 +51,6 @@ class EmailConfig(ConnectorConfig):
     timeout: float = Field(default=30.0, gt=0, le=300)
     max_mail_bytes: int = Field(default=25 << 20, ge=64 << 10, le=200 << 20)
     batch: int = Field(default=50, ge=1, le=1000)
-    languages: list[str] = Field(default=list(LANGUAGES), min_length=1)
-    reply_subject: str = Field(default="Re: your message", min_length=1, max_length=200, pattern=r"^[^\r\n]*$")
     max_rate: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
@@ -71,11 +65,6 @@ class EmailConfig(ConnectorConfig):
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("set both smtp_username and smtp_password, or neither (then username/password are used)")
         return self
-
-    @property
-    def domain(self) -> str:
-        """The domain of the workspace's address: the right-hand side of the Message-IDs the relay makes."""
-        return self.address.rsplit("@", 1)[1].lower()
 
 
 def tls_context(config: EmailConfig) -> ssl.SSLContext:

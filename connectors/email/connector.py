@@ -10,15 +10,14 @@ import aiosmtplib
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from connectors.email.config import EmailConfig, tls_context
-from connectors.email.convert import Decoder, parse_file_id, thread_of, valid_address
+from connectors.email.convert import Decoder, parse_file_id, thread_of
 from connectors.email.imap import SECTION_CHUNK, Imap
 from connectors.email.inbound import Reader, Watcher
 from connectors.email.smtp import Smtp
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Limit, Manifest, MediaStream
-from relay.errors import DeliveryError, MediaError
-from relay.mailbuild import Thread, read_files, reply
+from relay.errors import MediaError
+from relay.mailbuild import Thread, outgoing
 from relay.model import Kind, Message
-from relay.reasons import Reason
 
 MAX_FILE = 20 << 20
 FAILURES = (IMAPClientError, OSError, TimeoutError)
@@ -80,27 +79,8 @@ class EmailConnector(Connector):
     async def send(self, message: Message) -> str:
         if message.kind is Kind.STATUS:
             return f"status:{message.id}"
-        address = message.conversation
-        if not valid_address(address.chat):
-            raise DeliveryError(Reason.INVALID_RECIPIENT)
-        if not message.text and not message.attachments:
-            raise DeliveryError(Reason.EMPTY_MESSAGE)
-        root = address.handle
-        answered = message.ref if message.ref and "@" in message.ref else None
-        thread = await self._thread(root, answered) if root else Thread(answered)
-        files = await read_files(self.ctx.media, message, MAX_FILE)
-        cfg = self.config
-        mid, mail = reply(
-            sender=cfg.address,
-            sender_name=cfg.display_name,
-            domain=cfg.domain,
-            tag=self._tag,
-            message=message,
-            thread=thread,
-            files=files,
-            fallback_subject=cfg.reply_subject,
-        )
-        await self.smtp.send(mail, address.chat)
+        mid, mail = await outgoing(message, self.config, self._tag, self.ctx.media, MAX_FILE, self._thread)
+        await self.smtp.send(mail, message.conversation.chat)
         return mid
 
     async def fetch_media(self, file_id: str, limit: int) -> MediaStream:

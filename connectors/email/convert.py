@@ -9,16 +9,11 @@ from email import message_from_bytes, policy
 from email.utils import parsedate_to_datetime
 
 from relay import mailmessage
-from relay.mailbuild import Thread
+from relay.mailbuild import Thread, valid_recipient
 from relay.mailparse import Mail, MailFile, first_id, ids
 from relay.model import Message
 
-ADDRESS = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$")
 ENCODINGS = ("base64", "quoted-printable", "7bit", "8bit", "binary")
-
-
-def valid_address(addr: str) -> bool:
-    return bool(ADDRESS.match(addr))
 
 
 def file_id(section: str, encoding: str, message_id: str) -> str:
@@ -43,7 +38,7 @@ def to_message(
     def where(f: MailFile) -> str | None:
         return file_id(f.section, f.encoding, mail.message_id) if mail.message_id else None
 
-    return mailmessage.to_message(mail, instance, fallback_id, where, digest, own, valid_address)
+    return mailmessage.to_message(mail, instance, fallback_id, where, digest, own, valid_recipient)
 
 
 def thread_of(headers: Sequence[bytes], root: str, answered: str | None) -> Thread:

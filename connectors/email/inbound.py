@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +12,7 @@ from typing import Protocol
 from connectors.email.config import EmailConfig
 from connectors.email.convert import to_message
 from relay.connector import Context
+from relay.lease import Lease
 from relay.mailbuild import is_own
 from relay.mailmessage import too_large
 from relay.mailparse import Mail, MailClass, parse
@@ -85,20 +85,14 @@ class Watcher:
         self.ctx = ctx
         self.reader = reader
         self.mailbox = mailbox
-        self.holder = secrets.token_hex(12)
-        self.lease_key = "mail:" + ctx.sealer.digest(f"lease:{name}")
-        self.lease_ttl = max(60.0, deadline + 30.0)
+        self.lease = Lease(ctx.state, "mail:" + ctx.sealer.digest(f"lease:{name}"), max(60.0, deadline + 30.0))
         self.connected = asyncio.Event()
         self.sweeps = 0
-
-    async def _lease(self) -> bool:
-        return await self.ctx.state.lease(self.lease_key, self.holder, self.lease_ttl)
 
     async def release(self) -> None:
         """Give the lease up at a clean stop, so another replica takes the mailbox over at once."""
         try:
-            if await self.ctx.state.get(self.lease_key) == self.holder:
-                await self.ctx.state.delete(self.lease_key)
+            await self.lease.release()
         except Exception as exc:
             self._log("state store unavailable", exc)
 
@@ -107,12 +101,12 @@ class Watcher:
         delay = 1.0
         while True:
             try:
-                leased = await self._lease()
+                leased = await self.lease.take()
             except Exception as exc:
                 self._log("state store unavailable", exc)
                 leased = False
             if not leased:
-                await asyncio.sleep(min(IDLE_SLICE, self.lease_ttl / 4))
+                await asyncio.sleep(min(IDLE_SLICE, self.lease.ttl / 4))
                 continue
             box = self.mailbox()
             try:
@@ -134,12 +128,12 @@ class Watcher:
     async def _serve(self, box: Mailbox, uidvalidity: int) -> None:
         """Sweep, then IDLE in short slices (renewing the lease) until the server says something changed."""
         cfg = self.config
-        while await self._lease():
+        while await self.lease.take():
             pause = await self.sweep(box, uidvalidity)
             if pause:
                 await asyncio.sleep(pause)
                 continue
-            while await self._lease():
+            while await self.lease.take():
                 if await box.wait(IDLE_SLICE, cfg.idle_renew, cfg.poll_interval):
                     break
 
@@ -155,7 +149,7 @@ class Watcher:
                 return 0.0
             for uid in uids[: self.config.batch]:
                 done.add(uid)
-                if not await self._lease():
+                if not await self.lease.take():
                     return 0.0
                 pause = await self._one(box, uid, f"uid:{uidvalidity}:{uid}")
                 if pause:

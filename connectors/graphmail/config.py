@@ -6,24 +6,20 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from relay.connector import ConnectorConfig
-from relay.mailtext import LANGUAGES
+from relay.mailconfig import MailboxConfig
 from relay.secret import Secret
 from relay.strength import Strong
 
-ADDRESS = r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$"
 GRAPH = "https://graph.microsoft.com/v1.0"
 AUTHORITY = "https://login.microsoftonline.com"
 
 
-class GraphMailConfig(ConnectorConfig):
+class GraphMailConfig(MailboxConfig):
     """`type = "graphmail"`: customers write to `address` (an Exchange Online mailbox); change notifications
     wake the relay, the mailbox is swept for unrelayed mail (moved to `done_folder` once the CRM accepted)
     and answers are sent as MIME through sendMail."""
 
     type: Literal["graphmail"]
-    address: str = Field(pattern=ADDRESS)
-    display_name: str | None = Field(default=None, max_length=120, pattern=r"^[^\r\n]*$")
     tenant_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9.-]+$")
     client_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")
     client_secret: Secret
@@ -39,8 +35,6 @@ class GraphMailConfig(ConnectorConfig):
     max_mail_bytes: int = Field(default=25 << 20, ge=64 << 10, le=150 << 20)
     batch: int = Field(default=25, ge=1, le=100)
     concurrency: int = Field(default=4, ge=1, le=4)
-    languages: list[str] = Field(default=list(LANGUAGES), min_length=1)
-    reply_subject: str = Field(default="Re: your message", min_length=1, max_length=200, pattern=r"^[^\r\n]*$")
     notifications: Literal["webhook", "poll"] = "webhook"
 
     @field_validator("client_state")
@@ -49,11 +43,6 @@ class GraphMailConfig(ConnectorConfig):
         if len(value.reveal()) > 128:
             raise ValueError("Graph takes a clientState of at most 128 characters; make a shorter random one")
         return value
-
-    @property
-    def domain(self) -> str:
-        """The domain of the mailbox address: the right-hand side of the Message-IDs the relay makes."""
-        return self.address.rsplit("@", 1)[1].lower()
 
     @property
     def base(self) -> str:

@@ -11,11 +11,10 @@ from connectors.graphmail.auth import Graph
 from connectors.graphmail.config import GraphMailConfig
 from relay.connector import Capabilities, Check, Connector, ConnectorKind, Context, Hook, HookRequest, Inbound, Manifest
 from relay.errors import DeliveryError, MediaError
-from relay.mailbuild import Thread, read_files, reply
+from relay.mailbuild import Thread, outgoing
 from relay.mailmessage import too_large
 from relay.mailparse import MailClass, parse, section_bytes
 from relay.model import Kind, Message
-from relay.reasons import Reason
 from relay.stream import MediaStream
 
 MAX_FILE = 3 << 20
@@ -88,26 +87,8 @@ class GraphMailConnector(Connector):
     async def send(self, message: Message) -> str:
         if message.kind is Kind.STATUS:
             return f"status:{message.id}"
-        address = message.conversation
-        if "@" not in address.chat or any(c in address.chat for c in " \r\n<>,;"):
-            raise DeliveryError(Reason.INVALID_RECIPIENT)
-        if not message.text and not message.attachments:
-            raise DeliveryError(Reason.EMPTY_MESSAGE)
-        answered = message.ref if message.ref and "@" in message.ref else None
-        thread = await self._thread(address.handle, answered) if address.handle else Thread(answered)
-        files = await read_files(self.ctx.media, message, MAX_FILE)
-        cfg = self.config
-        mid, mail = reply(
-            sender=cfg.address,
-            sender_name=cfg.display_name,
-            domain=cfg.domain,
-            tag=self._tag,
-            message=message,
-            thread=thread,
-            files=files,
-            fallback_subject=cfg.reply_subject,
-        )
-        answer = await self.graph.call(convert.send_mime(cfg, bytes(mail)))
+        mid, mail = await outgoing(message, self.config, self._tag, self.ctx.media, MAX_FILE, self._thread)
+        answer = await self.graph.call(convert.send_mime(self.config, bytes(mail)))
         if not answer.ok:
             raise convert.graph_error(answer)
         return mid

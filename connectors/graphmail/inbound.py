@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from relay.connector import Context, HookRequest, Inbound
 from relay.credential import same
 from relay.errors import AuthError, BadRequest, DeliveryError, MediaError
 from relay.http import parse_json
+from relay.lease import Lease
 from relay.mailbuild import is_own
 from relay.mailparse import MailClass
 from relay.model import Message
@@ -108,10 +108,8 @@ class Sweeper:
         self.graph = graph
         self.read = read
         self.wake = asyncio.Event()
-        self.holder = secrets.token_hex(12)
-        self.lease_key = "graphmail:" + ctx.sealer.digest(f"lease:{name}")
+        self.lease = Lease(ctx.state, "graphmail:" + ctx.sealer.digest(f"lease:{name}"), max(60.0, deadline + 30.0))
         self.window_key = "graphmail:" + ctx.sealer.digest(f"validating:{name}")
-        self.lease_ttl = max(60.0, deadline + 30.0)
         self.folder: str | None = None
         self.subscription: tuple[str, datetime] | None = None
         self.reauthorize = False
@@ -120,14 +118,10 @@ class Sweeper:
     async def validating(self) -> bool:
         return await self.ctx.state.get(self.window_key) is not None
 
-    async def _lease(self) -> bool:
-        return await self.ctx.state.lease(self.lease_key, self.holder, self.lease_ttl)
-
     async def release(self) -> None:
         """Give the lease up at a clean stop, so another replica takes the mailbox over at once."""
         try:
-            if await self.ctx.state.get(self.lease_key) == self.holder:
-                await self.ctx.state.delete(self.lease_key)
+            await self.lease.release()
         except Exception as exc:
             self._log("state store unavailable", exc)
 
@@ -140,12 +134,12 @@ class Sweeper:
         while True:
             pause = self.config.sweep_interval
             try:
-                if await self._lease():
+                if await self.lease.take():
                     await self.upkeep()
                     pause = await self.sweep() or self.config.sweep_interval
                     delay = 1.0
                 else:
-                    pause = min(5.0, self.lease_ttl / 4)
+                    pause = min(5.0, self.lease.ttl / 4)
             except Exception as exc:
                 self._log("mailbox sweep failed", exc)
                 retry = exc.retry_after if isinstance(exc, DeliveryError) else None
@@ -226,7 +220,7 @@ class Sweeper:
                 return 0.0
             for graph_id in items:
                 done.add(graph_id)
-                if not await self._lease():
+                if not await self.lease.take():
                     return 0.0
                 pause = await self._one(graph_id)
                 if pause:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -18,6 +17,7 @@ from relay.connector import Context, HookRequest, Inbound, Result
 from relay.credential import header_credential, same
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json
+from relay.lease import Lease
 from relay.model import Message
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -104,15 +104,13 @@ class Poller:
         self.offset: int | None = None
         self.confirmed: int | None = None
         self.polls = 0
-        self.holder = secrets.token_hex(12)
-        self.lease_key = "poll:" + ctx.sealer.digest(name)
-        self.lease_ttl = config.poll_timeout + config.timeout + 10
+        self.lease = Lease(ctx.state, "poll:" + ctx.sealer.digest(name), config.poll_timeout + config.timeout + 10)
 
     async def run(self) -> None:
         """Remove any webhook, then poll until cancelled."""
         await self._until_ok(self._delete_webhook)
         while True:
-            if not await self.ctx.state.lease(self.lease_key, self.holder, self.lease_ttl):
+            if not await self.lease.take():
                 await asyncio.sleep(min(5.0, self.config.poll_retry_pause))
                 continue
             try:

@@ -280,4 +280,4 @@ async def test_only_one_replica_polls(
     fake.push(payload("sticker"))
     await eventually(lambda: len(sink.received) == 2)
     assert poller1 is not None and poller2 is not None
-    assert poller2.polls == 0 and poller2.holder != poller1.holder
+    assert poller2.polls == 0 and poller2.lease.holder != poller1.lease.holder

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from relay import pg
 from relay.configstore import Changed, Document
 from relay.errors import ConfigError
 from relay.secret import master_key, open_values, seal_values
@@ -49,22 +50,12 @@ class PostgresStore:
 
     async def open(self, seed: Document | None = None) -> None:
         """Connect, create the table if missing, and store `seed` as the first version of an empty workspace."""
-        try:
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=4, command_timeout=10)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            raise ConfigError(
-                [
-                    f"config_store.dsn: cannot reach the config database ({type(exc).__name__}); check the DSN, "
-                    "the network and the user's rights, then start again"
-                ]
-            ) from None
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table} (version bigserial PRIMARY KEY, workspace text NOT NULL, "
-                "document jsonb NOT NULL, secrets bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-            )
+        self._pool = await pg.connect(self._dsn, "config_store.dsn", "config database", 10)
+        table = (
+            f"CREATE TABLE IF NOT EXISTS {self._table} (version bigserial PRIMARY KEY, workspace text NOT NULL, "
+            "document jsonb NOT NULL, secrets bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+        async with pg.schema(self.pool, self.schema, _LOCK, [table]) as conn:
             found = await conn.fetchval(f"SELECT count(*) FROM {self._table} WHERE workspace = $1", self.workspace)
             if not found and seed is not None:
                 await self._insert(conn, seed)

@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from relay import pg
 from relay.consent import Event, How, State
-from relay.errors import ConfigError
 
 _LOCK = 0x7265_6C61_7963  # "relayc": serialises table creation between replicas starting together
 
@@ -50,31 +50,18 @@ class PostgresLedger:
         return self._pool
 
     async def open(self) -> None:
-        try:
-            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=4, command_timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            raise ConfigError(
-                [
-                    f"consent.url: cannot reach the consent ledger database ({type(exc).__name__}); check the "
-                    "URL, the network and the user's rights, then start again"
-                ]
-            ) from None
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._state_t} (workspace text NOT NULL, subject text NOT NULL, "
-                "key_id text NOT NULL, state text NOT NULL CHECK (state IN ('opted_out', 'opted_in')), "
-                "at double precision NOT NULL, how text NOT NULL, PRIMARY KEY (workspace, subject))"
-            )
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._events_t} (id bigserial PRIMARY KEY, workspace text NOT NULL, "
-                "subject text NOT NULL, key_id text NOT NULL, state text NOT NULL, at double precision NOT NULL, "
-                "how text NOT NULL)"
-            )
-            await conn.execute(
-                f"CREATE INDEX IF NOT EXISTS consent_events_subject ON {self._events_t} (workspace, subject)"
-            )
+        self._pool = await pg.connect(self._url, "consent.url", "consent ledger database", 5)
+        tables = (
+            f"CREATE TABLE IF NOT EXISTS {self._state_t} (workspace text NOT NULL, subject text NOT NULL, "
+            "key_id text NOT NULL, state text NOT NULL CHECK (state IN ('opted_out', 'opted_in')), "
+            "at double precision NOT NULL, how text NOT NULL, PRIMARY KEY (workspace, subject))",
+            f"CREATE TABLE IF NOT EXISTS {self._events_t} (id bigserial PRIMARY KEY, workspace text NOT NULL, "
+            "subject text NOT NULL, key_id text NOT NULL, state text NOT NULL, at double precision NOT NULL, "
+            "how text NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS consent_events_subject ON {self._events_t} (workspace, subject)",
+        )
+        async with pg.schema(self.pool, self.schema, _LOCK, tables):
+            pass
 
     async def close(self) -> None:
         if self._pool is not None:

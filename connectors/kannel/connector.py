@@ -27,9 +27,9 @@ from relay.connector import (
 from relay.errors import DeliveryError
 from relay.model import Kind, Message
 from relay.reasons import Reason
+from relay.receipts import Ranks
 from relay.smstext import handset_text
 
-RANK_TTL = 7 * 24 * 3600.0
 DLR_QUERY = "?id={id}&status=%d&to=%p"
 
 
@@ -41,6 +41,7 @@ class KannelConnector(Connector):
     def __init__(self, name: str, config: KannelConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
         self.secret = config.callback_secret.reveal()
+        self.ranks = Ranks(ctx.state, ctx.sealer, "kn:", name)
         self.networks = config.networks()
         self.extra = {"username": config.username, "password": config.password.reveal()}
         self.extra["dlr-mask"] = str(config.dlr_mask)
@@ -71,26 +72,14 @@ class KannelConnector(Connector):
             Hook("GET", "/dlr/{token}", authenticate, self._report, settle=self._settle_report),
         )
 
-    def _rank_key(self, sid: str) -> str:
-        return "kn:" + self.ctx.sealer.digest(f"{self.name}:rank:{sid}")
-
     async def _report(self, request: HookRequest, _: Any) -> Inbound:
-        """A delivery report, unless one as final or more was already passed on."""
         found = inbound.parse_report(self.name, request)
-        if found is None:
-            return Inbound()
-        message, rank = found
-        seen = await self.ctx.state.get(self._rank_key(message.ref or ""))
-        if seen is not None and seen.isdigit() and int(seen) >= rank:
-            return Inbound()
-        return Inbound.of(message)
+        return Inbound() if found is None else await self.ranks.fresh(*found)
 
     async def _settle_report(self, message: Message, result: Result) -> Result:
-        if result.acknowledged and message.ref:
-            raw = message.id.rpartition(":")[2]
-            rank = convert.DLR[int(raw)][1] if raw.isdigit() and int(raw) in convert.DLR else 0
-            await self.ctx.state.set(self._rank_key(message.ref), str(rank), RANK_TTL)
-        return result
+        raw = message.id.rpartition(":")[2]
+        rank = convert.DLR[int(raw)][1] if raw.isdigit() and int(raw) in convert.DLR else 0
+        return await self.ranks.settle(message, result, rank)
 
     async def send(self, message: Message) -> str:
         to = convert.number(message.conversation.chat)

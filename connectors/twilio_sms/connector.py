@@ -31,11 +31,11 @@ from relay.connector import (
 from relay.errors import DeliveryError, MediaError
 from relay.model import Attachment, Kind, MediaRef, Message
 from relay.reasons import Reason
+from relay.receipts import Ranks
 from relay.reconcile import Logged, Reconciler, Schedule
 from relay.smstext import handset_text, segments
 
 URL_FILE = "u:"
-RANK_TTL = 7 * 24 * 3600.0
 
 
 class TwilioSmsConnector(Connector):
@@ -54,6 +54,7 @@ class TwilioSmsConnector(Connector):
         self.account = f"/{convert.API_VERSION}/Accounts/{config.account_sid}"
         sender = str(config.from_number or config.messaging_service_sid)
         self.sender = {"From": sender} if config.from_number else {"MessagingServiceSid": sender}
+        self.ranks = Ranks(ctx.state, ctx.sealer, "tw:", name)
         self.bucket = "r:" + ctx.sealer.digest(f"twilio-number:{config.account_sid}:{sender}")
         schedule = Schedule(
             horizon=config.reconcile_horizon,
@@ -97,25 +98,13 @@ class TwilioSmsConnector(Connector):
             await self.reconciler.failed()
         return result
 
-    def _rank_key(self, sid: str) -> str:
-        return "tw:" + self.ctx.sealer.digest(f"{self.name}:rank:{sid}")
-
     async def _parse_status(self, request: HookRequest, params: inbound.Form) -> Inbound:
         """A delivery status, unless one as final or more was already passed on (callbacks come out of order)."""
         found = inbound.parse_status(self.name, self.config.account_sid, params)
-        if found is None:
-            return Inbound()
-        message, rank = found
-        seen = await self.ctx.state.get(self._rank_key(message.ref or ""))
-        if seen is not None and seen.isdigit() and int(seen) >= rank:
-            return Inbound()
-        return Inbound.of(message)
+        return Inbound() if found is None else await self.ranks.fresh(*found)
 
     async def _settle_status(self, message: Message, result: Result) -> Result:
-        if result.acknowledged and message.ref:
-            rank = convert.RANK.get(message.id.rpartition(":")[2], 0)
-            await self.ctx.state.set(self._rank_key(message.ref), str(rank), RANK_TTL)
-        return result
+        return await self.ranks.settle(message, result, convert.RANK.get(message.id.rpartition(":")[2], 0))
 
     async def send(self, message: Message) -> str:
         to = message.conversation.chat

@@ -13,8 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from relay.admin.allowlist import Allowlist
-from relay.admin.audit import FileAudit
-from relay.admin.principal import CSRF, CSRF_FIELD, CSRF_HEADER, PRINCIPAL, Role, require
+from relay.admin.principal import CSRF, CSRF_FIELD, CSRF_HEADER, PRINCIPAL, Audit, Role, require
 from relay.admin.sessions import Session, Sessions
 from relay.admin.settings import AdminSettings
 from relay.state import StateStore
@@ -38,7 +37,7 @@ class Console:
     settings: AdminSettings
     store: StateStore
     sessions: Sessions
-    audit: FileAudit
+    audit: Audit
     allowlist: Allowlist
     public_url: str
     status: Callable[[], Awaitable[dict[str, Any]]]

@@ -64,6 +64,22 @@ def matches(entry: dict[str, Any], text: str) -> bool:
     return text.lower() in hay.lower()
 
 
+def make_entry(
+    action: str, who: Principal | None, address: str | None, keys: Sequence[str], outcome: str
+) -> dict[str, Any]:
+    """One audit entry; an action, outcome or key that does not look like a name is recorded as `?`, never as given."""
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "action": action if _ACTION.match(action) else "?",
+        "outcome": outcome if _ACTION.match(outcome) else "?",
+        "subject": who.subject if who else None,
+        "role": who.role.name.lower() if who else None,
+        "method": who.method if who else None,
+        "address": address,
+        "keys": [k if _KEY.match(k) else "?" for k in keys],
+    }
+
+
 class FileAudit:
     """Audit entries appended to a JSON-lines file (mode 0600); key names only, values never reach it."""
 
@@ -79,18 +95,8 @@ class FileAudit:
         keys: Sequence[str] = (),
         outcome: str = "ok",
     ) -> None:
-        """Append one entry; a key that does not look like a key name is recorded as `?`, never as given."""
-        entry: dict[str, Any] = {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "action": action if _ACTION.match(action) else "?",
-            "outcome": outcome if _ACTION.match(outcome) else "?",
-            "subject": who.subject if who else None,
-            "role": who.role.name.lower() if who else None,
-            "method": who.method if who else None,
-            "address": address,
-            "keys": [k if _KEY.match(k) else "?" for k in keys],
-        }
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        """Append one entry (see `make_entry`)."""
+        line = (json.dumps(make_entry(action, who, address, keys, outcome), separators=(",", ":")) + "\n").encode()
         async with self._lock:
             try:
                 await asyncio.to_thread(_append, self.path, line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
@@ -69,6 +69,8 @@ class Audit(Protocol):
         keys: Sequence[str] = (),
         outcome: str = "ok",
     ) -> None: ...
+
+    async def entries(self, text: str = "", limit: int | None = 500) -> list[dict[str, Any]]: ...
 
 
 AUDIT: web.AppKey[Audit] = web.AppKey("relay.admin.audit")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -15,12 +15,15 @@ from relay.admin.access import CONSOLE, Console, public, secure_headers, session
 from relay.admin.allowlist import Allowlist, data_dir
 from relay.admin.audit import FileAudit, writable_problem
 from relay.admin.layout import NAV, NavItem, stylesheet
-from relay.admin.principal import AUDIT, Role
+from relay.admin.principal import AUDIT, Audit, Role
 from relay.admin.sessions import Sessions
 from relay.admin.settings import AdminSettings
 from relay.config import Loaded
 from relay.exposure import Exposure
 from relay.state import StateStore
+
+if TYPE_CHECKING:
+    from relay.admin.audit_pg import PostgresAudit
 
 AUDIT_FILE = "admin-audit.jsonl"
 
@@ -51,10 +54,12 @@ def build_admin(
     http: aiohttp.ClientSession,
     base: Path | None = None,
     extensions: Sequence[Extension] = (),
+    audit: Audit | None = None,
 ) -> web.Application:
-    """The console app; mount it with `app.add_subapp("/admin", ...)`. Only call it when a sign-in method is set."""
+    """The console app; mount it with `app.add_subapp("/admin", ...)`. Only call it when a sign-in method is set.
+    The audit log is the file at `audit_path` unless one is given."""
     app = web.Application(middlewares=[session_middleware])
-    audit = FileAudit(audit_path(settings, base))
+    audit = audit or FileAudit(audit_path(settings, base))
     sessions = Sessions(store, settings.session_idle, settings.session_absolute)
     app[CONSOLE] = Console(settings, store, sessions, audit, allowlist, public_url, status, http)
     app[AUDIT] = audit
@@ -105,7 +110,7 @@ def start_problems(loaded: Loaded, exposure: Exposure) -> list[str]:
             "server.public_url to its https:// address, or listen on loopback only (--host 127.0.0.1)"
         )
     path = audit_path(settings, loaded.base)
-    if problem := writable_problem(path):
+    if shared_audit(loaded) is None and (problem := writable_problem(path)):
         found.append(
             f"{loaded.source}: admin.audit_log: cannot write the audit log at {path} ({problem}); "
             "set admin.audit_log or RELAY_DATA_DIR to a writable place"
@@ -128,9 +133,32 @@ def mount_admin(
         return
     kinds = {name: inst.manifest.type for name, inst in loaded.instances.items()}
     allowlist = Allowlist(loaded.base, loaded.relay.workspace.allowed_types, kinds)
-    console = build_admin(settings, store, allowlist, public_url, status, http, loaded.base, extensions)
+    shared = shared_audit(loaded)
+    console = build_admin(settings, store, allowlist, public_url, status, http, loaded.base, extensions, shared)
+    if shared is not None:
+        console.cleanup_ctx.append(_opened(shared))
     app.add_subapp("/admin", console)
     app.router.add_get("/admin", _to_console, allow_head=False)
+
+
+def shared_audit(loaded: Loaded) -> PostgresAudit | None:
+    """The audit log all replicas share when the configuration lives in PostgreSQL and `admin.audit_log` names no
+    file of this replica's own; None for the file."""
+    store = loaded.relay.config_store
+    if store.backend != "postgres" or store.dsn is None or loaded.relay.admin.audit_log is not None:
+        return None
+    from relay.admin.audit_pg import PostgresAudit
+
+    return PostgresAudit(store.dsn.reveal(), loaded.relay.workspace.id, store.schema_name)
+
+
+def _opened(audit: PostgresAudit) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await audit.open()
+        yield
+        await audit.close()
+
+    return lifecycle
 
 
 async def _to_console(request: web.Request) -> web.Response:

@@ -38,14 +38,18 @@ ROLE_HEADER = "X-Test-Role"
 class RecordingAudit:
     """The audit log as the console pages call it: every entry, to assert on (and scan for secrets)."""
 
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
 
     async def record(
         self, action: str, who: Principal | None, address: str | None, keys: Sequence[str] = (), outcome: str = "ok"
     ) -> None:
-        self.entries.append(
+        self.recorded.append(
             {"action": action, "who": who.subject if who else None, "keys": list(keys), "outcome": outcome}
         )
+
+    async def entries(self, text: str = "", limit: int | None = 500) -> list[dict[str, Any]]:
+        found = [e for e in reversed(self.recorded) if text in e["action"]]
+        return found if limit is None else found[:limit]
 
 
 @web.middleware

@@ -69,8 +69,8 @@ async def test_add_telegram_routes_it_and_a_message_arrives_without_restart(
     secrets_file = ws.path.parent / "relay-secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert load_secrets(secrets_file, MASTER) == {"TG_TOKEN": TOKEN, "TG_SECRET_TOKEN": SECRET}
-    assert [e["action"] for e in ws.audit.entries] == ["connector.add"]
-    assert {"connectors.tg.token", "routes.tg"} <= set(ws.audit.entries[0]["keys"])
+    assert [e["action"] for e in ws.audit.recorded] == ["connector.add"]
+    assert {"connectors.tg.token", "routes.tg"} <= set(ws.audit.recorded[0]["keys"])
 
 
 async def test_field_errors_show_pydantics_message_and_never_the_secret(start_workspace: StartWorkspace) -> None:
@@ -83,7 +83,7 @@ async def test_field_errors_show_pydantics_message_and_never_the_secret(start_wo
     assert 'id="f-timeout-err">Input should be a valid number' in html
     assert canary not in html and "tg" not in ws.console.relay.connectors
     assert canary not in ws.path.read_text() and not (ws.path.parent / "relay-secrets.json").exists()
-    assert ws.audit.entries[-1]["outcome"] == "invalid"
+    assert ws.audit.recorded[-1]["outcome"] == "invalid"
 
 
 async def test_edit_keeps_a_blank_secret_swaps_and_rollback_restores(start_workspace: StartWorkspace) -> None:
@@ -104,7 +104,7 @@ async def test_edit_keeps_a_blank_secret_swaps_and_rollback_restores(start_works
     assert (await ws.post("/admin/config/rollback")).status == 303
     assert ws.console.relay.connectors["crm"].config.timeout == 10.0
     assert "timeout" not in tomllib.loads(ws.path.read_text())["connectors"]["crm"]
-    assert ws.audit.entries[-1]["action"] == "config.rollback"
+    assert ws.audit.recorded[-1]["action"] == "config.rollback"
 
 
 async def test_disable_stops_the_connector_and_enable_starts_it(

@@ -33,7 +33,7 @@ async def test_types_left_out_by_workspace_allowed_types_are_refused(start_works
     resp = await ws.post("/admin/connectors/new/telegram", **TG, api_base_url=f"{ws.fake_url}/bot")
     assert resp.status == 403 and "/admin/allowlist" in await resp.text()
     assert "tg" not in ws.console.relay.connectors and ws.path.read_bytes() == before
-    assert ws.audit.entries[-1]["action"] == "connector.add" and ws.audit.entries[-1]["outcome"] == "not allowed"
+    assert ws.audit.recorded[-1]["action"] == "connector.add" and ws.audit.recorded[-1]["outcome"] == "not allowed"
     doc = await ws.console.store.read()
     raw = doc.edited()
     raw["connectors"]["tg"] = {"type": "telegram", "token": TOKEN, "api_base_url": f"{ws.fake_url}/bot"}

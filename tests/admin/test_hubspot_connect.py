@@ -53,6 +53,6 @@ async def test_connect_hubspot_from_the_console(start_workspace: StartWorkspace,
     assert running.refresh_token.reveal() not in text
     stored = load_secrets(ws.path.parent / "relay-secrets.json", MASTER)
     assert stored["HUBSPOT_REFRESH_TOKEN"] == running.refresh_token.reveal()
-    actions = [(e["action"], e["outcome"]) for e in ws.audit.entries]
+    actions = [(e["action"], e["outcome"]) for e in ws.audit.recorded]
     assert actions == [("connector.connect.start", "ok"), ("connector.connect", "ok")]
-    assert "connectors.hubspot.refresh_token" in ws.audit.entries[-1]["keys"]
+    assert "connectors.hubspot.refresh_token" in ws.audit.recorded[-1]["keys"]

@@ -42,7 +42,7 @@ async def test_a_posted_secret_never_comes_back(
     for text in pages:
         assert CANARY not in text
     assert CANARY not in caplog.text
-    assert CANARY not in json.dumps(ws.audit.entries)
+    assert CANARY not in json.dumps(ws.audit.recorded)
     for name in ("relay.toml", "relay.toml.prev"):
         text = (ws.path.parent / name).read_text()
         assert CANARY not in text and "${CRM2_SECRET}" in (ws.path.parent / "relay.toml").read_text()

@@ -77,7 +77,7 @@ async def test_two_replicas_both_pick_up_a_change(
     )
     assert resp.status == 303
     await eventually(lambda: "crm2" not in relay_a.connectors and "crm2" not in relay_b.connectors)
-    assert [e["action"] for e in audit.entries] == ["connector.add"]
+    assert [e["action"] for e in audit.recorded] == ["connector.add"]
 
 
 def _problems(store: dict[str, Any]) -> list[str]:

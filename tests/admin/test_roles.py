@@ -94,7 +94,7 @@ async def test_admin_can_do_each_change(start_workspace: StartWorkspace) -> None
     assert (await ws.post("/admin/connectors/tg/disable")).status == 303
     assert (await ws.post("/admin/connectors/tg/enable")).status == 303
     assert (await ws.post("/admin/config/rollback")).status == 303
-    actions = [e["action"] for e in ws.audit.entries]
+    actions = [e["action"] for e in ws.audit.recorded]
     assert actions[1:] == [
         "connector.test",
         "connector.register",
@@ -103,7 +103,7 @@ async def test_admin_can_do_each_change(start_workspace: StartWorkspace) -> None
         "connector.enable",
         "config.rollback",
     ]
-    assert all(e["who"] == "user-admin" for e in ws.audit.entries)
+    assert all(e["who"] == "user-admin" for e in ws.audit.recorded)
 
 
 async def test_an_oauth_callback_without_the_state_the_console_issued_is_refused(
@@ -113,4 +113,4 @@ async def test_an_oauth_callback_without_the_state_the_console_issued_is_refused
     for role in ("admin", "viewer", ""):
         resp = await ws.get("/admin/connectors/tg/oauth/callback?code=c&state=guessed", role=role)
         assert resp.status == 400
-    assert ws.audit.entries[-1]["action"] == "connector.add"
+    assert ws.audit.recorded[-1]["action"] == "connector.add"

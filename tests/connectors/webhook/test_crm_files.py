@@ -60,6 +60,17 @@ async def customers(client: Any, sink: CrmSink) -> tuple[dict[str, str], str, st
     return chat, web_conv, sink.received[-1]["conversation"]
 
 
+async def telegram_customer(
+    start_relay: RelayFactory, fake_tg: tuple[FakeTelegram, str], crm_sink: tuple[CrmSink, str]
+) -> tuple[FakeTelegram, Any, CrmSink, str]:
+    """A relay with a Telegram customer who wrote once: (the fake, the client, the CRM sink, their conversation)."""
+    fake, api = fake_tg
+    sink, url = crm_sink
+    client, _ = await start_relay(both(api, url))
+    _, _, conv = await customers(client, sink)
+    return fake, client, sink, conv
+
+
 async def chat_items(client: Any, chat: dict[str, str]) -> list[dict[str, Any]]:
     events = await (await client.get("/hooks/webchat/api/events?since=0&wait=0", headers=chat)).json()
     items: list[dict[str, Any]] = events["items"]
@@ -136,10 +147,7 @@ async def test_a_file_that_cannot_be_had_fails_once_with_a_reason(
 async def test_a_reaction_to_an_unknown_id_fails_with_a_reason(
     start_relay: RelayFactory, fake_tg: tuple[FakeTelegram, str], crm_sink: tuple[CrmSink, str]
 ) -> None:
-    fake, api = fake_tg
-    sink, url = crm_sink
-    client, _ = await start_relay(both(api, url))
-    _, _, conv = await customers(client, sink)
+    fake, client, sink, conv = await telegram_customer(start_relay, fake_tg, crm_sink)
     customer_id = sink.received[-1]["message"]["id"]
     react = {"type": "reaction", "conversation": conv, "reaction": "👍"}
     status, got = await answer(client, react | {"id": "r1", "reply_to": "no-such-message"})
@@ -154,10 +162,7 @@ async def test_a_reaction_to_an_unknown_id_fails_with_a_reason(
 async def test_an_edit_posted_while_its_answer_is_being_sent_waits_for_it(
     start_relay: RelayFactory, fake_tg: tuple[FakeTelegram, str], crm_sink: tuple[CrmSink, str]
 ) -> None:
-    fake, api = fake_tg
-    sink, url = crm_sink
-    client, _ = await start_relay(both(api, url))
-    _, _, conv = await customers(client, sink)
+    fake, client, _, conv = await telegram_customer(start_relay, fake_tg, crm_sink)
     fake.fail("*/sendMessage", status=0, delay=0.6)
     first = {"conversation": conv, "id": "a1", "text": "first", "format": "plain"}
     edit = {"type": "edit", "conversation": conv, "id": "e1", "reply_to": "a1", "text": "edited", "format": "plain"}

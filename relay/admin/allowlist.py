@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from relay.secret import write_private
 
 FILE_NAME = "allowed-types.json"
+STORED = "the stored configuration (workspace.allowed_types)"
 DATA_DIR_ENV = "RELAY_DATA_DIR"
 
 
@@ -75,12 +76,28 @@ class Allowlist:
 
     def __init__(self, base: Path | None, pinned: list[str] | None, configured: Mapping[str, str]) -> None:
         self.base = base
-        self.allowed, self.source = effective({"workspace": {"allowed_types": pinned}}, file_allowlist(base))
+        self._allowed, self._source = effective({"workspace": {"allowed_types": pinned}}, file_allowlist(base))
         self.configured: Callable[[], Mapping[str, str]] = lambda: dict(configured)
+        self._kept: tuple[Callable[[], list[str] | None], Callable[[list[str]], Awaitable[str | None]]] | None = None
 
     def follow(self, configured: Callable[[], Mapping[str, str]]) -> None:
         """Check a new allowlist against the connectors running now (instance name to type), not at start."""
         self.configured = configured
+
+    def keep_in_document(
+        self, current: Callable[[], list[str] | None], store: Callable[[list[str]], Awaitable[str | None]]
+    ) -> None:
+        """Keep the list as workspace.allowed_types of the stored configuration every replica loads (the
+        PostgreSQL config store, where no operator's file pins it): `current` reads it, `store` saves a version."""
+        self._kept = (current, store)
+
+    @property
+    def allowed(self) -> list[str] | None:
+        return self._kept[0]() if self._kept else self._allowed
+
+    @property
+    def source(self) -> str:
+        return STORED if self._kept else self._source
 
     @property
     def pinned(self) -> bool:
@@ -95,7 +112,7 @@ class Allowlist:
         """Why this allowlist cannot be saved (a configured connector would fall outside it); None if it can."""
         if self.pinned:
             return "the config file sets workspace.allowed_types; change it there"
-        if data_dir(self.base) is None:
+        if self._kept is None and data_dir(self.base) is None:
             return "this workspace runs without a config directory; set workspace.allowed_types in a config file"
         left_out = sorted(f"{name} ({kind})" for name, kind in self.configured().items() if kind not in types)
         if left_out:
@@ -103,7 +120,10 @@ class Allowlist:
         return None
 
     async def save(self, types: list[str]) -> str | None:
-        """Store the owner's choice atomically in the data directory; the problem when it cannot be written."""
+        """Store the owner's choice (atomically in the data directory, or as a new version of the stored
+        configuration); the problem when it cannot be stored."""
+        if self._kept is not None:
+            return await self._kept[1](sorted(types))
         directory = data_dir(self.base)
         assert directory is not None, "refusal() said so"
         data = json.dumps({"allowed_types": sorted(types)}, indent=1).encode()
@@ -111,7 +131,7 @@ class Allowlist:
             await asyncio.to_thread(_save, directory, data)
         except OSError as exc:
             return f"cannot write {directory / FILE_NAME} ({exc.strerror}); make {DATA_DIR_ENV} a writable directory"
-        self.allowed, self.source = sorted(types), FILE_NAME
+        self._allowed, self._source = sorted(types), FILE_NAME
         return None
 
 

@@ -64,6 +64,20 @@ class Console:
             return None, [f"the configuration could not be saved ({type(exc).__name__}); nothing was changed"]
         return changes, []
 
+    async def set_allowed(self, types: list[str]) -> str | None:
+        """Store the owner's allowlist as workspace.allowed_types of a new version; the problem if it is refused."""
+        async with self.lock:
+            doc = await self.store.read()
+            raw = doc.edited()
+            workspace = raw.get("workspace")
+            raw["workspace"] = {**(workspace if isinstance(workspace, dict) else {}), "allowed_types": types}
+            _, problems = await self._apply(Document(raw, doc.secrets, doc.version))
+        return "; ".join(problems) or None
+
+    def allowed(self) -> list[str] | None:
+        """The allowlist of the configuration this relay runs now."""
+        return self.relay.loaded.relay.workspace.allowed_types
+
     async def allowlist(self) -> tuple[list[str] | None, str]:
         """The allowlist in force now, as loading the stored configuration checks it (its workspace.allowed_types,
         else the owner's choice saved on the allowlist page) and where it comes from."""

@@ -12,6 +12,7 @@ from relay.admin.oauth import oauth_routes
 from relay.admin.principal import Role
 from relay.admin.routes_page import routes_pages
 from relay.admin.site import Extension
+from relay.configstore import FileStore
 
 
 def console_pages(console: Console) -> list[web.RouteDef]:
@@ -47,5 +48,7 @@ def console_extension(console: Console) -> Extension:
 
     def setup(app: web.Application) -> None:
         app[CONSOLE].allowlist.follow(running)
+        if not isinstance(console.store, FileStore):
+            app[CONSOLE].allowlist.keep_in_document(console.allowed, console.set_allowed)
 
     return Extension(marked, NAV_ITEMS, setup)

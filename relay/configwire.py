@@ -90,3 +90,18 @@ class StoreWiring:
     def follow(self, app: web.Application) -> Swapper:
         """Follow the store's changes on this app's relay, through the same swapper as the pages."""
         return follow(app, self.store, self.swapper_for(app[RELAY_KEY]))
+
+    async def reread(self, relay: Relay) -> None:
+        """Read the store again (on SIGHUP: an operator edited the file) and apply what changed, as the console
+        does; a configuration that does not load or start is logged, problem by problem, and nothing changes."""
+        try:
+            changes = await self.swapper_for(relay).apply(load(self.store, await self.store.read()))
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("configuration not reloaded: %s", problem)
+            return
+        except SwapError as exc:
+            log.error("configuration not reloaded: %s", exc)
+            return
+        if not changes.any:
+            log.info("configuration reloaded: no connector or route changed")

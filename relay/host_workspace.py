@@ -7,8 +7,9 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -83,6 +84,9 @@ async def serve(loaded: config_mod.Loaded, host: str, port: int, path: str | Non
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    rereads: set[asyncio.Task[None]] = set()
+    if wiring is not None:
+        loop.add_signal_handler(signal.SIGHUP, lambda: _spawn(rereads, wiring.reread(relay)))
     await stop.wait()
     log.info("stopping: intake closed, draining in-flight work")
     relay.stop_intake()
@@ -91,6 +95,12 @@ async def serve(loaded: config_mod.Loaded, host: str, port: int, path: str | Non
         log.warning("grace period over with work in flight; sources will redeliver", extra={"count": left})
     await runner.cleanup()
     log.info("stopped")
+
+
+def _spawn(tasks: set[asyncio.Task[None]], coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.create_task(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def run_workspace(

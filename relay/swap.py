@@ -39,6 +39,25 @@ class Changes:
         return bool(self.added or self.replaced or self.removed or self.routes)
 
 
+_LIVE = frozenset({"connectors", "routes", "disabled", "minimise"})
+
+
+def restart_needed(old: Loaded, new: Loaded) -> list[str]:
+    """The sections that differ between two configurations and that a running relay applies only at its next
+    start (its server, keys, stores...): connectors, routes and the allowlist apply at once."""
+    found = []
+    for name in type(old.relay).model_fields:
+        before, after = getattr(old.relay, name), getattr(new.relay, name)
+        if name == "workspace":
+            before, after = (
+                before.model_copy(update={"allowed_types": None}),
+                after.model_copy(update={"allowed_types": None}),
+            )
+        if name not in _LIVE and before != after:
+            found.append(name)
+    return found
+
+
 @dataclass(slots=True)
 class Swapper:
     """Applies a validated workspace to a running relay; one change at a time, in-flight deliveries finish."""
@@ -63,6 +82,7 @@ class Swapper:
         """Start what is new or changed, swap it in with the routes, then drain and close what it replaced;
         SwapError (and nothing changed) if a new instance does not start."""
         async with self.lock:
+            previous = self.relay.loaded
             changes = self.plan(loaded)
             fresh = await self._start(loaded, changes.added + changes.replaced)
             pending = self.relay.engine.pending()
@@ -71,6 +91,9 @@ class Swapper:
             changes = self.last = replace(changes, in_flight=len(pending))
         if outgoing:
             await self._drain(pending, outgoing)
+        later = restart_needed(previous, loaded)
+        if later:
+            log.warning("configuration sections apply at the next start: %s", ", ".join(later))
         if changes.any:
             log.info(
                 "configuration applied",

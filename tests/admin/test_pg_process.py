@@ -17,14 +17,7 @@ from relay.configstore_pg import PostgresStore
 from tests.admin.conftest import PG_URL, base_config
 from tests.browser.conftest import free_port
 from tests.support.crm_sink import SINK_SECRET
-
-
-async def _status(session: aiohttp.ClientSession, url: str) -> int:
-    try:
-        async with session.post(url, data=b"{}") as resp:
-            return resp.status
-    except aiohttp.ClientError:
-        return 0
+from tests.support.probe import post_status
 
 
 async def test_a_relay_process_reloads_what_another_replica_stores(tmp_path: Path, schema: str) -> None:
@@ -51,16 +44,16 @@ async def test_a_relay_process_reloads_what_another_replica_stores(tmp_path: Pat
     try:
         async with aiohttp.ClientSession() as session:
             async with asyncio.timeout(20):
-                while await _status(session, f"{base}/hooks/crm") != 401:
+                while await post_status(session, f"{base}/hooks/crm") != 401:
                     await asyncio.sleep(0.1)
-            assert await _status(session, f"{base}/hooks/crm2") == 404
+            assert await post_status(session, f"{base}/hooks/crm2") == 404
             await other.open()
             current = await other.read()
             changed = current.edited()
             changed["connectors"]["crm2"] = {"type": "webhook", "url": "http://127.0.0.1:9/x", "secret": SINK_SECRET}
             await other.write(Document(changed, {}))
             async with asyncio.timeout(10):
-                while await _status(session, f"{base}/hooks/crm2") != 401:
+                while await post_status(session, f"{base}/hooks/crm2") != 401:
                     await asyncio.sleep(0.05)
     finally:
         await other.close()

@@ -16,19 +16,12 @@ import tomlkit
 from tests.admin.conftest import base_config
 from tests.browser.conftest import free_port
 from tests.support.crm_sink import SINK_SECRET
-
-
-async def _status(session: aiohttp.ClientSession, url: str) -> int:
-    try:
-        async with session.post(url, data=b"{}") as resp:
-            return resp.status
-    except aiohttp.ClientError:
-        return 0
+from tests.support.probe import post_status
 
 
 async def _until(session: aiohttp.ClientSession, url: str, status: int) -> None:
     async with asyncio.timeout(15):
-        while await _status(session, url) != status:
+        while await post_status(session, url) != status:
             await asyncio.sleep(0.05)
 
 
@@ -64,7 +57,7 @@ async def test_sighup_applies_the_edited_file(tmp_path: Path) -> None:
     try:
         async with aiohttp.ClientSession() as session:
             await _until(session, f"{base}/crm", 401)
-            assert await _status(session, f"{base}/crm2") == 404
+            assert await post_status(session, f"{base}/crm2") == 404
             raw["connectors"]["crm2"] = {"type": "webhook", "url": "http://127.0.0.1:9/x", "secret": SINK_SECRET}
             path.write_text(tomlkit.dumps(raw))
             proc.send_signal(signal.SIGHUP)
@@ -74,13 +67,15 @@ async def test_sighup_applies_the_edited_file(tmp_path: Path) -> None:
             path.write_text(tomlkit.dumps(broken))
             proc.send_signal(signal.SIGHUP)
             assert "connectors.crm3" in await logged("configuration not reloaded: ")
-            assert await _status(session, f"{base}/crm2") == 401 and await _status(session, f"{base}/crm3") == 404
+            assert (
+                await post_status(session, f"{base}/crm2") == 401 and await post_status(session, f"{base}/crm3") == 404
+            )
 
             raw["server"] = {"port": port, "max_inflight": 64}
             path.write_text(tomlkit.dumps(raw))
             proc.send_signal(signal.SIGHUP)
             assert await logged("configuration sections") == "configuration sections apply at the next start: server"
-            assert await _status(session, f"{base}/crm2") == 401, "still serving"
+            assert await post_status(session, f"{base}/crm2") == 401, "still serving"
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.whatsapp.markup import obj
 from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle, ParamKind, Template, TemplateParam, numbered
 from relay.reasons import Reason
@@ -57,6 +58,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _param(p: TemplateParam) -> dict[str, Any]:
+    """A header or body parameter; a NAMED template's carry their variable's `parameter_name`."""
+    out = _typed(p)
+    if p.name and p.kind not in MEDIA:
+        out["parameter_name"] = p.name
+    return out
+
+
+def _typed(p: TemplateParam) -> dict[str, Any]:
     if p.kind in MEDIA:
         return {"type": p.kind.value, p.kind.value: {"link": p.value}}
     if p.kind is ParamKind.CURRENCY:
@@ -160,3 +169,18 @@ def pick(kind: str, body: dict[str, Any]) -> Choice | None:
     if cid is None or title is None:
         return None
     return Choice(cid, title, _text(reply.get("description")))
+
+
+TEMPLATE_KEYS = ("name", "language", "status", "category", "parameter_format", "components")
+
+
+def template_page(data: Any) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """One page of /message_templates: its templates (None when the answer has no `data` list) and the
+    cursor of the next page, only while Graph names one (`paging.next` is absent on the last page)."""
+    found = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        return None, None
+    page = [{k: t[k] for k in TEMPLATE_KEYS if k in t} for t in found if isinstance(t, dict) and "name" in t]
+    paging = obj(data.get("paging"))
+    after = _text(obj(paging.get("cursors")).get("after")) if paging.get("next") and found else None
+    return page, after

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
@@ -27,6 +27,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
 STATUSES = {"sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.READ, "failed": Status.FAILED}
 STATUSES["played"] = Status.READ
+TEMPLATE_FIELDS = "name,language,status,category,parameter_format,components"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +219,10 @@ def download_call(config: WhatsAppConfig, url: str) -> Call:
     return Call("GET", url, _auth(config), timeout=600.0, read_timeout=config.timeout, hosts=hosts)
 
 
-def templates_call(config: WhatsAppConfig, waba: str) -> Call:
-    """GET /{business-account-id}/message_templates: the approved templates, as Meta describes them."""
-    fields = "name,language,status,category,components"
-    return Call("GET", f"{config.graph_url}/{waba}/message_templates?fields={fields}&limit=250", _auth(config))
+def templates_call(config: WhatsAppConfig, waba: str, after: str | None) -> Call:
+    """GET /{business-account-id}/message_templates: one page of the templates, as Meta describes them."""
+    query = {"fields": TEMPLATE_FIELDS, "limit": "100"} | ({"after": after} if after else {})
+    return Call("GET", f"{config.graph_url}/{waba}/message_templates?{urlencode(query)}", _auth(config))
 
 
 def number_call(config: WhatsAppConfig) -> Call:

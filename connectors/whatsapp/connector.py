@@ -33,7 +33,7 @@ class WhatsAppConnector(Connector):
     def __init__(self, name: str, config: WhatsAppConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
         keys = Keys(ctx.sealer.digest, config.phone_number_id)
-        self.policy = Policy(ctx.state, keys)
+        self.policy = Policy(ctx.state, keys, ctx.sealer, name)
         self.intake = inbound.Intake(name, config.phone_number_id, self.policy, ctx.metrics, ctx.log)
 
     def tune(self, manifest: Capabilities) -> Capabilities:
@@ -54,7 +54,7 @@ class WhatsAppConnector(Connector):
         )
 
     async def send(self, message: Message) -> str:
-        to = message.conversation.chat
+        to = await self.policy.current(message.conversation.chat)
         compose.recipient(to)
         if message.kind in (Kind.TYPING, Kind.READ):
             return await self._signal(message, to)

@@ -236,8 +236,9 @@ class Connector(ABC):
         """Stream a platform file held by this instance, refusing more than `limit` bytes."""
         raise MediaError("this connector holds no media")
 
-    async def templates(self) -> list[dict[str, Any]]:
-        """The platform's approved message templates, read now (never stored); a CRM asks through its context."""
+    async def templates(self, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """The platform's approved message templates from cursor `after`, read now (never stored), and the
+        cursor to continue from when more remain; a CRM asks through its context."""
         raise DeliveryError(Reason.UNSUPPORTED)
 
     def limits(self, address: Address) -> Sequence[Limit]:

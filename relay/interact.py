@@ -24,11 +24,13 @@ class ParamKind(StrEnum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class TemplateParam:
-    """One typed template parameter: text for text kinds, a URL for media, a payload or URL suffix for buttons."""
+    """One typed template parameter: text for text kinds, a URL for media, a payload or URL suffix for buttons;
+    `name` for a template whose variables are named (`{{first_name}}`) rather than numbered."""
 
     kind: ParamKind
     value: str = field(repr=False)
     fallback: str | None = field(default=None, repr=False)
+    name: str | None = None
 
 
 @fast_init

@@ -33,6 +33,8 @@ WINDOW = 300
 _NAME = f"signature header {SIGNATURE_HEADER}"
 _FORM = "expected t=<unix seconds>,v1=<64 hex digits of HMAC-SHA256>, e.g. t=1764000000,v1=5f2c…"
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_CURSOR = re.compile(r"^[A-Za-z0-9_=+/.%-]{1,1024}$")
+_AFTER = "the `next` cursor of the previous answer, 1 to 1024 letters, digits or _=+/.%-"
 log = logging.getLogger("relay.connectors.webhook")
 Peer = Callable[[str], Connector]
 
@@ -138,13 +140,18 @@ def authenticate_query(instance: str, keys: Sequence[bytes], request: HookReques
 
 
 async def templates(instance: str, messenger: Peer, request: HookRequest, _: Any = None) -> Inbound:
-    """GET /templates?channel=<messenger>: the messenger's templates, read from the platform now."""
-    channel = request.query.get("channel", "")
+    """GET /templates?channel=<messenger>[&after=<cursor>]: the messenger's templates, read from the platform
+    now, and `next`, the cursor to ask with for the rest (null when the list is complete)."""
+    channel, after = request.query.get("channel", ""), request.query.get("after")
     if not channel:
         log.info("crm request refused", extra={"connector": instance, "status": 400, "field": "channel"})
         raise BadRequest(f"channel: missing; expected {EXPECTED['channel'][0]}, e.g. ?channel=support_wa")
-    found = await messenger(channel).templates()
-    return Inbound(reply=web.Response(body=codec.dumps({"templates": found}), content_type="application/json"))
+    if after is not None and not _CURSOR.match(after):
+        log.info("crm request refused", extra={"connector": instance, "status": 400, "field": "after"})
+        raise BadRequest(f"after: invalid; expected {_AFTER}, e.g. ?channel=support_wa&after=QVFIUmx1WTBp")
+    found, after = await messenger(channel).templates(after or None)
+    body = codec.dumps({"templates": found, "next": after})
+    return Inbound(reply=web.Response(body=body, content_type="application/json"))
 
 
 def start(instance: str, sealer: Sealer, messenger: Peer, request: HookRequest, _: Any = None) -> Inbound:

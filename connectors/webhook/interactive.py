@@ -13,12 +13,14 @@ ParamType = Literal["text", "currency", "date_time", "image", "document", "video
 
 
 class ParamBody(BaseModel):
-    """One typed template parameter: text, an amount (`EUR 12.50`), a date as shown, a media URL, a payload."""
+    """One typed template parameter: text, an amount (`EUR 12.50`), a date as shown, a media URL, a payload;
+    `name` for a template with named variables."""
 
     model_config = ConfigDict(extra="forbid")
     type: ParamType
     value: str = Field(min_length=1, max_length=4096)
     fallback: str | None = Field(default=None, max_length=1024)
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,100}$")
 
 
 class ButtonBody(BaseModel):
@@ -72,7 +74,7 @@ class StartBody(BaseModel):
 
 
 def _param(p: ParamBody) -> TemplateParam:
-    return TemplateParam(ParamKind(p.type), p.value, p.fallback)
+    return TemplateParam(ParamKind(p.type), p.value, p.fallback, p.name)
 
 
 def _button(b: ButtonBody) -> TemplateButton:
@@ -125,7 +127,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "a list of at most one parameter",
         '[{"type": "image", "value": "https://cdn.example.com/a.png"}]',
     ),
-    "template.body": ("a list of parameters, in the order of {{1}}, {{2}}…", '[{"type": "text", "value": "Ana"}]'),
+    "template.body": (
+        "a list of parameters, in the order of {{1}}, {{2}}… (or each with the `name` of its variable)",
+        '[{"type": "text", "value": "Ana"}]',
+    ),
     "template.buttons": (
         "a list of {index, sub_type, parameters}",
         '[{"index": 0, "sub_type": "quick_reply", "parameters": [{"type": "payload", "value": "yes"}]}]',
@@ -150,3 +155,4 @@ for _where in ("template.header.N", "template.body.N", "template.buttons.N.param
     EXPECTED[_where] = _PARAM
     EXPECTED[f"{_where}.type"] = ("text, currency, date_time, image, document, video, payload or url", '"text"')
     EXPECTED[f"{_where}.value"] = ("a non-empty string of at most 4096 characters", '"Ana"')
+    EXPECTED[f"{_where}.name"] = ("the variable's name: 1 to 100 lowercase letters, digits or _", '"first_name"')

@@ -1,5 +1,6 @@
 """What WhatsApp sends and receives beyond plain messages, apart from convert.py (which would pass 300 lines with
-it): recipients by phone or business-scoped user id, templates, interactive messages, read and typing, picks."""
+it): recipients by phone or business-scoped user id, templates and their listing, interactive messages, read and
+typing, picks, completed flows and changed numbers."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.whatsapp.markup import obj
 from relay.errors import DeliveryError
 from relay.interact import Choice, Choices, ChoiceStyle, ParamKind, Template, TemplateParam, numbered
+from relay.model import Party
 from relay.reasons import Reason
 
 BSUID = re.compile(r"^[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}$")
@@ -57,6 +60,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _param(p: TemplateParam) -> dict[str, Any]:
+    """A header or body parameter; a NAMED template's carry their variable's `parameter_name`."""
+    out = _typed(p)
+    if p.name and p.kind not in MEDIA:
+        out["parameter_name"] = p.name
+    return out
+
+
+def _typed(p: TemplateParam) -> dict[str, Any]:
     if p.kind in MEDIA:
         return {"type": p.kind.value, p.kind.value: {"link": p.value}}
     if p.kind is ParamKind.CURRENCY:
@@ -160,3 +171,41 @@ def pick(kind: str, body: dict[str, Any]) -> Choice | None:
     if cid is None or title is None:
         return None
     return Choice(cid, title, _text(reply.get("description")))
+
+
+def flow(kind: str, body: dict[str, Any]) -> Choice | None:
+    """A completed flow (`nfm_reply`): its kind (`flow`, `address_message`) and the line the customer saw
+    ("Sent"). Its `response_json` (the form's answers) is never read."""
+    reply = body.get("nfm_reply")
+    if kind != "interactive" or body.get("type") != "nfm_reply" or not isinstance(reply, dict):
+        return None
+    name = _text(reply.get("name"))
+    return None if name is None else Choice(name, _text(reply.get("body")) or "Sent")
+
+
+def changed_number(body: dict[str, Any]) -> tuple[str, Party] | None:
+    """A `user_changed_number` system message: the customer's new address (phone first, as for their
+    messages) and who they now are; its `body`, which spells both numbers, is never read."""
+    if body.get("type") not in ("user_changed_number", "customer_changed_number"):
+        return None
+    phone = _text(body.get("wa_id")) or _text(body.get("new_wa_id"))
+    user_id = _text(body.get("user_id"))
+    address = phone or user_id
+    if address is None or not (address.isdigit() or BSUID.match(address)):
+        return None
+    return address, Party(id=user_id or address, phone=phone)
+
+
+TEMPLATE_KEYS = ("name", "language", "status", "category", "parameter_format", "components")
+
+
+def template_page(data: Any) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """One page of /message_templates: its templates (None when the answer has no `data` list) and the
+    cursor of the next page, only while Graph names one (`paging.next` is absent on the last page)."""
+    found = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        return None, None
+    page = [{k: t[k] for k in TEMPLATE_KEYS if k in t} for t in found if isinstance(t, dict) and "name" in t]
+    paging = obj(data.get("paging"))
+    after = _text(obj(paging.get("cursors")).get("after")) if paging.get("next") and found else None
+    return page, after

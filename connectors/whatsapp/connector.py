@@ -22,6 +22,7 @@ from relay.richtext import RichText
 PAIR_BURST = 10
 MAX_CAPTION = 1024
 EXPIRED = (401, 403, 404, 410)
+TEMPLATE_PAGES = 10
 
 
 class WhatsAppConnector(Connector):
@@ -32,7 +33,7 @@ class WhatsAppConnector(Connector):
     def __init__(self, name: str, config: WhatsAppConfig, ctx: Context) -> None:
         super().__init__(name, config, ctx)
         keys = Keys(ctx.sealer.digest, config.phone_number_id)
-        self.policy = Policy(ctx.state, keys)
+        self.policy = Policy(ctx.state, keys, ctx.sealer, name)
         self.intake = inbound.Intake(name, config.phone_number_id, self.policy, ctx.metrics, ctx.log)
 
     def tune(self, manifest: Capabilities) -> Capabilities:
@@ -53,7 +54,7 @@ class WhatsAppConnector(Connector):
         )
 
     async def send(self, message: Message) -> str:
-        to = message.conversation.chat
+        to = await self.policy.current(message.conversation.chat)
         compose.recipient(to)
         if message.kind in (Kind.TYPING, Kind.READ):
             return await self._signal(message, to)
@@ -77,20 +78,24 @@ class WhatsAppConnector(Connector):
             raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
         return f"{message.kind.value}:{about}"
 
-    async def templates(self) -> list[dict[str, Any]]:
-        """The business account's message templates, read from Graph now."""
+    async def templates(self, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """The business account's message templates, read from Graph now: up to TEMPLATE_PAGES pages from
+        cursor `after`, and Graph's cursor when more remain."""
         waba = self.config.business_account_id
         if waba is None:
             raise DeliveryError(Reason.PLATFORM_MISCONFIGURED, detail="business_account_id is not set")
-        answer = await self.ctx.client.call(convert.templates_call(self.config, waba))
-        if not answer.ok:
-            raise refusal(answer.status, convert.graph_code(answer), answer.retry_after)
-        data = answer.json()
-        found = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(found, list):
-            raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
-        keys = ("name", "language", "status", "category", "components")
-        return [{k: t[k] for k in keys if k in t} for t in found if isinstance(t, dict) and "name" in t]
+        found: list[dict[str, Any]] = []
+        for _ in range(TEMPLATE_PAGES):
+            answer = await self.ctx.client.call(convert.templates_call(self.config, waba, after))
+            if not answer.ok:
+                raise refusal(answer.status, convert.graph_code(answer), answer.retry_after)
+            page, after = compose.template_page(answer.json())
+            if page is None:
+                raise DeliveryError(Reason.PLATFORM_BAD_RESPONSE, detail=answer.status)
+            found += page
+            if after is None:
+                break
+        return found, after
 
     async def _graph(self, call: Call, to: str) -> Answer:
         """Send a Graph call; a refusal becomes a DeliveryError after the state it tells of is kept."""

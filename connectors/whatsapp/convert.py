@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
-from connectors.whatsapp.compose import envelope, pick
+from connectors.whatsapp.compose import changed_number, envelope, flow, pick
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.markup import contacts, dicts, file_name, location, obj, parse, reason_for, render
 from relay import codec
@@ -27,16 +27,20 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
 STATUSES = {"sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.READ, "failed": Status.FAILED}
 STATUSES["played"] = Status.READ
+NUMBER_CHANGED = "The customer changed their WhatsApp number; replies here now reach the new one."
+TEMPLATE_FIELDS = "name,language,status,category,parameter_format,components"
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """A customer message with what the connector's policies need: who, when, and a keyword candidate."""
+    """A customer message with what the connector's policies need: who, when, a keyword candidate, and the
+    new address of a customer who changed their number."""
 
     message: Message
     wa_id: str
     timestamp: int
     keyword: str | None
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +110,16 @@ def incoming(raw: dict[str, Any], instance: str, profiles: dict[str, dict[str, A
     elif kind == "contacts":
         message = base.with_(text=RichText.of(contacts(raw.get("contacts"))))
     elif kind in ("interactive", "button"):
-        choice = pick(kind, body)
+        choice = pick(kind, body) or flow(kind, body)
         if choice is None:
             return Incoming(_unsupported(base, kind), wa_id, ts, None)
         extra = f"\n{choice.description}" if choice.description else ""
         message = base.with_(text=RichText.of(choice.title + extra), choice=choice)
+    elif kind == "system" and (moved := changed_number(body)) is not None:
+        sender = replace(moved[1], name=name, username=username)
+        return Incoming(
+            base.with_(kind=Kind.NOTICE, text=RichText.of(NUMBER_CHANGED), sender=sender), wa_id, ts, None, moved[0]
+        )
     elif kind == "reaction" and isinstance(body.get("message_id"), str):
         message = base.with_(kind=Kind.REACTION, ref=body["message_id"], reaction=str(body.get("emoji") or ""))
     else:
@@ -218,10 +227,10 @@ def download_call(config: WhatsAppConfig, url: str) -> Call:
     return Call("GET", url, _auth(config), timeout=600.0, read_timeout=config.timeout, hosts=hosts)
 
 
-def templates_call(config: WhatsAppConfig, waba: str) -> Call:
-    """GET /{business-account-id}/message_templates: the approved templates, as Meta describes them."""
-    fields = "name,language,status,category,components"
-    return Call("GET", f"{config.graph_url}/{waba}/message_templates?fields={fields}&limit=250", _auth(config))
+def templates_call(config: WhatsAppConfig, waba: str, after: str | None) -> Call:
+    """GET /{business-account-id}/message_templates: one page of the templates, as Meta describes them."""
+    query = {"fields": TEMPLATE_FIELDS, "limit": "100"} | ({"after": after} if after else {})
+    return Call("GET", f"{config.graph_url}/{waba}/message_templates?{urlencode(query)}", _auth(config))
 
 
 def number_call(config: WhatsAppConfig) -> Call:

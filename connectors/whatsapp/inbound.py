@@ -130,8 +130,12 @@ def _recent(intake: Intake, found: list[Incoming], receipts: list[Receipt]) -> t
 
 
 async def _message(intake: Intake, item: Incoming) -> Message:
-    """A customer message (re)opens the 24-hour window; STOP and START are the core's (consent ledger)."""
-    await intake.policy.saw_inbound(item.wa_id, item.timestamp, item.message.id)
+    """A customer message (re)opens the 24-hour window; STOP and START are the core's (consent ledger). A
+    changed number is kept so replies in the conversation reach the new one."""
+    if item.moved_to is not None:
+        await intake.policy.move(item.wa_id, item.moved_to)
+    else:
+        await intake.policy.saw_inbound(item.wa_id, item.timestamp, item.message.id)
     return item.message
 
 

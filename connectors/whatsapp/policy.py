@@ -2,7 +2,8 @@
 window, status order, pair backoff, and consent (the one place it lives, in `Consent`).
 
 Keys are keyed digests of (phone number id, wa_id or wamid); values are timestamps, ranks or counters,
-never content. With several replicas they are shared through the relay's Redis state backend.
+never content; where a customer moved to after changing their number is kept sealed (encrypted). With
+several replicas they are shared through the relay's Redis state backend.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from relay.errors import AuthError
+from relay.model import Address
+from relay.seal import Sealer
 from relay.state import StateStore
 
 WINDOW = 24 * 3600.0
 STATUS_TTL = 8 * 24 * 3600.0
 PART_TTL = 24 * 3600.0
+MOVE_TTL = 400 * 24 * 3600.0
+MOVES = 5
 
 
 class Keys:
@@ -31,9 +37,32 @@ class Keys:
 class Policy:
     """What the connector remembers about a contact between requests (consent aside)."""
 
-    def __init__(self, state: StateStore, keys: Keys) -> None:
+    def __init__(self, state: StateStore, keys: Keys, sealer: Sealer, instance: str) -> None:
         self.state = state
         self.key = keys
+        self.sealer = sealer
+        self.instance = instance
+
+    async def move(self, old: str, new: str) -> None:
+        """The customer at `old` changed their number to `new`: sends to `old` go to `new` from now on, with
+        the 24-hour window `old` had (the account is the same)."""
+        await self.state.delete(self.key("m", new))
+        await self.state.set(self.key("m", old), self.sealer.seal(Address(self.instance, new)), MOVE_TTL)
+        opened, last = await self.state.get(self.key("w", old)), await self.last_inbound(old)
+        if opened is not None:
+            await self.saw_inbound(new, int(opened), last)
+
+    async def current(self, chat: str) -> str:
+        """Where a send to `chat` goes: the latest number of a customer who changed theirs, else `chat`."""
+        for _ in range(MOVES):
+            sealed = await self.state.get(self.key("m", chat))
+            if sealed is None:
+                break
+            try:
+                chat = self.sealer.open(sealed).chat
+            except AuthError:
+                break
+        return chat
 
     async def saw_inbound(self, wa_id: str, ts: int, wamid: str | None = None) -> None:
         """A customer message sent at `ts` (re)opens the 24-hour window until ts + 24 h; its id is what a

@@ -45,6 +45,13 @@ async def test_new_answer_fields_are_refused_naming_the_field(
             },
             "template.body[0].type",
         ),
+        (
+            {
+                "type": "template",
+                "template": {"name": "x", "language": "en", "body": [{"type": "text", "value": "A", "name": "First"}]},
+            },
+            "template.body[0].name",
+        ),
         ({"type": "read"}, "up_to"),
         ({"choices": {"items": [{"id": "a", "title": "A"}]}}, "text"),
         ({"text": "Pick", "choices": {"style": "url", "items": [{"id": "a", "title": "A"}]}}, "choices.items[0].url"),
@@ -131,5 +138,9 @@ async def test_a_template_to_a_messenger_without_templates_needs_fallback_text(
     resp = await client.post("/hooks/crm", data=raw, headers=headers)
     assert resp.status == 422 and (await resp.json())["reason"] == "unsupported"
     raw, headers = _signed(base | {"id": "t-2", "template": template, "text": "Your order ships today"})
+    resp = await client.post("/hooks/crm", data=raw, headers=headers)
+    assert resp.status == 200 and (await resp.json())["status"] == "delivered"
+    named = template | {"body": [{"type": "text", "value": "Ana", "name": "first_name"}]}
+    raw, headers = _signed(base | {"id": "t-3", "template": named, "text": "Ana, your order ships today"})
     resp = await client.post("/hooks/crm", data=raw, headers=headers)
     assert resp.status == 200 and (await resp.json())["status"] == "delivered"

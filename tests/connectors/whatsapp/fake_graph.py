@@ -41,7 +41,8 @@ class FakeGraph(FakePlatform):
     `refuse_upload[mime]` for uploads of one type; `corrupt` names media whose download does not match
     the sha256 the lookup gives. Sends go `to` a phone or to a `recipient` (business-scoped user id);
     `closed` recipients' 24-hour window has closed (131047 for all but templates); `templates` is the
-    approved registry (fake_rules); read marks and typing indicators are recorded in `signals`."""
+    approved registry (fake_rules), listed in pages of at most `page_max` (`template_pages` records each
+    page's query); read marks and typing indicators are recorded in `signals`."""
 
     sent: list[dict[str, Any]] = field(default_factory=list)
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -59,6 +60,8 @@ class FakeGraph(FakePlatform):
     templates: dict[tuple[str, str], rules.TemplateSpec] = field(default_factory=lambda: dict(rules.TEMPLATES))
     closed: set[str] = field(default_factory=set)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    template_pages: list[dict[str, str]] = field(default_factory=list)
+    page_max: int = 100
 
     def __post_init__(self) -> None:
         FakePlatform.__init__(self)
@@ -110,8 +113,14 @@ class FakeGraph(FakePlatform):
             return _reply(graph_error(190, 401))
         if request.match_info["waba"] != WABA:
             return _reply(graph_error(100, title="Unsupported get request"))
+        self.template_pages.append(dict(request.query))
         found = [spec.describe(name, lang) for (name, lang), spec in self.templates.items()]
-        return web.json_response({"data": found, "paging": {"cursors": {"before": "QVFIU", "after": "QVFIU"}}})
+        page = rules.page(found, request.query, self.page_max)
+        if page is None:
+            return _reply(graph_error(100, title="Invalid parameter: limit or after"))
+        if "paging" in page and "next" in page["paging"]:
+            page["paging"]["next"] = f"{self.base}{request.path}?{page['paging']['next']}"
+        return web.json_response(page)
 
     async def upload(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 BSUID_PREFIX = "US."
+MEDIA = ("image", "video", "document")
 
 
 @dataclass(frozen=True)
 class TemplateSpec:
-    """An approved template: its header type (or None), body parameter count, button sub-types, category."""
+    """An approved template: its header type (or None), body parameter count (or, for a NAMED template, the
+    parameters' names), button sub-types, category."""
 
     header: str | None = None
     body: int = 0
     buttons: tuple[str, ...] = ()
     category: str = "UTILITY"
     status: str = "APPROVED"
+    named: tuple[str, ...] = ()
+    text: str = ""
 
     def describe(self, name: str, language: str) -> dict[str, Any]:
         """The template as /message_templates lists it."""
         components: list[dict[str, Any]] = []
         if self.header:
             components.append({"type": "HEADER", "format": self.header.upper()})
-        text = " ".join(f"{{{{{i + 1}}}}}" for i in range(self.body)) or "Hello"
+        text = self.text or " ".join(f"{{{{{i + 1}}}}}" for i in range(self.body)) or "Hello"
         components.append({"type": "BODY", "text": text})
         if self.buttons:
             kinds = {"quick_reply": "QUICK_REPLY", "url": "URL", "copy_code": "COPY_CODE"}
@@ -33,6 +40,7 @@ class TemplateSpec:
             "language": language,
             "status": self.status,
             "category": self.category,
+            "parameter_format": "NAMED" if self.named else "POSITIONAL",
             "components": components,
             "id": f"{abs(hash((name, language))) % 10**15}",
         }
@@ -45,6 +53,9 @@ TEMPLATES: dict[tuple[str, str], TemplateSpec] = {
     ("order_update", "en_US"): TemplateSpec(header="image", body=2, buttons=("quick_reply", "url")),
     ("login_code", "en_US"): TemplateSpec(body=1, buttons=("url",), category="AUTHENTICATION"),
     ("spring_sale", "en_US"): TemplateSpec(status="PAUSED"),
+    ("order_ready", "en_US"): TemplateSpec(
+        named=("first_name", "order_id"), text="Hi {{first_name}}, order {{order_id}} is ready"
+    ),
 }
 
 Check = tuple[int, str] | None
@@ -74,7 +85,8 @@ def _param_ok(p: dict[str, Any]) -> bool:
 
 def template(body: dict[str, Any], to_bsuid: bool, templates: dict[tuple[str, str], TemplateSpec]) -> Check:
     """132001 unknown name/language, 132015 paused, 131062 authentication template to a BSUID, 132000
-    parameter count, 132012 header format, 131009 a parameter invalid."""
+    parameter count, 132012 header format or parameters positional where the template is NAMED (or named
+    where it is positional), 131009 a parameter invalid."""
     tpl = body.get("template") or {}
     key = (str(tpl.get("name")), str((tpl.get("language") or {}).get("code")))
     spec = templates.get(key)
@@ -88,8 +100,11 @@ def template(body: dict[str, Any], to_bsuid: bool, templates: dict[tuple[str, st
     header = [p for c in comps if c.get("type") == "header" for p in _params(c)]
     body_params = [p for c in comps if c.get("type") == "body" for p in _params(c)]
     buttons = [c for c in comps if c.get("type") == "button"]
-    if len(body_params) != spec.body or len(header) != (1 if spec.header in ("image", "video", "document") else 0):
+    if len(body_params) != (len(spec.named) or spec.body) or len(header) != (1 if spec.header in MEDIA else 0):
         return 132000, "Number of parameters does not match the expected number of params"
+    names = [p.get("parameter_name") for p in body_params + [h for h in header if h.get("type") == "text"]]
+    if (sorted(map(str, names)) != sorted(spec.named)) if spec.named else any(n is not None for n in names):
+        return 132012, "Parameter format does not match format in the created template"
     if header and header[0].get("type") != spec.header:
         return 132012, "Parameter format does not match format in the created template"
     for b in buttons:
@@ -144,3 +159,32 @@ def read(body: dict[str, Any]) -> Check:
     if indicator is not None and indicator != {"type": "text"}:
         return 100, "Invalid parameter: typing_indicator"
     return None
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:{index:07d}".encode()).decode()
+
+
+def page(items: list[dict[str, Any]], query: Mapping[str, str], page_max: int) -> dict[str, Any] | None:
+    """One page of a Graph edge: `limit` (default 25, at most `page_max`) items from cursor `after`;
+    `paging.cursors` name the page's first and last item, `paging.next` (a query here) only when more
+    remain. None for a cursor Graph did not give (code 100)."""
+    limit = query.get("limit", "25")
+    after = query.get("after")
+    start = 0
+    if after is not None:
+        try:
+            start = int(base64.b64decode(after, validate=True).decode().removeprefix("cursor:")) + 1
+        except ValueError:
+            return None
+    if not limit.isdigit() or int(limit) < 1:
+        return None
+    chunk = items[start : start + min(int(limit), page_max)]
+    out: dict[str, Any] = {"data": chunk}
+    if not chunk:
+        return out
+    end = start + len(chunk) - 1
+    out["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(end)}}
+    if end + 1 < len(items):
+        out["paging"]["next"] = urlencode({k: v for k, v in query.items() if k != "after"} | {"after": _cursor(end)})
+    return out

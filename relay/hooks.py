@@ -93,7 +93,9 @@ def handler(hook: Hook, ctx: Delivering) -> Handler:
         send = ctx.deliver if settle is None else settling(ctx.deliver, settle)
         groups = inbound.groups
         if len(groups) == 1 and len(groups[0]) == 1:
-            return respond(await send(groups[0][0]), failed_status, inbound.fields)
+            result = await send(groups[0][0])
+            own = None if inbound.then is None else await inbound.then(result)
+            return own if own is not None else respond(result, failed_status, inbound.fields)
         return answer(await deliver_all(inbound, send), failed_status)
 
     return run

@@ -115,11 +115,14 @@ class HookRequest:
 class Inbound:
     """What a parse step found: groups of messages (in order within a group, groups at once), or an
     immediate answer (a handshake or challenge) with nothing to deliver; `fields` join the answer to a
-    single message once it is delivered (e.g. the reference of a conversation the request started)."""
+    single message once it is delivered (e.g. the reference of a conversation the request started);
+    `then`, for a single message, sees its result and may give the JSON body of a 200 answer instead of
+    the usual one (e.g. what an invoke waits for), or None."""
 
     groups: tuple[tuple[Message, ...], ...] = ()
     reply: web.StreamResponse | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    then: Callable[[Result], Awaitable[Mapping[str, Any] | None]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, *messages: Message) -> Inbound:

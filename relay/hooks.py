@@ -13,6 +13,7 @@ from relay import codec
 from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
 from relay.errors import DeliveryError
 from relay.http import Handler, read_body, respond
+from relay.inert import HARDENED
 from relay.model import Message
 
 Deliver = Callable[[Message], Awaitable[Result]]
@@ -93,7 +94,11 @@ def handler(hook: Hook, ctx: Delivering) -> Handler:
         send = ctx.deliver if settle is None else settling(ctx.deliver, settle)
         groups = inbound.groups
         if len(groups) == 1 and len(groups[0]) == 1:
-            return respond(await send(groups[0][0]), failed_status, inbound.fields)
+            result = await send(groups[0][0])
+            own = None if inbound.then is None else await inbound.then(result)
+            if own is not None:
+                return web.Response(body=codec.dumps(own), content_type="application/json", headers=HARDENED)
+            return respond(result, failed_status, inbound.fields)
         return answer(await deliver_all(inbound, send), failed_status)
 
     return run

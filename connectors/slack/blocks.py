@@ -18,7 +18,9 @@ BUTTON_VALUE_MAX = 2000
 OPTION_VALUE_MAX = 150
 MAX_BUTTONS = 25
 MAX_OPTIONS = 100
+CONTEXT_MAX = 3000
 ACTION_PREFIX = "relay_choice"
+CHOICES_BLOCK = "relay_choices"
 NAMES = {emoji.replace("\ufe0f", ""): name for name, emoji in reversed(EMOJI.items())}
 
 
@@ -66,7 +68,7 @@ def choice_blocks(text: str, choices: Choices) -> list[dict[str, Any]]:
         elements = [_select(choices)]
     else:
         elements = [_button(n, c, choices.style) for n, c in enumerate(choices.items)]
-    return [*blocks, {"type": "actions", "block_id": "relay_choices", "elements": elements}]
+    return [*blocks, {"type": "actions", "block_id": CHOICES_BLOCK, "elements": elements}]
 
 
 def fallback(text: str, choices: Choices) -> str:
@@ -139,3 +141,23 @@ def choice_message(payload: dict[str, Any], instance: str, sender: Party | None)
         choice=found,
         event_id=f"action:{channel}:{stamp}:{user_of(payload)}",
     )
+
+
+def _relay_actions(block: Any) -> bool:
+    block = _obj(block)
+    if block.get("type") != "actions":
+        return False
+    ids = (str(_obj(e).get("action_id", "")) for e in block.get("elements") or ())
+    return block.get("block_id") == CHOICES_BLOCK or any(i.startswith(ACTION_PREFIX) for i in ids)
+
+
+def answered(payload: dict[str, Any], title: str) -> dict[str, Any] | None:
+    """chat.update arguments for the message whose choice was picked: its text and other blocks kept, the relay's
+    actions block replaced by a context line with the pick; None when the payload does not carry the message."""
+    place, shown = where(payload), _obj(payload.get("message"))
+    kept = shown.get("blocks")
+    if place is None or not isinstance(kept, list):
+        return None
+    pick = _plain(f"✓ {title}", CONTEXT_MAX)
+    blocks = [b for b in kept if not _relay_actions(b)] + [{"type": "context", "elements": [pick]}]
+    return {"channel": place[0], "ts": place[1], "text": _str(shown.get("text")) or pick["text"], "blocks": blocks}

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.slack import blocks, convert, inbound, sdk
+from connectors.slack.answers import Answers
 from connectors.slack.config import SlackConfig
 from relay.connector import (
     Capabilities,
@@ -39,7 +40,8 @@ class SlackConnector(Connector):
         self.web = sdk.web_client(config.api_base_url, ctx.session, self.token)
         self.app_web = sdk.web_client(config.api_base_url, ctx.session)
         self.directory = sdk.Directory(name, self.web, config.include_email, ctx.spawn, ctx.log)
-        self.events = inbound.Events(name, frozenset(config.channels), self.directory, ctx.log)
+        self.answers = Answers(name, self.web, ctx.state, ctx.sealer, ctx.spawn, ctx.log)
+        self.events = inbound.Events(name, frozenset(config.channels), self.directory, ctx.log, self.answers)
         self.socket: sdk.Socket | None = None
 
     def routes(self) -> Sequence[Hook]:

@@ -32,14 +32,26 @@ class People(Protocol):
     async def sender(self, user_id: str | None) -> Party | None: ...
 
 
+class Picks(Protocol):
+    """What becomes of a customer's choice: one per message, claimed before it is delivered."""
+
+    async def take(self, message: Message, payload: dict[str, Any]) -> Inbound: ...
+
+    async def deliver(
+        self, deliver: Callable[[Message], Awaitable[Result]], message: Message, payload: dict[str, Any]
+    ) -> Result: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Events:
-    """What reading an Events API envelope needs: the instance, its channel filter, the lookups, a log."""
+    """What reading an Events API envelope needs: the instance, its channel filter, the lookups, a log, and
+    where choices go."""
 
     instance: str
     channels: frozenset[str]
     people: People
     log: logging.Logger
+    picks: Picks
 
 
 def authenticate(secret: bytes, request: HookRequest, now: float | None = None) -> None:
@@ -113,7 +125,8 @@ async def choice(events: Events, payload: dict[str, Any]) -> Message | None:
 
 async def interaction(events: Events, request: HookRequest) -> Inbound:
     """POST /hooks/<instance>/interactions (signed like events): `payload=` JSON in a form body; a button or
-    select used on a relay message is the customer's choice, anything else is acknowledged and dropped."""
+    select used on a relay message is the customer's choice (once per message), anything else is acknowledged
+    and dropped."""
     form = parse_qs(request.body.decode("utf-8", "replace"))
     if form.get("ssl_check") == ["1"]:
         return Inbound(reply=web.Response())
@@ -124,7 +137,7 @@ async def interaction(events: Events, request: HookRequest) -> Inbound:
     if not isinstance(doc, dict):
         raise BadRequest("an interaction payload is a JSON object")
     found = await choice(events, doc)
-    return Inbound.of(found) if found is not None else Inbound()
+    return await events.picks.take(found, doc) if found is not None else Inbound()
 
 
 async def envelope(
@@ -133,7 +146,10 @@ async def envelope(
     """One Socket Mode envelope: True when Slack may forget it (delivered, duplicate, failed for good, or
     not for the relay); an events_api or interactive envelope still to be delivered stays unacknowledged,
     as do the kinds the relay does not take (slash commands)."""
-    if kind not in ("events_api", "interactive"):
+    if kind == "interactive":
+        picked = await choice(events, payload)
+        return picked is None or (await events.picks.deliver(deliver, picked, payload)).acknowledged
+    if kind != "events_api":
         return False
-    found = await (message(events, payload) if kind == "events_api" else choice(events, payload))
+    found = await message(events, payload)
     return found is None or (await deliver(found)).acknowledged

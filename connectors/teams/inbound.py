@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from connectors.teams.auth import KeyCache, Verified, verify_token
-from connectors.teams.cards import to_event
+from connectors.teams.cards import invoke_answer, to_event
 from connectors.teams.convert import address_of, to_message
-from relay.connector import HookRequest, Inbound
+from relay.connector import HookRequest, Inbound, Result
 from relay.credential import header_credential
 from relay.errors import AuthError, BadRequest
 from relay.http import parse_json
@@ -49,11 +50,21 @@ async def parse(
     verified: Verified,
 ) -> Inbound:
     """One activity, checked against its token (channel, serviceUrl, endorsement): its Message, or nothing for
-    activities the relay does not carry. Any authenticated activity tells `heard_from` its conversation."""
+    activities the relay does not carry; a choice made with a Universal Action is answered with the invoke's
+    body (the updated card). Any authenticated activity tells `heard_from` its conversation."""
     activity = parse_json(request.body)
     if not isinstance(activity, dict):
         raise BadRequest("activity must be a JSON object")
     check_activity(verified, activity.get("serviceUrl"), activity.get("channelId"), channels)
     await heard_from(address_of(activity, instance))
     message = to_event(activity, instance) or to_message(activity, instance)
-    return Inbound.of(message) if message is not None else Inbound()
+    if message is None:
+        return Inbound()
+    if activity.get("type") != "invoke" or message.choice is None:
+        return Inbound.of(message)
+    choice = message.choice
+
+    async def then(result: Result) -> dict[str, Any]:
+        return invoke_answer(result, choice)
+
+    return Inbound(((message,),), then=then)

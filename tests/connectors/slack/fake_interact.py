@@ -41,6 +41,7 @@ EMOJI_NAMES = frozenset(
         "warning",
     ]
 )
+TEXTS = ("plain_text", "mrkdwn")
 _actions = itertools.count(1)
 
 
@@ -87,6 +88,13 @@ def blocks_problem(blocks: Any) -> str | None:
             return f"must provide an object [json-pointer:{where}]"
         if block.get("type") == "section":
             problem = _text(block.get("text"), f"{where}/text", 3000, ("plain_text", "mrkdwn"))
+        elif block.get("type") == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 0 < len(elements) <= 10:
+                return f"must provide between 1 and 10 elements [json-pointer:{where}/elements]"
+            problem = next(
+                (p for i, e in enumerate(elements) if (p := _text(e, f"{where}/elements/{i}", 3000, TEXTS))), None
+            )
         elif block.get("type") == "actions":
             elements = block.get("elements")
             if not isinstance(elements, list) or not 0 < len(elements) <= 25:
@@ -103,15 +111,21 @@ def blocks_problem(blocks: Any) -> str | None:
 
 
 class InteractFake:
-    """Mixed into FakeSlack, which keeps `posted` (ts -> chat.postMessage arguments), `reacted` and `known`."""
+    """Mixed into FakeSlack, which keeps `posted` (ts -> the app's own messages, as chat.postMessage or chat.update
+    left them), `reacted`, `known` (messages others wrote) and `edit_closed` (ts past the workspace's edit window)."""
 
     posted: dict[str, dict[str, Any]]
     reacted: dict[tuple[str, str], dict[str, list[str]]]
     known: set[tuple[str, str]]
+    edit_closed: set[str]
 
     def click(self, ts: str, value: str, user: str = CUSTOMER) -> bytes:
         """The form body Slack posts to the Interactivity Request URL when `user` picks `value` (a button's or a
         select option's) on the posted message `ts`."""
+        return urlencode({"payload": json.dumps(self.action(ts, value, user))}).encode()
+
+    def action(self, ts: str, value: str, user: str = CUSTOMER) -> dict[str, Any]:
+        """The block_actions payload of that pick (as Socket Mode carries it in an interactive envelope)."""
         post = self.posted[ts]
         action: dict[str, Any] = {}
         for block in post["blocks"]:
@@ -124,7 +138,7 @@ class InteractFake:
                         action = base | {"selected_option": o, "placeholder": e["placeholder"]}
         stamp = f"{int(time.time())}.{next(_actions):06d}"
         channel = post["channel"]
-        body = {
+        body: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "username": "dana", "name": "dana", "team_id": "T0CUSTOMER"},
             "api_app_id": "A0RELAY01",
@@ -138,7 +152,7 @@ class InteractFake:
             "response_url": "https://hooks.slack.com/actions/T0AB12CD3/1/abcdef",
             "actions": [action | {"action_ts": stamp}],
         }
-        return urlencode({"payload": json.dumps(body)}).encode()
+        return body
 
     def _target(self, p: dict[str, Any]) -> tuple[str, str] | None:
         key = (str(p.get("channel")), str(p.get("timestamp")))
@@ -173,3 +187,31 @@ class InteractFake:
         found = [{"name": n, "users": u, "count": len(u)} for n, u in self.reacted.get(key, {}).items() if u]
         message = {"type": "message", "ts": key[1], **({"reactions": found} if found else {})}
         return {"ok": True, "type": "message", "channel": key[0], "message": message}
+
+    def _own(self, p: dict[str, Any], verb: str) -> dict[str, Any] | None:
+        """Why chat.update or chat.delete refuses this message (not found, not the app's, past the edit window)."""
+        channel, ts = str(p.get("channel")), str(p.get("ts"))
+        post = self.posted.get(ts)
+        if post is not None and post["channel"] == channel:
+            return {"ok": False, "error": "edit_window_closed"} if ts in self.edit_closed else None
+        if (channel, ts) in self.known:
+            return {"ok": False, "error": f"cant_{verb}_message"}
+        return {"ok": False, "error": "message_not_found"}
+
+    def m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        if (refused := self._own(p, "update")) is not None:
+            return refused
+        if "blocks" in p and (problem := blocks_problem(p["blocks"])):
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if not p.get("text") and not p.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        post = self.posted[p["ts"]]
+        post.update({k: p[k] for k in ("text", "blocks") if k in p})
+        message = {"type": "message", "bot_id": "B0RELAYBOT", "user": BOT_USER, "text": post.get("text")}
+        return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": post.get("text"), "message": message}
+
+    def m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        if (refused := self._own(p, "delete")) is not None and refused["error"] != "edit_window_closed":
+            return refused
+        del self.posted[p["ts"]]
+        return {"ok": True, "channel": p["channel"], "ts": p["ts"]}

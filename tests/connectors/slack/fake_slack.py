@@ -79,6 +79,7 @@ class FakeSlack(InteractFake, FakePlatform):
     posted: dict[str, dict[str, Any]] = field(default_factory=dict)
     reacted: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
     known: set[tuple[str, str]] = field(default_factory=lambda: {("D024BE91L", "1736935200.000200")})
+    edit_closed: set[str] = field(default_factory=set)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -162,12 +163,6 @@ class FakeSlack(InteractFake, FakePlatform):
             "ts": ts,
             "message": {"type": "message", "text": p.get("text"), "bot_id": "B0RELAYBOT", "ts": ts},
         }
-
-    def m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": p.get("text")}
-
-    def m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
 
     def m_files_info(self, p: dict[str, Any]) -> dict[str, Any]:
         found = self.files.get(p.get("file", ""))

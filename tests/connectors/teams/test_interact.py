@@ -13,7 +13,7 @@ from relay.model import Address, Kind, Message
 from relay.richtext import RichText
 from relay.seal import legacy_handle
 from tests.connectors.teams.conftest import Setup
-from tests.connectors.teams.fake_cards import reaction, submit
+from tests.connectors.teams.fake_cards import execute, invoke_problem, reaction, submit
 from tests.connectors.teams.fakes import payload
 from tests.support.spy import handed_to
 
@@ -34,7 +34,17 @@ def card_of(setup: Setup) -> tuple[str, dict[str, Any]]:
     return f"act-{len(setup.cloud.sent)}", card
 
 
-async def test_buttons_go_out_as_a_card_and_the_submit_comes_back_as_a_reply_with_the_choice(setup: Setup) -> None:
+async def invoked(setup: Setup, activity: dict[str, Any]) -> dict[str, Any]:
+    """Post an adaptiveCard/action invoke; its answer's body, once the fake Teams found it well-formed."""
+    resp = await setup.post(activity)
+    body: dict[str, Any] = await resp.json()
+    assert invoke_problem(resp.status, body) is None, (resp.status, body)
+    return body
+
+
+async def test_buttons_go_out_as_universal_actions_and_the_click_is_answered_with_the_card_updated(
+    setup: Setup,
+) -> None:
     result = await setup.relay.engine.deliver(
         crm_says(setup, text=RichText.of("When shall we deliver?"), choices=SLOTS)
     )
@@ -42,12 +52,32 @@ async def test_buttons_go_out_as_a_card_and_the_submit_comes_back_as_a_reply_wit
     activity_id, card = card_of(setup)
     assert setup.cloud.posted[-1].body is not None and setup.cloud.posted[-1].body["text"] == "When shall we deliver?"
     assert card["content"]["type"] == "AdaptiveCard" and card["content"]["version"] == "1.4"
-    assert [(a["type"], a["title"], a["data"]["relay_choice"]) for a in card["content"]["actions"]] == [
-        ("Action.Submit", "Tomorrow", "slot-tomorrow"),
-        ("Action.Submit", "Friday", "slot-friday"),
+    assert [(a["type"], a["title"], a["verb"], a["data"]["relay_choice"]) for a in card["content"]["actions"]] == [
+        ("Action.Execute", "Tomorrow", "relay_choice", "slot-tomorrow"),
+        ("Action.Execute", "Friday", "relay_choice", "slot-friday"),
     ]
     seen = handed_to(setup.relay)
-    tap = submit(setup.service, activity_id, card, "Friday")
+    tap = execute(setup.service, activity_id, card, "Friday")
+    answer = await invoked(setup, tap)
+    assert (answer["statusCode"], answer["type"]) == (200, CARD)
+    assert answer["value"]["body"] == [{"type": "TextBlock", "text": "✓ Friday", "wrap": True, "weight": "Bolder"}]
+    assert "actions" not in answer["value"] and answer["value"]["version"] == "1.4"
+    (got,) = seen
+    assert got.choice == Choice("slot-friday", "Friday") and got.ref == "crm-ask-1"
+    assert got.text.plain == "Friday" and got.sender is not None and got.sender.name == "Jane Doe"
+    assert await invoked(setup, tap) == answer and len(seen) == 1
+
+
+async def test_a_card_sent_before_with_action_submit_still_comes_back_with_the_choice(setup: Setup) -> None:
+    await setup.relay.engine.deliver(crm_says(setup, text=RichText.of("When shall we deliver?"), choices=SLOTS))
+    activity_id, _ = card_of(setup)
+    actions = [
+        {"type": "Action.Submit", "title": c.title, "data": {"relay_choice": c.id, "relay_title": c.title}}
+        for c in SLOTS.items
+    ]
+    old = {"contentType": CARD, "content": {"type": "AdaptiveCard", "version": "1.4", "body": [], "actions": actions}}
+    seen = handed_to(setup.relay)
+    tap = submit(setup.service, activity_id, old, "Friday")
     resp = await setup.post(tap)
     assert resp.status == 200 and (await resp.json())["status"] == "delivered", await resp.text()
     (got,) = seen
@@ -67,7 +97,8 @@ async def test_a_list_is_a_choice_set_and_the_pick_comes_back(setup: Setup) -> N
         "size-L",
     ]
     seen = handed_to(setup.relay)
-    assert (await setup.post(submit(setup.service, activity_id, card, "Pick a size", picked="size-M"))).status == 200
+    answer = await invoked(setup, execute(setup.service, activity_id, card, "Pick a size", picked="size-M"))
+    assert answer["value"]["body"][0]["text"] == "✓ M" and "actions" not in answer["value"]
     assert [(m.choice, m.ref) for m in seen] == [(Choice("size-M", "M"), "crm-ask-1")]
 
 
@@ -118,6 +149,7 @@ async def test_an_agent_reaction_becomes_text_once(setup: Setup) -> None:
     ("name", "expected"),
     [
         ("card_submit", (Kind.TEXT, "slot-friday", None)),
+        ("card_execute", (Kind.TEXT, "slot-friday", None)),
         ("message_reaction", (Kind.REACTION, None, "👍")),
         ("message_reaction_removed", (Kind.REACTION, None, "")),
     ],
@@ -148,7 +180,7 @@ async def test_cards_submits_and_reactions_leave_no_content_in_logs(
     await setup.relay.engine.deliver(crm_says(setup, text=RichText.of(f"Ask {canary}"), choices=pick))
     activity_id, card = card_of(setup)
     seen = handed_to(setup.relay)
-    assert (await setup.post(submit(setup.service, activity_id, card, f"Title {canary}"))).status == 200
+    assert (await setup.post(execute(setup.service, activity_id, card, f"Title {canary}"))).status == 200
     assert (await setup.post(reaction(setup.service, activity_id, ["heart"]))).status == 200
     assert [m.kind for m in seen] == [Kind.TEXT, Kind.REACTION] and seen[0].choice is not None
     assert canary not in " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

@@ -4,6 +4,7 @@ typing, picks, completed flows and changed numbers."""
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +17,7 @@ from relay.reasons import Reason
 
 BSUID = re.compile(r"^[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}$")
 MAX_BODY = 1024
+FLOW_FIELDS = 50
 MEDIA = (ParamKind.IMAGE, ParamKind.VIDEO, ParamKind.DOCUMENT)
 _CURRENCY = re.compile(r"^([A-Z]{3})\s+(-?[0-9]+(?:\.[0-9]+)?)$")
 
@@ -174,13 +176,49 @@ def pick(kind: str, body: dict[str, Any]) -> Choice | None:
 
 
 def flow(kind: str, body: dict[str, Any]) -> Choice | None:
-    """A completed flow (`nfm_reply`): its kind (`flow`, `address_message`) and the line the customer saw
-    ("Sent"). Its `response_json` (the form's answers) is never read."""
+    """A completed flow (`nfm_reply`): its kind (`flow`, `address_message`), the line the customer saw
+    ("Sent") and the form's answers as `name: value` lines (the description, which joins the text)."""
     reply = body.get("nfm_reply")
     if kind != "interactive" or body.get("type") != "nfm_reply" or not isinstance(reply, dict):
         return None
     name = _text(reply.get("name"))
-    return None if name is None else Choice(name, _text(reply.get("body")) or "Sent")
+    if name is None:
+        return None
+    return Choice(name, _text(reply.get("body")) or "Sent", "\n".join(answers(reply.get("response_json"))) or None)
+
+
+def answers(raw: Any, limit: int = FLOW_FIELDS) -> list[str]:
+    """The answers in a flow's `response_json`, one `name: value` line each (nested names joined with `.`,
+    lists with `, `), without its `flow_token`; nothing when it is not a JSON object."""
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return []
+    if not isinstance(found, dict):
+        return []
+    found.pop("flow_token", None)
+    lines: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if len(lines) >= limit:
+            return
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+            return
+        shown = ", ".join(map(_scalar, value)) if isinstance(value, list) else _scalar(value)
+        lines.append(f"{' '.join(prefix.split())[:100]}: {' '.join(shown.split())[:1000]}")
+
+    walk("", found.pop("values") if set(found) == {"values"} else found)
+    return lines
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return (
+        "" if value is None else json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    )
 
 
 def changed_number(body: dict[str, Any]) -> tuple[str, Party] | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connectors.whatsapp.compose import answers
 from connectors.whatsapp.convert import NUMBER_CHANGED
 from connectors.whatsapp.inbound import parse_payload
 from relay.http import sign
@@ -44,13 +45,15 @@ async def test_a_completed_flow_and_a_quick_reply_reach_the_crm_as_choices(
     env = await make_env()
     await _inbound(env, payload("flow_replies.json"))
     flow, button, address = (m["message"] for m in env.sink.messages())
-    assert flow["text"] == "Sent" and flow["choice"] == {"id": "flow", "title": "Sent"}
+    assert flow["text"] == "Sent\ndelivery_email: ana.lima@example.com\ncard_last4: 4242"
+    assert flow["choice"] == {"id": "flow", "title": "Sent"}, "the answers are the text's, minimised like any text"
     assert button["text"] == "Change the date" and button["choice"] == {"id": "RESCHEDULE", "title": "Change the date"}
-    assert address["text"] == "Sent" and address["choice"]["id"] == "address_message"
+    assert address["text"] == "Sent\ncity: Campinas" and address["choice"]["id"] == "address_message"
     assert all("reason" not in m for m in (flow, button, address))
-    seen = json.dumps(env.sink.received) + _logged(caplog)
+    assert "ft-7731" not in json.dumps(env.sink.received) and "flow_token" not in json.dumps(env.sink.received)
+    logged = _logged(caplog)
     for secret in ("ft-7731", "ana.lima", "4242", "Campinas", "response_json"):
-        assert secret not in seen
+        assert secret not in logged
 
 
 async def test_a_changed_number_is_a_notice_in_the_conversation_and_replies_follow_it(
@@ -130,3 +133,12 @@ def test_other_system_messages_and_malformed_changes_stay_unsupported() -> None:
         [found], _ = parse_payload(data, "wa", "109876543210")
         assert found.moved_to is None and found.message.kind is Kind.TEXT
         assert found.message.reason == "unsupported"
+
+
+def test_flow_answers_become_lines_without_the_flow_token() -> None:
+    raw = json.dumps(
+        {"flow_token": "t", "name": "Ana\nLima", "slots": ["9:00", "10:00"], "opt_in": True, "addr": {"zip": 1}}
+    )
+    assert answers(raw) == ["name: Ana Lima", "slots: 9:00, 10:00", "opt_in: yes", "addr.zip: 1"]
+    assert answers(json.dumps({f"f{n}": n for n in range(80)}), limit=3) == ["f0: 0", "f1: 1", "f2: 2"]
+    assert answers("not json") == answers(json.dumps(["a"])) == answers(None) == []

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.peers.bottlecrm import _lock, peers_dir
+from tests.peers.bottlecrm_install import _lock, peers_dir
 
 VERSION = "4.14.1"
 

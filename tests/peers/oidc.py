@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.peers.bottlecrm import PeerUnavailable, _lock, peers_dir
+from tests.peers.bottlecrm_install import PeerUnavailable, _lock, peers_dir
 
 VERSION = "9.13.3"
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")

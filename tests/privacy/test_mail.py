@@ -86,7 +86,8 @@ async def test_canaries_through_the_graph_mail_connector_leave_nothing(
     start_relay: RelayFactory, aiohttp_server: Any, relay_logs: io.StringIO, canary: str
 ) -> None:
     from bench.reliability.relays import free_port
-    from tests.connectors.graphmail.fake import MAILBOX, FakeGraph
+    from tests.connectors.graphmail.fake import FakeGraph
+    from tests.connectors.graphmail.fake_mailbox import MAILBOX
 
     graph = FakeGraph()
     await aiohttp_server(graph.app())

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient
 from connectors.bottlecrm import admin
 from relay.app import Relay
 from tests.conftest import RelayFactory, workspace
-from tests.peers.bottlecrm import BottleCRM, Credentials, PeerUnavailable, free_port
+from tests.peers.bottlecrm import BottleCRM, Credentials
+from tests.peers.bottlecrm_install import PeerUnavailable, free_port
 
 
 @pytest.fixture(scope="session")

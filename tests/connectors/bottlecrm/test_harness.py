@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers import bottlecrm
+from tests.peers import bottlecrm_install
 
 
 def test_missing_python312_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -14,10 +14,10 @@ def test_missing_python312_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(bottlecrm.PeerUnavailable, match=r"no Python 3\.12 interpreter"):
-        bottlecrm.find_python312()
+    with pytest.raises(bottlecrm_install.PeerUnavailable, match=r"no Python 3\.12 interpreter"):
+        bottlecrm_install.find_python312()
 
 
 @pytest.mark.peer
 def test_python312_is_found_here() -> None:
-    assert bottlecrm.find_python312().is_file()
+    assert bottlecrm_install.find_python312().is_file()

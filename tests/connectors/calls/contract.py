@@ -11,7 +11,9 @@ from urllib.parse import parse_qsl
 
 from relay.http import sign
 from relay.model import Address
-from tests.connectors.twilio_sms.fake import ACCOUNT, TOKEN, FakeTwilio, twilio_signature
+from tests.connectors.twilio_sms.fake import FakeTwilio
+from tests.connectors.twilio_sms.fake_account import ACCOUNT, TOKEN
+from tests.connectors.twilio_sms.fake_webhooks import twilio_signature
 from tests.contract.case import ContractCase, Payload, recorded
 
 HERE = Path(__file__).parent / "payloads"

@@ -12,7 +12,8 @@ from typing import Any
 
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.calls.contract import CALLS_SECRET, calls_config, event_body, signed_event
-from tests.connectors.twilio_sms.fake import ACCOUNT, FakeTwilio
+from tests.connectors.twilio_sms.fake import FakeTwilio
+from tests.connectors.twilio_sms.fake_account import ACCOUNT
 from tests.connectors.twilio_sms.helpers import CUSTOMER, sms_config
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 

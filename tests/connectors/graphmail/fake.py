@@ -1,22 +1,17 @@
 """A faithful fake of the Microsoft Graph mail endpoints the connector uses, and of the tenant's token
 endpoint, served over TLS (msal refuses anything else): subscriptions with the validation handshake on
 both URLs (10 s, text/plain, exact token), clientState, lifetime cap, renewal, lifecycle events on demand;
-inbox listing, MIME ($value), move, folders, sendMail (base64 MIME, 202), 401 without a valid token, and
+the mailbox (fake_mailbox: listing, $value, move, folders, sendMail), 401 without a valid token, and
 429 + Retry-After above 4 concurrent requests per mailbox. Notifications are retried on non-2xx answers."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import itertools
-import json
-import re
 import ssl
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +19,16 @@ import aiohttp
 import certifi
 from aiohttp import web
 
+from tests.connectors.graphmail.fake_mailbox import MAILBOX, Mailbox, Stored, graph_error
 from tests.peers.mail import certificate
-from tests.peers.smtpd import BOUNCE_DOMAIN, dsn
 from tests.support.fake_platform import FakePlatform
 
 TENANT = "contoso-tenant"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CLIENT_SECRET = "fake-client-secret-0123456789"
 CLIENT_STATE = "fake-client-state-5d8a1c7e3b9f"
-MAILBOX = "support@contoso.example"
 MAX_MINUTES = 10080
-
-
-@dataclass
-class Stored:
-    """A message in the fake mailbox."""
-
-    id: str
-    mime: bytes
-    folder: str
-    received: str
-    conversation: str
+TOO_FAR = "Subscription expiration can only be 10080 minutes in the future."
 
 
 @dataclass
@@ -71,7 +55,7 @@ def trust(ca_file: Path) -> Path:
 
 
 @dataclass
-class FakeGraph(FakePlatform):
+class FakeGraph(FakePlatform, Mailbox):
     """Graph and the tenant's token endpoint on one TLS site (`base`), started with the aiohttp app."""
 
     base: str = ""
@@ -141,10 +125,10 @@ class FakeGraph(FakePlatform):
         if not request.path.startswith("/v1.0/"):
             return await handler(request)  # type: ignore[no-any-return]
         if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return _error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+            return graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
         if self.active >= self.max_concurrent:
             self.throttled += 1
-            return _error(429, "ApplicationThrottled", "Too many requests", {"Retry-After": "1"})
+            return graph_error(429, "ApplicationThrottled", "Too many requests", {"Retry-After": "1"})
         self.active += 1
         try:
             return await handler(request)  # type: ignore[no-any-return]
@@ -207,12 +191,14 @@ class FakeGraph(FakePlatform):
         body = await request.json()
         expires = _parse_time(body.get("expirationDateTime"))
         if expires is None or expires > datetime.now(UTC) + timedelta(minutes=MAX_MINUTES):
-            return _error(400, "ExtensionError", "Subscription expiration can only be 10080 minutes in the future.")
+            return graph_error(
+                400, "ExtensionError", "Subscription expiration can only be 10080 minutes in the future."
+            )
         if len(str(body.get("clientState", ""))) > 128:
-            return _error(400, "InvalidRequest", "clientState is longer than 128 characters.")
+            return graph_error(400, "InvalidRequest", "clientState is longer than 128 characters.")
         for key in ("notificationUrl", "lifecycleNotificationUrl"):
             if body.get(key) and not await self._validate(body[key]):
-                return _error(400, "InvalidRequest", "Subscription validation request failed.")
+                return graph_error(400, "InvalidRequest", "Subscription validation request failed.")
         sub = Subscription(f"sub-{next(self._ids)}", body, expires)
         self.subscriptions[sub.id] = sub
         return web.json_response({**body, "id": sub.id, "clientState": None}, status=201)
@@ -224,10 +210,12 @@ class FakeGraph(FakePlatform):
     async def renew(self, request: web.Request) -> web.Response:
         sub = self.subscriptions.get(request.match_info["id"])
         if sub is None:
-            return _error(404, "ResourceNotFound", "The object was not found.")
+            return graph_error(404, "ResourceNotFound", "The object was not found.")
         expires = _parse_time((await request.json()).get("expirationDateTime"))
         if expires is None or expires > datetime.now(UTC) + timedelta(minutes=MAX_MINUTES):
-            return _error(400, "ExtensionError", "Subscription expiration can only be 10080 minutes in the future.")
+            return graph_error(
+                400, "ExtensionError", "Subscription expiration can only be 10080 minutes in the future."
+            )
         sub.expires = expires
         return web.json_response({**sub.body, "id": sub.id, "expirationDateTime": _time(expires)})
 
@@ -270,116 +258,6 @@ class FakeGraph(FakePlatform):
                 status = resp.status
         return status
 
-    # -- the mailbox ----------------------------------------------------------------------------------
-    async def deliver(self, raw: bytes) -> str:
-        """A mail arrives in the inbox (and the subscriptions hear of it)."""
-        msg = message_from_bytes(raw, policy=policy.default)
-        refs = re.findall(r"<[^>]+>", str(msg.get("References", "")))
-        root = refs[0] if refs else str(msg.get("Message-ID", ""))
-        known = [m.conversation for m in self.messages.values() if _mid(m.mime) == root or root in _refs(m.mime)]
-        stored = Stored(
-            id=f"AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A{next(self._ids):06d}",
-            mime=raw,
-            folder="inbox",
-            received=f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}.{next(self._ids):07d}Z",
-            conversation=known[0] if known else f"conv-{next(self._ids)}",
-        )
-        self.messages[stored.id] = stored
-        if self.deliver_notifications:
-            asyncio.get_running_loop().create_task(self.notify(stored.id))
-        return stored.id
-
-    def in_folder(self, folder: str) -> list[Stored]:
-        return sorted((m for m in self.messages.values() if m.folder == folder), key=lambda m: m.received)
-
-    async def inbox_folder(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"id": "inbox", "displayName": "Inbox", "totalItemCount": len(self.in_folder("inbox"))}
-        )
-
-    async def list_inbox(self, request: web.Request) -> web.Response:
-        top = int(request.query.get("$top", "10"))
-        items = [{"id": m.id, "internetMessageId": _mid(m.mime)} for m in self.in_folder("inbox")[:top]]
-        return web.json_response({"value": items})
-
-    async def list_folders(self, request: web.Request) -> web.Response:
-        wanted = re.fullmatch(r"displayName eq '(.*)'", request.query.get("$filter", ""))
-        found = [
-            {"id": fid, "displayName": name} for name, fid in self.folders.items() if not wanted or wanted[1] == name
-        ]
-        return web.json_response({"value": found})
-
-    async def create_folder(self, request: web.Request) -> web.Response:
-        name = (await request.json())["displayName"]
-        if name in self.folders:
-            return _error(409, "ErrorFolderExists", "A folder with the specified name already exists.")
-        self.folders[name] = f"folder-{next(self._ids)}"
-        return web.json_response({"id": self.folders[name], "displayName": name}, status=201)
-
-    async def search(self, request: web.Request) -> web.Response:
-        query = request.query.get("$filter", "")
-        by_id = re.fullmatch(r"internetMessageId eq '(.*)'", query)
-        by_conv = re.fullmatch(r"conversationId eq '(.*)'", query)
-        found = [
-            m
-            for m in self.messages.values()
-            if (by_id and _mid(m.mime) == by_id[1]) or (by_conv and m.conversation == by_conv[1])
-        ]
-        return web.json_response({"value": [_view(m) for m in found]})
-
-    async def value(self, request: web.Request) -> web.Response:
-        found = self.messages.get(request.match_info["id"])
-        if found is None:
-            return _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-        return web.Response(body=found.mime, content_type="text/plain")
-
-    async def move(self, request: web.Request) -> web.Response:
-        found = self.messages.get(request.match_info["id"])
-        target = (await request.json()).get("destinationId")
-        if found is None:
-            return _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-        if target not in self.folders.values():
-            return _error(400, "ErrorInvalidIdMalformed", "Id is malformed.")
-        found.folder = target
-        return web.json_response({"id": found.id, "parentFolderId": target}, status=201)
-
-    async def send_mail(self, request: web.Request) -> web.Response:
-        if request.content_type != "text/plain":
-            return _error(400, "ErrorInvalidRequest", "only MIME sends are expected by this fake")
-        try:
-            raw = base64.b64decode(await request.read(), validate=True)
-        except (binascii.Error, ValueError):
-            return _error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
-        self.sent.append(raw)
-        msg = message_from_bytes(raw, policy=policy.default)
-        to = str(msg.get("To", ""))
-        if to.lower().endswith("@" + BOUNCE_DOMAIN) or to.lower().endswith(BOUNCE_DOMAIN + ">"):
-            await self.deliver(dsn(MAILBOX, to, raw))
-        return web.Response(status=202)
-
-
-def _mid(raw: bytes) -> str:
-    found = re.search(rb"^Message-ID:\s*(<[^>]+>)", raw, re.I | re.M)
-    return found[1].decode() if found else ""
-
-
-def _refs(raw: bytes) -> str:
-    found = re.search(rb"^References:\s*(.+)$", raw, re.I | re.M)
-    return found[1].decode() if found else ""
-
-
-def _view(m: Stored) -> dict[str, Any]:
-    msg = message_from_bytes(m.mime, policy=policy.default)
-    heads = [{"name": k, "value": str(v)} for k, v in msg.items() if k.lower() in ("references", "in-reply-to")]
-    return {
-        "id": m.id,
-        "internetMessageId": _mid(m.mime),
-        "subject": str(msg.get("Subject", "")),
-        "conversationId": m.conversation,
-        "receivedDateTime": m.received,
-        "internetMessageHeaders": heads,
-    }
-
 
 def _time(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
@@ -390,8 +268,3 @@ def _parse_time(raw: Any) -> datetime | None:
         return datetime.strptime(str(raw)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return None
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return web.Response(status=status, body=body, content_type="application/json", headers=headers)

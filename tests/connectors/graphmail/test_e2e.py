@@ -21,7 +21,8 @@ from relay.app import Relay
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.email.helpers import mail, until
 from tests.connectors.email.test_peer_e2e import PDF, QUOTED, answer
-from tests.connectors.graphmail.fake import CLIENT_STATE, MAILBOX, FakeGraph
+from tests.connectors.graphmail.fake import CLIENT_STATE, FakeGraph
+from tests.connectors.graphmail.fake_mailbox import MAILBOX
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 
 pytestmark = pytest.mark.timeout(90)

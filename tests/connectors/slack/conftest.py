@@ -1,15 +1,18 @@
-"""Fixtures for the Slack connector tests: the fake Slack and workspace builders."""
+"""Fixtures for the Slack connector tests: the fake Slack, workspace builders, a signed event POST."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 import pytest
 
 from tests.conftest import workspace
-from tests.connectors.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.connectors.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, signed
 from tests.support.crm_sink import SINK_SECRET
+
+URL = "/hooks/slack/events"
 
 WRITES: list[str] = []
 _AUDIT = {"on": False}
@@ -64,3 +67,9 @@ def slack_to_crm(fake: FakeSlack, crm_url: str, crm: dict[str, Any] | None = Non
         media={"allowlist": ["127.0.0.1:*"]},
         network={"allow_private": ["127.0.0.1/32"]},  # the fake serves file and upload URLs on loopback
     )
+
+
+async def post_event(client: Any, body: dict[str, Any] | bytes, **headers: str) -> Any:
+    """POST a body to the relay's Slack Events route, signed as Slack signs it."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await client.post(URL, data=raw, headers={**signed(raw), **headers})

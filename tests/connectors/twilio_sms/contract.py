@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from relay.model import Address
-from tests.connectors.twilio_sms.fake import TOKEN, FakeTwilio, twilio_signature
+from tests.connectors.twilio_sms.fake import FakeTwilio
+from tests.connectors.twilio_sms.fake_account import TOKEN
+from tests.connectors.twilio_sms.fake_webhooks import twilio_signature
 from tests.connectors.twilio_sms.helpers import CUSTOMER, sms_config
 from tests.contract.case import ContractCase, Payload, recorded
 

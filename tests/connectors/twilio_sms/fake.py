@@ -1,79 +1,27 @@
 """A faithful local Twilio for SMS/MMS (and Voice status callbacks): the Messages API with its documented
-errors (21610 after STOP, 20429 over the concurrency limit, 21211, 21617), its message log and media, signed
-webhooks posted the way Twilio posts them (one retry within 15 s, then the fallback URL, then error 11200),
-status callbacks, and the keywords Twilio itself handles on long codes."""
+errors (21610 after STOP, 20429 over the concurrency limit, 21211, 21617), its message log and media. The
+signed webhooks, status callbacks and long-code keywords are in fake_webhooks; the account in fake_account."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import itertools
-import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
+from tests.connectors.twilio_sms.fake_account import ACCOUNT, API, NUMBER, TOKEN, Logged, new_sid
+from tests.connectors.twilio_sms.fake_webhooks import WebhookSender
 from tests.support.fake_platform import FakePlatform
 
-ACCOUNT = "AC" + "a1" * 16
-TOKEN = "fake-twilio-auth-token-0123456789"
-NUMBER = "+15550001111"
-API = f"/2010-04-01/Accounts/{ACCOUNT}"
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-START_WORDS = {"START", "YES", "UNSTOP"}
-HELP_WORDS = {"HELP", "INFO"}
 
-
-def twilio_signature(token: str, url: str, params: Sequence[tuple[str, str]]) -> str:
-    """What Twilio puts in X-Twilio-Signature: HMAC-SHA1 over the URL and the sorted name+value pairs."""
-    joined = url + "".join(k + v for k, v in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), joined.encode(), hashlib.sha1).digest()).decode()
-
-
-def _sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
-
-
-@dataclass
-class Logged:
-    """One entry of Twilio's message log."""
-
-    sid: str
-    sender: str
-    to: str
-    body: str
-    direction: str
-    status: str
-    at: float
-    media: list[tuple[str, bytes, str]] = field(default_factory=list)
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "sid": self.sid,
-            "account_sid": ACCOUNT,
-            "from": self.sender,
-            "to": self.to,
-            "body": self.body,
-            "num_media": str(len(self.media)),
-            "num_segments": "1",
-            "direction": self.direction,
-            "status": self.status,
-            "date_sent": format_datetime(datetime.fromtimestamp(self.at, UTC), usegmt=True),
-            "uri": f"{API}/Messages/{self.sid}.json",
-            "subresource_uris": {"media": f"{API}/Messages/{self.sid}/Media.json"},
-        }
-
-
-class FakeTwilio(FakePlatform):
+class FakeTwilio(FakePlatform, WebhookSender):
     """Twilio's Messages API and webhooks. `reach` maps a public base URL (as configured at Twilio) to the
     address it really answers on, like a TLS-terminating proxy; webhooks are signed over the public URL."""
 
@@ -149,7 +97,6 @@ class FakeTwilio(FakePlatform):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # ---- the Messages API
     async def create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._error(20003, 401)
@@ -177,9 +124,9 @@ class FakeTwilio(FakePlatform):
                 data = await resp.read()
                 if resp.status != 200:
                     return self._error(12300)
-                media.append((_sid("ME"), data, resp.content_type))
+                media.append((new_sid("ME"), data, resp.content_type))
                 self.fetched.append((str(url), data))
-        sid = _sid("MM" if media else "SM")
+        sid = new_sid("MM" if media else "SM")
         sender = fields.get("From") or fields.get("MessagingServiceSid", "")
         self.log.append(Logged(sid, sender, to, body, "outbound-api", "queued", self.clock(), media))
         self.sends.append((time.monotonic(), {**fields, "sid": sid, "media": str(len(media))}))
@@ -187,17 +134,6 @@ class FakeTwilio(FakePlatform):
         if callback:
             self._spawn(self._statuses(sid, to, callback))
         return web.json_response({"sid": sid, "status": "queued", "to": to, "num_media": str(len(media))}, status=201)
-
-    async def _statuses(self, sid: str, to: str, url: str) -> None:
-        states = ["sent", self.final_status]
-        if self.reorder:
-            states.reverse()
-        for state in states:
-            params = [("MessageSid", sid), ("SmsSid", sid), ("AccountSid", ACCOUNT), ("To", to)]
-            params += [("MessageStatus", state), ("SmsStatus", state), ("ApiVersion", "2010-04-01")]
-            if state in ("undelivered", "failed") and self.final_error:
-                params.append(("ErrorCode", self.final_error))
-            await self.post(url, params)
 
     def _page(self, request: web.Request) -> tuple[list[Logged], int, int]:
         to, since = request.query.get("To"), request.query.get("DateSent>")
@@ -264,62 +200,6 @@ class FakeTwilio(FakePlatform):
             return self._error(20003, 401)
         rows = [{"phone_number": NUMBER, "sms_url": self.sms_url, "sms_method": "POST"}]
         return web.json_response({"incoming_phone_numbers": rows})
-
-    # ---- a customer, and the webhooks Twilio posts
-    async def text(self, sender: str, body: str, media: Sequence[tuple[bytes, str]] = (), to: str = NUMBER) -> str:
-        """A customer texts the business: logged, Twilio's own keywords applied, then the webhook posted as
-        Twilio posts it. Returns the MessageSid."""
-        files = [(_sid("ME"), data, mime) for data, mime in media]
-        sid = _sid("MM" if files else "SM")
-        self.log.append(Logged(sid, sender, to, body, "inbound", "received", self.clock(), files))
-        word = body.strip().upper()
-        params = [("MessageSid", sid), ("SmsSid", sid), ("SmsMessageSid", sid), ("AccountSid", ACCOUNT)]
-        params += [("From", sender), ("To", to), ("Body", body), ("NumMedia", str(len(files)))]
-        params += [("NumSegments", "1"), ("SmsStatus", "received"), ("ApiVersion", "2010-04-01")]
-        params += [("FromCountry", "DE"), ("ToCountry", "US"), ("FromCity", "BERLIN")]
-        for i, (me, _, mime) in enumerate(files):
-            params += [(f"MediaUrl{i}", f"https://api.twilio.com{API}/Messages/{sid}/Media/{me}")]
-            params += [(f"MediaContentType{i}", mime)]
-        if word in STOP_WORDS:
-            self.optouts.add(sender)
-            params.append(("OptOutType", "STOP"))
-        elif word in START_WORDS:
-            self.optouts.discard(sender)
-            params.append(("OptOutType", "START"))
-        elif word in HELP_WORDS:
-            params.append(("OptOutType", "HELP"))
-        await self.deliver_webhook(sid, self.sms_url, params)
-        return sid
-
-    async def deliver_webhook(self, sid: str, url: str, params: Sequence[tuple[str, str]]) -> bool:
-        """One attempt and one retry within `give_up` seconds, then the fallback URL, then error 11200."""
-        started = time.monotonic()
-        for attempt in range(2):
-            if attempt:
-                await asyncio.sleep(self.retry_pause)
-            if time.monotonic() - started > self.give_up:
-                break
-            if await self.post(url, params, sid):
-                return True
-        if self.fallback_url and await self.post(self.fallback_url, params, sid):
-            return True
-        self.errors.append((sid, 11200))
-        return False
-
-    async def post(self, url: str, params: Sequence[tuple[str, str]], sid: str = "") -> bool:
-        """POST a signed form; True on 2xx."""
-        self.attempts[sid] = self.attempts.get(sid, 0) + 1
-        headers = {"X-Twilio-Signature": twilio_signature(TOKEN, url, params), "I-Twilio-Idempotency-Token": sid}
-        try:
-            async with self.session.post(
-                self._real(url),
-                data=urlencode(list(params)),
-                headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-            ) as resp:
-                await resp.read()
-                return 200 <= resp.status < 300
-        except (aiohttp.ClientError, TimeoutError):
-            return False
 
     def sent_to(self, number: str) -> list[dict[str, str]]:
         return [form for _, form in self.sends if form.get("To") == number]

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient
 from relay.app import Relay
 from relay.http import sign
 from tests.conftest import RelayFactory, workspace
-from tests.connectors.twilio_sms.fake import ACCOUNT, NUMBER, TOKEN, FakeTwilio
+from tests.connectors.twilio_sms.fake import FakeTwilio
+from tests.connectors.twilio_sms.fake_account import ACCOUNT, NUMBER, TOKEN
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 
 CUSTOMER = "+4915112345678"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import RelayFactory
-from tests.connectors.twilio_sms.fake import ACCOUNT, NUMBER, TOKEN, twilio_signature
+from tests.connectors.twilio_sms.fake_account import ACCOUNT, NUMBER, TOKEN
+from tests.connectors.twilio_sms.fake_webhooks import twilio_signature
 from tests.connectors.twilio_sms.helpers import CUSTOMER, make_rig, until
 from tests.support.crm_sink import CrmSink
 

@@ -8,7 +8,7 @@ from typing import Any
 from relay.model import Address, Kind, Message
 from relay.richtext import RichText
 from tests.conftest import RelayFactory
-from tests.connectors.twilio_sms.fake import API
+from tests.connectors.twilio_sms.fake_account import API
 from tests.connectors.twilio_sms.helpers import CUSTOMER, make_rig, until
 from tests.support.crm_sink import CrmSink
 

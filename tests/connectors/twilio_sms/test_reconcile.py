@@ -7,7 +7,8 @@ from collections import Counter
 from typing import Any
 
 from tests.conftest import RelayFactory
-from tests.connectors.twilio_sms.fake import NUMBER, FakeTwilio, Logged
+from tests.connectors.twilio_sms.fake import FakeTwilio
+from tests.connectors.twilio_sms.fake_account import NUMBER, Logged
 from tests.connectors.twilio_sms.helpers import Clock, Rig, make_rig, until
 from tests.support.crm_sink import CrmSink
 

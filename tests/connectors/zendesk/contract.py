@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.connectors.zendesk.fake import APP_ID, KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeSunco
+from tests.connectors.zendesk.fake import APP_ID, KEY_ID, KEY_SECRET, FakeSunco
+from tests.connectors.zendesk.fake_integrations import WEBHOOK_SECRET
 from tests.contract.case import ContractCase, Payload, recorded
 
 HERE = Path(__file__).parent / "payloads"

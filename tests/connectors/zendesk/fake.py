@@ -1,75 +1,38 @@
-"""A Sunshine Conversations v2 fake: users, personal conversations, messages, attachments, integrations, and
-the integration webhook sender (X-API-Key, every message whatever its author, SunCo's retry rules)."""
+"""A Sunshine Conversations v2 fake: users, personal conversations, messages, attachments and activity (its
+request checks are in fake_rules, integrations and the webhook sender in fake_integrations)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
-import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
-import jwt
 from aiohttp import web
 
+from tests.connectors.zendesk.fake_integrations import INTEGRATION, Delivery, Integrations
+from tests.connectors.zendesk.fake_rules import (
+    MAX_JSON,
+    MAX_UPLOAD,
+    api_key,
+    bad_content,
+    err,
+    flat_small,
+    form_file,
+    now,
+)
 from tests.support.fake_platform import FakePlatform
 
 APP_ID = "5ebee0975ac5304b664a12fa"
 KEY_ID = "app_5f0e8a1c2b3d4e5f6a7b8c9d"
 KEY_SECRET = "fake-key-secret-0123456789abcdef"
-WEBHOOK_SECRET = "8564b3e6a8b20a4bdb68b05ce9bc5936"
-NO_RETRY = frozenset({400, 401, 403, 404, 406})
-MAX_JSON = 100 * 1024
-MAX_UPLOAD = 50 << 20
-
-
-def _err(status: int, code: str, title: str) -> web.Response:
-    return web.json_response({"errors": [{"code": code, "title": title}]}, status=status)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _flat_small(meta: Any) -> bool:
-    """SunCo metadata: a flat object of strings, numbers and booleans, at most 4 KB."""
-    if meta is None:
-        return True
-    scalars = all(isinstance(v, str | int | float | bool) for v in meta.values()) if isinstance(meta, dict) else False
-    return scalars and len(json.dumps(meta)) <= 4096
-
-
-def _form_file(content_type: str, raw: bytes, name: str) -> tuple[bytes, str, str] | None:
-    """(bytes, mime, filename) of the multipart/form-data file field `name` (the base has read the body)."""
-    if not content_type.startswith("multipart/form-data"):
-        return None
-    parsed = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
-    for part in parsed.iter_parts():
-        if part.get_param("name", header="content-disposition") == name:
-            data = part.get_payload(decode=True)
-            mime = part.get_content_type()
-            return (data if isinstance(data, bytes) else b""), mime, part.get_filename() or "file"
-    return None
 
 
 @dataclass
-class Delivery:
-    """One webhook POST attempt: the events it carried and the status it got (None: no answer in time)."""
-
-    event_ids: list[str]
-    status: int | None
-    attempt: int
-
-
-@dataclass
-class FakeSunco(FakePlatform):
+class FakeSunco(FakePlatform, Integrations):
     """SunCo at `<base>/v2/apps/<app>/...`; agents answer with `agent_reply`; `webhook_timeout` and `retry_base`
     scale SunCo's 20 s timeout and 15-minute retry window down for tests."""
 
@@ -117,25 +80,12 @@ class FakeSunco(FakePlatform):
     def _denied(self, request: web.Request) -> web.Response | None:
         """401 unless Basic key id:secret or an HS256 JWT with a known key's kid and an app/account scope; an
         integration-scoped key is remembered on the request (it may not list integrations)."""
-        header = request.headers.get("Authorization", "")
-        key: str | None = None
-        if header.startswith("Basic "):
-            key_id, _, given = base64.b64decode(header[6:] + "==").decode(errors="replace").partition(":")
-            known = self.keys.get(key_id)
-            key = key_id if known and secrets.compare_digest(given, known[0]) else None
-        elif header.startswith("Bearer "):
-            try:
-                token = header[7:]
-                kid = str(jwt.get_unverified_header(token).get("kid"))
-                claims = jwt.decode(token, self.keys[kid][0], algorithms=["HS256"])
-                key = kid if claims.get("scope") in ("app", "account") else None
-            except (jwt.PyJWTError, KeyError):
-                key = None
+        key = api_key(request.headers.get("Authorization", ""), self.keys)
         if key is None:
-            return _err(401, "unauthorized", "Authorization is required")
-        request["integration"] = self.keys[key][1]
+            return err(401, "unauthorized", "Authorization is required")
+        request[INTEGRATION] = self.keys[key][1]
         if request.match_info.get("app") != self.app_id:
-            return _err(404, "app_not_found", "App not found")
+            return err(404, "app_not_found", "App not found")
         return None
 
     async def _json(self, request: web.Request) -> Any:
@@ -152,10 +102,10 @@ class FakeSunco(FakePlatform):
             return denied
         body = await self._json(request)
         ext = body.get("externalId")
-        if not isinstance(ext, str) or not 1 <= len(ext) <= 1024 or not _flat_small(body.get("metadata")):
-            return _err(400, "bad_request", "Invalid externalId or metadata")
+        if not isinstance(ext, str) or not 1 <= len(ext) <= 1024 or not flat_small(body.get("metadata")):
+            return err(400, "bad_request", "Invalid externalId or metadata")
         if ext in self.users:
-            return _err(409, "conflict", "User already exists")
+            return err(409, "conflict", "User already exists")
         user = {
             "id": self._id(),
             "externalId": ext,
@@ -169,7 +119,7 @@ class FakeSunco(FakePlatform):
         if (denied := self._denied(request)) is not None:
             return denied
         user = self._user(request.match_info["user"])
-        return web.json_response({"user": user}) if user else _err(404, "user_not_found", "User not found")
+        return web.json_response({"user": user}) if user else err(404, "user_not_found", "User not found")
 
     def _view(self, conv: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in conv.items() if k != "messages"}
@@ -179,10 +129,10 @@ class FakeSunco(FakePlatform):
             return denied
         key = request.query.get("filter[userExternalId]") or request.query.get("filter[userId]")
         if not key:
-            return _err(400, "bad_request", "filter[userId] or filter[userExternalId] is required")
+            return err(400, "bad_request", "filter[userId] or filter[userExternalId] is required")
         user = self._user(key)
         if user is None:
-            return _err(404, "user_not_found", "User not found")
+            return err(404, "user_not_found", "User not found")
         found = [self._view(c) for c in self.conversations.values() if c["participants"][0]["userId"] == user["id"]]
         return web.json_response({"conversations": found, "meta": {"hasMore": False}})
 
@@ -192,12 +142,12 @@ class FakeSunco(FakePlatform):
         body = await self._json(request)
         parts = body.get("participants")
         if body.get("type") != "personal" or not isinstance(parts, list) or len(parts) != 1:
-            return _err(400, "bad_request", "A personal conversation needs exactly one participant")
-        if not _flat_small(body.get("metadata")):
-            return _err(400, "bad_request", "metadata must be flat and at most 4KB")
+            return err(400, "bad_request", "A personal conversation needs exactly one participant")
+        if not flat_small(body.get("metadata")):
+            return err(400, "bad_request", "metadata must be flat and at most 4KB")
         user = self._user(str(parts[0].get("userExternalId") or parts[0].get("userId")))
         if user is None:
-            return _err(404, "user_not_found", "User not found")
+            return err(404, "user_not_found", "User not found")
         conv = {
             "id": self._id(),
             "type": "personal",
@@ -216,42 +166,27 @@ class FakeSunco(FakePlatform):
         if (denied := self._denied(request)) is not None:
             return denied
         conv = self._conv(request)
-        return web.json_response({"conversation": self._view(conv)}) if conv else _err(404, "not_found", "Not found")
+        return web.json_response({"conversation": self._view(conv)}) if conv else err(404, "not_found", "Not found")
 
     async def update_conversation(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:
             return denied
         conv, body = self._conv(request), await self._json(request)
         if conv is None:
-            return _err(404, "not_found", "Resource not found")
-        if not _flat_small(body.get("metadata")):
-            return _err(400, "bad_request", "metadata must be flat and at most 4KB")
+            return err(404, "not_found", "Resource not found")
+        if not flat_small(body.get("metadata")):
+            return err(400, "bad_request", "metadata must be flat and at most 4KB")
         conv["metadata"] = body.get("metadata", conv["metadata"])
         return web.json_response({"conversation": self._view(conv)})
-
-    def _bad_content(self, content: Any) -> str | None:
-        if not isinstance(content, dict):
-            return "content is required"
-        kind = content.get("type")
-        if kind == "text":
-            text = content.get("text") or content.get("markdownText") or content.get("htmlText")
-            if not isinstance(text, str) or not text:
-                return "text is required"
-            if any(len(content.get(k) or "") > 4096 for k in ("text", "markdownText", "htmlText")):
-                return "text must be at most 4096 characters"
-            return None
-        if kind in ("image", "file"):
-            return None if isinstance(content.get("mediaUrl"), str) else "mediaUrl is required"
-        return f"content type {kind!r} is not supported by this fake"
 
     async def post_message(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:
             return denied
         conv, body = self._conv(request), await self._json(request)
         if conv is None:
-            return _err(404, "not_found", "Resource not found")
-        author, problem = body.get("author"), self._bad_content(body.get("content"))
-        if problem is None and not _flat_small(body.get("metadata")):
+            return err(404, "not_found", "Resource not found")
+        author, problem = body.get("author"), bad_content(body.get("content"))
+        if problem is None and not flat_small(body.get("metadata")):
             problem = "metadata must be flat and at most 4KB"
         if problem is None and not (isinstance(author, dict) and author.get("type") in ("user", "business")):
             problem = "author.type must be user or business"
@@ -262,9 +197,9 @@ class FakeSunco(FakePlatform):
             ):
                 problem = "the author is not a participant of this conversation"
         if problem is not None:
-            return _err(400, "bad_request", problem)
+            return err(400, "bad_request", problem)
         if len(conv["messages"]) >= self.message_limit:
-            return _err(423, "locked", f"Message limit of {self.message_limit} per conversation reached.")
+            return err(423, "locked", f"Message limit of {self.message_limit} per conversation reached.")
         message = self.store(conv, author, body["content"], "api:conversations", body.get("metadata"))
         return web.json_response({"messages": [message]}, status=201)
 
@@ -277,7 +212,7 @@ class FakeSunco(FakePlatform):
             shown["userId"] = conv["participants"][0]["userId"]
         message = {
             "id": self._id(),
-            "received": _now(),
+            "received": now(),
             "author": shown,
             "content": content,
             "source": {"type": source},
@@ -293,7 +228,7 @@ class FakeSunco(FakePlatform):
             return denied
         conv = self._conv(request)
         if conv is None:
-            return _err(404, "not_found", "Resource not found")
+            return err(404, "not_found", "Resource not found")
         items = conv["messages"]
         before = request.query.get("page[before]")
         if before is not None:
@@ -307,10 +242,10 @@ class FakeSunco(FakePlatform):
             return denied
         conv, body = self._conv(request), await self._json(request)
         if conv is None:
-            return _err(404, "not_found", "Resource not found")
+            return err(404, "not_found", "Resource not found")
         author = body.get("author") or {}
         if author.get("type") == "user" and body.get("type") != "conversation:read":
-            return _err(400, "bad_request", "Users may only send conversation:read")
+            return err(400, "bad_request", "Users may only send conversation:read")
         conv.setdefault("activities", []).append(body.get("type"))
         return web.json_response({})
 
@@ -318,13 +253,13 @@ class FakeSunco(FakePlatform):
         if (denied := self._denied(request)) is not None:
             return denied
         if request.query.get("access") != "public":
-            return _err(400, "bad_request", "access must be public")
-        source = _form_file(request.headers.get("Content-Type", ""), await request.read(), "source")
+            return err(400, "bad_request", "access must be public")
+        source = form_file(request.headers.get("Content-Type", ""), await request.read(), "source")
         if source is None:
-            return _err(400, "bad_request", "source file is required")
+            return err(400, "bad_request", "source file is required")
         data, mime, filename = source
         if len(data) > MAX_UPLOAD:
-            return _err(413, "payload_too_large", "File too large")
+            return err(413, "payload_too_large", "File too large")
         key = self._id()
         self.attachments[key] = (data, mime)
         url = f"{request.url.origin()}/media/{key}/{quote(unquote(filename))}"
@@ -335,42 +270,6 @@ class FakeSunco(FakePlatform):
         if found is None:
             return web.Response(status=404)
         return web.Response(body=found[0], content_type=found[1])
-
-    async def list_integrations(self, request: web.Request) -> web.Response:
-        if (denied := self._denied(request)) is not None:
-            return denied
-        if request["integration"] is not None:
-            return _err(403, "forbidden", "Insufficient scope")
-        types = request.query.get("filter[types]")
-        found = [i for i in self.integrations.values() if types is None or i["type"] in types.split(",")]
-        return web.json_response({"integrations": found, "meta": {"hasMore": False}})
-
-    async def list_webhooks(self, request: web.Request) -> web.Response:
-        if (denied := self._denied(request)) is not None:
-            return denied
-        wanted = request.match_info["integration"]
-        own = request["integration"]
-        integration = self.integrations.get(own if wanted == "me" and own else wanted)
-        if integration is None or own not in (None, integration["id"]):
-            return _err(404, "not_found", "Integration not found")
-        return web.json_response({"webhooks": integration["webhooks"]})
-
-    def add_webhook(
-        self, target: str, secret: str = WEBHOOK_SECRET, triggers: tuple[str, ...] = ("conversation:message",)
-    ) -> dict[str, Any]:
-        """A custom integration with one v2 webhook (SunCo allows exactly one per custom integration)."""
-        hook: dict[str, Any] = {"id": self._id(), "version": "v2", "target": target, "secret": secret}
-        hook["triggers"] = list(triggers)
-        key = self._id()
-        self.integrations[key] = {"id": key, "type": "custom", "displayName": "Relay", "webhooks": [hook]}
-        return hook
-
-    def integration_key(self, hook: dict[str, Any]) -> tuple[str, str]:
-        """An API key (id, secret) scoped to the custom integration that owns `hook`, as Admin Center makes."""
-        owner = next(i["id"] for i in self.integrations.values() if hook in i["webhooks"])
-        key_id, secret = f"int_{self._id()}", secrets.token_urlsafe(32)
-        self.keys[key_id] = (secret, owner)
-        return key_id, secret
 
     def agent_reply(
         self, conversation: str, text: str | None = None, *, media: tuple[bytes, str, str] | None = None, **author: Any
@@ -391,56 +290,3 @@ class FakeSunco(FakePlatform):
         """The text of every message (all conversations unless one is named)."""
         convs = [self.conversations[conversation]] if conversation else list(self.conversations.values())
         return [str(m["content"].get("text") or "") for c in convs for m in c["messages"]]
-
-    def _fire(self, conv: dict[str, Any], message: dict[str, Any]) -> None:
-        for integration in self.integrations.values():
-            for hook in integration["webhooks"]:
-                if "conversation:message" in hook["triggers"]:
-                    shown = {k: conv[k] for k in ("id", "type", "metadata", "activeSwitchboardIntegration")}
-                    payload = {"conversation": shown, "message": message}
-                    event = {"id": self._id(), "type": "conversation:message", "createdAt": _now(), "payload": payload}
-                    body = {
-                        "app": {"id": self.app_id},
-                        "webhook": {"id": hook["id"], "version": "v2"},
-                        "events": [event],
-                    }
-                    task = asyncio.get_running_loop().create_task(self._send(hook, body))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, hook: dict[str, Any], body: dict[str, Any]) -> None:
-        """Up to 5 attempts, exponentially spaced; none after a 2xx or a non-recoverable 4xx."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        raw = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "X-API-Key": hook["secret"], "User-Agent": "Zendesk-Webhook"}
-        ids = [e["id"] for e in body["events"]]
-        for attempt in range(5):
-            status: int | None = None
-            try:
-                timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-                async with self._session.post(hook["target"], data=raw, headers=headers, timeout=timeout) as resp:
-                    await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError):
-                status = None
-            self.deliveries.append(Delivery(ids, status, attempt + 1))
-            if status is not None and (200 <= status < 300 or status in NO_RETRY):
-                if self.duplicate_webhooks and 200 <= status < 300 and attempt == 0:
-                    continue
-                return
-            await asyncio.sleep(self.retry_base * 2**attempt)
-
-    async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every webhook delivery in flight has finished (answered, or given up)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self._tasks and loop.time() < end:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, end - loop.time()))
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()

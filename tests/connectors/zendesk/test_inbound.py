@@ -14,7 +14,8 @@ from relay.connector import HookRequest
 from relay.errors import AuthError, BadRequest
 from relay.model import Address
 from relay.seal import Sealer, WorkspaceKey
-from tests.connectors.zendesk.fake import APP_ID, WEBHOOK_SECRET
+from tests.connectors.zendesk.fake import APP_ID
+from tests.connectors.zendesk.fake_integrations import WEBHOOK_SECRET
 
 HERE = Path(__file__).parent / "payloads"
 SEALER = Sealer("test", [WorkspaceKey("k1", b"inbound-test-key-0123456789")])

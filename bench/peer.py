@@ -44,7 +44,7 @@ class NodeRedPeer:
     def available() -> str | None:
         """None when Node-RED can run (installing it into the cache if needed), else why not."""
         try:
-            from tests.peers.bottlecrm_install import PeerUnavailable
+            from tests.peers.common import PeerUnavailable
             from tests.peers.nodered import install
         except ImportError as exc:
             return f"the peer harness cannot be imported ({exc}); run from the repository root"

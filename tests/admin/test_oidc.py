@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import aiohttp
 import pytest
 
-from tests.peers.bottlecrm_install import PeerUnavailable
+from tests.peers.common import PeerUnavailable
 from tests.peers.oidc import OidcProvider, install
 from tests.support.admin_console import ConsoleFactory, admin_workspace, two_ports
 

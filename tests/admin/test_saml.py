@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 import aiohttp
 import pytest
 
-from tests.peers.bottlecrm_install import PeerUnavailable
+from tests.peers.common import PeerUnavailable
 from tests.peers.saml import SimpleSamlPhp
 from tests.support.admin_console import ConsoleFactory, admin_workspace, two_ports
 

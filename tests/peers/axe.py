@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.peers.bottlecrm_install import _lock, peers_dir
+from tests.peers.common import install_lock, peers_dir
 
 VERSION = "4.14.1"
 
@@ -29,7 +29,7 @@ def script() -> Path:
 def install(log: object = print) -> Path:
     """Install the pinned axe-core with npm unless it is there already; return axe.min.js."""
     target = script()
-    with _lock("axe-core"):
+    with install_lock("axe-core"):
         if target.is_file():
             return target
         npm = shutil.which("npm")

@@ -22,17 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.peers.bottlecrm_install import (
-    PeerUnavailable,
-    _run,
-    _scratch,
-    crm_env,
-    free_port,
-    install,
-    template_path,
-    venv_dir,
-    venv_python,
-)
+from tests.peers.bottlecrm_install import _run, _scratch, crm_env, install, template_path, venv_dir, venv_python
+from tests.peers.common import PeerUnavailable, free_port
 
 ADMIN_EMAIL = "agent@example.com"
 RELAY_EMAIL = "relay-bot@example.com"

@@ -4,28 +4,19 @@ share: the cache directory, its lock, a free port, PeerUnavailable."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.peers.common import PeerUnavailable, install_lock, peers_dir
 
 VERSION = "1.35.0"
 SECRET_KEY = "test-only-secret-key-0123456789abcdefghijklmnop"
 SETTINGS_FILE = Path(__file__).with_name("peer_settings.py")
-
-
-class PeerUnavailable(RuntimeError):
-    """BottleCRM cannot be installed or started here; the message says why and how to fix it."""
-
-
-def peers_dir() -> Path:
-    return Path(os.environ.get("RELAY_PEERS_DIR") or Path.home() / ".cache" / "relay-peers")
 
 
 def _version_key(path: Path) -> tuple[int, ...]:
@@ -64,18 +55,6 @@ def find_python312() -> Path:
         "BottleCRM peer: no Python 3.12 interpreter found (django-crm 1.x requires Python >= 3.12). "
         "Install one with `pyenv install 3.12` or point RELAY_PY312 at a python3.12 binary."
     )
-
-
-@contextlib.contextmanager
-def _lock(name: str) -> Iterator[None]:
-    base = peers_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / f"{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def venv_dir() -> Path:
@@ -119,7 +98,7 @@ def _scratch(prefix: str) -> Path:
 
 def install(log: Any = print) -> None:
     """Create the cached venv and the migrated template once; a no-op when both exist."""
-    with _lock("bottlecrm"):
+    with install_lock("bottlecrm"):
         venv = venv_dir()
         marker = venv / ".relay-installed"
         if not marker.exists():
@@ -151,9 +130,3 @@ def install(log: Any = print) -> None:
                 os.replace(tmp, template)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

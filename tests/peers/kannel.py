@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote_to_bytes
 
-from tests.peers.bottlecrm_install import free_port
+from tests.peers.common import free_port
 
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 _GOT = re.compile(r"Got message \d+: <(\S+) (\S+) (.*)>$")

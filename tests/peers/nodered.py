@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.peers.bottlecrm_install import PeerUnavailable, peers_dir
+from tests.peers.common import PeerUnavailable, peers_dir
 
 VERSION = "4.1.0"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.peers.bottlecrm_install import PeerUnavailable, _lock, peers_dir
+from tests.peers.common import PeerUnavailable, install_lock, peers_dir
 
 VERSION = "9.13.3"
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -31,7 +31,7 @@ def home() -> Path:
 def install() -> Path:
     """Install oidc-provider with npm into the cache (idempotent); PeerUnavailable when npm is missing."""
     package = home() / "node_modules" / "oidc-provider" / "package.json"
-    with _lock("oidc-provider"):
+    with install_lock("oidc-provider"):
         if package.exists():
             return home()
         if shutil.which("node") is None or shutil.which("npm") is None:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.peers.bottlecrm_install import PeerUnavailable
+from tests.peers.common import PeerUnavailable
 
 WWW = Path("/usr/share/simplesamlphp/www")
 BASE_CONFIG = Path("/etc/simplesamlphp/config.php")

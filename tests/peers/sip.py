@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.peers.bottlecrm_install import free_port
+from tests.peers.common import free_port
 from tests.peers.kannel import Proc
 
 HERE = Path(__file__).parent / "sip"

@@ -14,7 +14,7 @@ from connectors.bottlecrm import admin
 from relay.app import Relay
 from tests.conftest import RelayFactory, workspace
 from tests.peers.bottlecrm import BottleCRM, Credentials
-from tests.peers.bottlecrm_install import PeerUnavailable, free_port
+from tests.peers.common import PeerUnavailable, free_port
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers import bottlecrm_install
+from tests.peers.common import PeerUnavailable
 
 
 def test_missing_python312_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -14,7 +15,7 @@ def test_missing_python312_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(bottlecrm_install.PeerUnavailable, match=r"no Python 3\.12 interpreter"):
+    with pytest.raises(PeerUnavailable, match=r"no Python 3\.12 interpreter"):
         bottlecrm_install.find_python312()
 
 

@@ -14,7 +14,7 @@ from tests.conftest import RelayFactory, workspace
 from tests.connectors.calls.contract import CALLS_SECRET, calls_config
 from tests.connectors.twilio_sms.fake import FakeTwilio
 from tests.connectors.twilio_sms.helpers import CUSTOMER, sms_config, until
-from tests.peers.bottlecrm_install import free_port
+from tests.peers.common import free_port
 from tests.peers.sip import BUSY_NUMBER, DESK_NUMBER, SipPeer, missing
 from tests.support.crm_sink import SINK_SECRET, CrmSink
 

@@ -16,7 +16,7 @@ from relay.logs import setup_logging
 from tests.conftest import RelayFactory, workspace
 from tests.connectors.kannel.contract import CUSTOMER, SECRET
 from tests.connectors.twilio_sms.helpers import until
-from tests.peers.bottlecrm_install import free_port
+from tests.peers.common import free_port
 from tests.peers.kannel import Kannel, missing
 from tests.privacy.common import scan_files, scan_logs
 from tests.support.audit import no_file_writes

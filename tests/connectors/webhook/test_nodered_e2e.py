@@ -22,7 +22,7 @@ from tests.connectors.telegram.conftest import fake_tg
 from tests.connectors.telegram.fake_api import FakeTelegram
 from tests.connectors.telegram.helpers import payload, tg_config
 from tests.connectors.webhook.test_crm_files import LOOPBACK, TG
-from tests.peers.bottlecrm_install import PeerUnavailable
+from tests.peers.common import PeerUnavailable
 from tests.peers.nodered import NodeRed, install
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(120)]

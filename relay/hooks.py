@@ -12,8 +12,7 @@ from aiohttp import web
 from relay import codec
 from relay.connector import Hook, HookRequest, Inbound, Outcome, Result
 from relay.errors import DeliveryError
-from relay.http import Handler, read_body, respond
-from relay.inert import HARDENED
+from relay.http import Handler, json_answer, read_body, respond
 from relay.model import Message
 
 Deliver = Callable[[Message], Awaitable[Result]]
@@ -97,7 +96,7 @@ def handler(hook: Hook, ctx: Delivering) -> Handler:
             result = await send(groups[0][0])
             own = None if inbound.then is None else await inbound.then(result)
             if own is not None:
-                return web.Response(body=codec.dumps(own), content_type="application/json", headers=HARDENED)
+                return json_answer(own)
             return respond(result, failed_status, inbound.fields)
         return answer(await deliver_all(inbound, send), failed_status)
 

@@ -37,6 +37,11 @@ BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 _PLAIN = {o: codec.dumps({"status": o.value}) for o in (Outcome.DELIVERED, Outcome.DUPLICATE)}
 
 
+def json_answer(body: Any) -> web.Response:
+    """A 200 whose JSON body is what the platform waits for (e.g. an invoke's card), hardened like every answer."""
+    return web.Response(body=codec.dumps(body), content_type="application/json", headers=HARDENED)
+
+
 def respond(result: Result, failed_status: int = 200, fields: tuple[tuple[str, str], ...] = ()) -> web.Response:
     """Answer a source: 200 once it may forget the message, 503 + Retry-After when it should redeliver;
     `fields` are added once the message is delivered."""

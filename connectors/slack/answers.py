@@ -15,14 +15,13 @@ from relay.connector import Inbound, Outcome, Result
 from relay.errors import DeliveryError
 from relay.http import respond
 from relay.model import Message
+from relay.once import Once
 from relay.reasons import Reason
 
 if TYPE_CHECKING:
     from relay.seal import Sealer
     from relay.state import StateStore
 
-ANSWERED_TTL = 30 * 86400.0
-TOOK = (Outcome.DELIVERED, Outcome.DUPLICATE)
 UPDATE_REFUSALS = {
     "message_not_found": Reason.UNKNOWN_MESSAGE,
     "cant_update_message": Reason.PLATFORM_REJECTED,
@@ -50,17 +49,18 @@ class Answers:
         spawn: sdk.Spawn,
         log: logging.Logger,
     ) -> None:
-        self.name, self.web, self.state, self.sealer, self.spawn, self.log = name, web, state, sealer, spawn, log
+        self.name, self.web, self.spawn, self.log = name, web, spawn, log
+        self.once = Once(state, sealer, "slack:answered:", name)
 
     def _key(self, payload: dict[str, Any]) -> str:
         channel, ts, _ = where(payload) or ("", "", None)
-        return "slack:answered:" + self.sealer.digest(f"{self.name}:{channel}:{ts}")
+        return self.once.key(channel, ts)
 
     async def take(self, message: Message, payload: dict[str, Any]) -> Inbound:
         """The hook's answer to a click: the choice to deliver (then settled), or `duplicate` when the message
         was already answered (a second click, a stale client) and nothing goes to the CRM."""
         key = self._key(payload)
-        if not await self.state.claim(key, "1", ANSWERED_TTL):
+        if not await self.once.claim(key, message.id):
             return Inbound(reply=respond(Result(Outcome.DUPLICATE)))
 
         async def then(result: Result) -> None:
@@ -71,7 +71,7 @@ class Answers:
     async def deliver(self, deliver: Deliver, message: Message, payload: dict[str, Any]) -> Result:
         """A click from Socket Mode: claimed, delivered, settled; a message already answered is a duplicate."""
         key = self._key(payload)
-        if not await self.state.claim(key, "1", ANSWERED_TTL):
+        if not await self.once.claim(key, message.id):
             return Result(Outcome.DUPLICATE)
         result = await deliver(message)
         await self.settle(key, message, payload, result)
@@ -79,8 +79,8 @@ class Answers:
 
     async def settle(self, key: str, message: Message, payload: dict[str, Any], result: Result) -> None:
         """Once the CRM took the choice, replace the buttons (in the background); otherwise free the claim."""
-        if result.outcome not in TOOK or message.choice is None:
-            await self.state.delete(key)
+        took = await self.once.settle(key, result if message.choice is not None else Result(Outcome.RETRY))
+        if not took or message.choice is None:
             return
         args = answered(payload, message.choice.title)
         if args is not None:

@@ -121,6 +121,12 @@ def answered(choice: Choice) -> dict[str, Any]:
     return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": [line]}
 
 
+def already_answered() -> dict[str, Any]:
+    """The card for a click on a card whose choice was already taken (a stale client): no pick, no actions."""
+    line = {"type": "TextBlock", "text": "Already answered.", "wrap": True, "isSubtle": True}
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": [line]}
+
+
 def invoke_answer(result: Result, choice: Choice) -> dict[str, Any]:
     """The body an `adaptiveCard/action` invoke waits for: the updated card once the CRM took the choice; else
     an error, which leaves the card (and its buttons) as it was for the customer to try again."""

@@ -38,6 +38,7 @@ from relay.connector import (
 )
 from relay.errors import DeliveryError, MediaError
 from relay.model import Address, Kind, Message
+from relay.once import Once
 from relay.reasons import Reason
 from relay.richtext import RichText
 
@@ -55,6 +56,7 @@ class TeamsConnector(Connector):
         super().__init__(name, config, ctx)
         self.keys = KeyCache(ctx.client, config.openid_metadata_url, ctx.log)
         self.tokens = TokenSource(config, ctx.log)
+        self.once = Once(ctx.state, ctx.sealer, "teams:answered:", name)
 
     def routes(self) -> Sequence[Hook]:
         config = self.config
@@ -63,7 +65,7 @@ class TeamsConnector(Connector):
             return await inbound.authenticate(self.keys, config.app_id, config.issuer, request)
 
         async def parse(request: HookRequest, verified: Verified) -> Inbound:
-            return await inbound.parse(self.name, config.channels, self.heard_from, request, verified)
+            return await inbound.parse(self.name, config.channels, self.heard_from, self.once, request, verified)
 
         return tuple(Hook("POST", path, authenticate, parse) for path in ("/messages", "", "/"))
 

@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from connectors.teams.auth import KeyCache, Verified, verify_token
-from connectors.teams.cards import invoke_answer, to_event
+from connectors.teams.cards import CARD, already_answered, invoke_answer, to_event
 from connectors.teams.convert import address_of, to_message
-from relay.connector import HookRequest, Inbound, Result
+from relay.connector import HookRequest, Inbound, Outcome, Result
 from relay.credential import header_credential
 from relay.errors import AuthError, BadRequest
-from relay.http import parse_json
+from relay.http import json_answer, parse_json, respond
 from relay.model import Address
+from relay.once import Once
 
 
 def bearer(header: str | None) -> str:
@@ -46,12 +47,14 @@ async def parse(
     instance: str,
     channels: Sequence[str],
     heard_from: Callable[[Address], Awaitable[None]],
+    once: Once,
     request: HookRequest,
     verified: Verified,
 ) -> Inbound:
     """One activity, checked against its token (channel, serviceUrl, endorsement): its Message, or nothing for
     activities the relay does not carry; a choice made with a Universal Action is answered with the invoke's
-    body (the updated card). Any authenticated activity tells `heard_from` its conversation."""
+    body (the updated card), and a card's choices are answered once (a stale client's second click is not
+    relayed). Any authenticated activity tells `heard_from` its conversation."""
     activity = parse_json(request.body)
     if not isinstance(activity, dict):
         raise BadRequest("activity must be a JSON object")
@@ -60,11 +63,16 @@ async def parse(
     message = to_event(activity, instance) or to_message(activity, instance)
     if message is None:
         return Inbound()
-    if activity.get("type") != "invoke" or message.choice is None:
+    if message.choice is None:
         return Inbound.of(message)
-    choice = message.choice
+    choice, invoke = message.choice, activity.get("type") == "invoke"
+    key = once.key(message.conversation.chat, message.ref or "")
+    if not await once.claim(key, message.id):
+        body = {"statusCode": 200, "type": CARD, "value": already_answered()}
+        return Inbound(reply=json_answer(body) if invoke else respond(Result(Outcome.DUPLICATE)))
 
-    async def then(result: Result) -> dict[str, Any]:
-        return invoke_answer(result, choice)
+    async def then(result: Result) -> dict[str, Any] | None:
+        await once.settle(key, result)
+        return invoke_answer(result, choice) if invoke else None
 
     return Inbound(((message,),), then=then)

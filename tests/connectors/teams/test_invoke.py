@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.teams.cards import CARD, answered, invoke_answer
+from connectors.teams.cards import CARD, already_answered, answered, invoke_answer
 from relay.connector import Outcome, Result
 from relay.errors import DeliveryError
 from relay.interact import Choice
@@ -106,3 +106,18 @@ def test_the_fake_refuses_malformed_invoke_answers() -> None:
     assert invoke_problem(200, {"status": "delivered"}) is not None
     assert invoke_problem(503, invoke_answer(Result(Outcome.DELIVERED), FRIDAY)) is not None
     assert invoke_problem(200, {"statusCode": 200, "type": CARD, "value": {"type": "nope"}}) is not None
+
+
+async def test_a_stale_second_click_on_an_answered_card_is_not_relayed(setup: Setup) -> None:
+    activity_id, card = await asked(setup)
+    seen = handed_to(setup.relay)
+    first = await invoked(setup, execute(setup.service, activity_id, card, "Friday"))
+    assert first["value"] == answered(FRIDAY)
+    stale = await invoked(setup, execute(setup.service, activity_id, card, "Tomorrow"))
+    assert (stale["statusCode"], stale["type"]) == (200, CARD) and stale["value"] == already_answered()
+    data = {"relay_choice": "slot-tomorrow", "relay_title": "Tomorrow"}
+    old = {"type": "AdaptiveCard", "version": "1.2", "body": [], "actions": [
+        {"type": "Action.Submit", "title": "Tomorrow", "data": data}]}  # fmt: skip
+    resp = await setup.post(submit(setup.service, activity_id, {"contentType": CARD, "content": old}, "Tomorrow"))
+    assert resp.status == 200 and (await resp.json())["status"] == "duplicate"
+    assert [m.choice for m in seen] == [FRIDAY], "one choice per card"

@@ -79,8 +79,7 @@ class Answers:
 
     async def settle(self, key: str, message: Message, payload: dict[str, Any], result: Result) -> None:
         """Once the CRM took the choice, replace the buttons (in the background); otherwise free the claim."""
-        took = await self.once.settle(key, result if message.choice is not None else Result(Outcome.RETRY))
-        if not took or message.choice is None:
+        if not await self.once.settle(key, result) or message.choice is None:
             return
         args = answered(payload, message.choice.title)
         if args is not None:

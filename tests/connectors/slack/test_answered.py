@@ -13,7 +13,7 @@ from connectors.slack.answers import update_refusal
 from connectors.slack.blocks import answered
 from relay.errors import DeliveryError
 from relay.interact import Choice
-from relay.model import Kind, Message
+from relay.model import Kind
 from relay.reasons import Reason
 from relay.richtext import RichText
 from relay.state import MemoryStateStore
@@ -22,6 +22,7 @@ from tests.connectors.slack.fake_slack import PAYLOADS, FakeSlack
 from tests.connectors.slack.test_interact import SLOTS, crm_says, form_signed, started
 from tests.connectors.slack.test_socket import socket_relay, until
 from tests.support.crm_sink import CrmSink
+from tests.support.spy import refuse_once
 
 
 async def ask(relay: Any, fake: FakeSlack, text: str = "When shall we *deliver*?") -> str:
@@ -81,15 +82,7 @@ async def test_a_choice_the_crm_refused_leaves_the_buttons_to_try_again(
 ) -> None:
     client, relay, seen = await started(start_relay, fake_slack)
     ts = await ask(relay, fake_slack)
-    inbox, refusals = relay.connectors["inbox"], [DeliveryError(Reason.PLATFORM_REJECTED, detail="test")]
-    real = inbox.send
-
-    async def refuse_once(message: Message) -> str:
-        if refusals:
-            raise refusals.pop()
-        return await real(message)
-
-    inbox.send = refuse_once  # type: ignore[method-assign]
+    refuse_once(relay, DeliveryError(Reason.PLATFORM_REJECTED, detail="test"))
     raw = fake_slack.click(ts, "slot-friday")
     resp = await client.post("/hooks/slack/interactions", data=raw, headers=form_signed(raw))
     assert (await resp.json())["status"] == "failed"

@@ -10,13 +10,12 @@ from connectors.teams.cards import CARD, already_answered, answered, invoke_answ
 from relay.connector import Outcome, Result
 from relay.errors import DeliveryError
 from relay.interact import Choice
-from relay.model import Message
 from relay.reasons import Reason
 from relay.richtext import RichText
 from tests.connectors.teams.conftest import Setup
 from tests.connectors.teams.fake_cards import activity_problem, execute, invoke_problem, submit
 from tests.connectors.teams.test_interact import SLOTS, card_of, crm_says, invoked
-from tests.support.spy import handed_to
+from tests.support.spy import handed_to, refuse_once
 
 FRIDAY = Choice("slot-friday", "Friday")
 
@@ -29,15 +28,7 @@ async def asked(setup: Setup) -> tuple[str, dict[str, Any]]:
 async def test_a_choice_the_crm_refused_is_an_error_that_keeps_the_card_to_try_again(setup: Setup) -> None:
     activity_id, card = await asked(setup)
     seen = handed_to(setup.relay)
-    inbox, refusals = setup.relay.connectors["inbox"], [DeliveryError(Reason.PLATFORM_REJECTED, detail="test")]
-    real = inbox.send
-
-    async def refuse_once(message: Message) -> str:
-        if refusals:
-            raise refusals.pop()
-        return await real(message)
-
-    inbox.send = refuse_once  # type: ignore[method-assign]
+    refuse_once(setup.relay, DeliveryError(Reason.PLATFORM_REJECTED, detail="test"))
     refused = await invoked(setup, execute(setup.service, activity_id, card, "Friday"))
     assert (refused["statusCode"], refused["value"]["code"]) == (500, "platform_rejected")
     assert "actions" not in refused["value"]

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import tomlkit
-
 from relay import config
 from relay.errors import ConfigError
 from relay.secret import SecretsFileError, load_secrets, master_key, save_secrets, write_private
@@ -63,6 +61,8 @@ def load(store: ConfigStore, doc: Document) -> config.Loaded:
 
 def toml_text(old_text: str, raw: Mapping[str, Any]) -> str:
     """`raw` as TOML, keeping the comments and layout of the sections of `old_text` it does not change."""
+    import tomlkit  # only a console or CLI change writes TOML; `relay run` never pays for the import
+
     try:
         doc = tomlkit.parse(old_text)
     except Exception:

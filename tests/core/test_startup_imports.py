@@ -44,6 +44,7 @@ NOT_NEEDED = (
     "pyotp",
     "relay.checkup",
     "relay.sandbox",
+    "tomlkit",
 )
 
 

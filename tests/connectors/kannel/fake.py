@@ -4,12 +4,10 @@ to the dlr-url with its escapes filled in, as bearerbox does for a fake SMSC (8 
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import aiohttp
 from aiohttp import web
 
+from tests.support.background import Background
 from tests.support.fake_platform import FakePlatform
 
 USERNAME = "relay"
@@ -24,10 +22,14 @@ class FakeKannel(FakePlatform):
         self.sent: list[dict[str, str]] = []
         self.reports = (8, 1)
         self.reach: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/cgi-bin/sendsms", self.sendsms)
+        app.on_cleanup.append(self._cleanup)
+
+    async def _cleanup(self, app: web.Application) -> None:
+        await self.background.close()
 
     async def sendsms(self, request: web.Request) -> web.Response:
         q = request.query
@@ -37,9 +39,7 @@ class FakeKannel(FakePlatform):
             return web.Response(status=400, text="Missing receiver number", content_type="text/html")
         self.sent.append(dict(q))
         if q.get("dlr-url") and int(q.get("dlr-mask", "0") or 0):
-            task = asyncio.ensure_future(self._report(q["dlr-url"], q["to"], q.get("from", "")))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.background.spawn(self._report(q["dlr-url"], q["to"], q.get("from", "")))
         return web.Response(status=202, text="0: Accepted for delivery", content_type="text/html")
 
     async def _report(self, template: str, to: str, sender: str) -> None:
@@ -49,7 +49,7 @@ class FakeKannel(FakePlatform):
             for public, real in self.reach.items():
                 url = url.replace(public, real, 1)
             try:
-                async with aiohttp.ClientSession() as session, session.get(url) as resp:
+                async with self.background.session().get(url) as resp:
                     await resp.read()
             except aiohttp.ClientError:
                 return

@@ -75,7 +75,7 @@ async def test_reports_out_of_order_and_queued_ones_are_not_passed_on(
     await client.get(f"/hooks/kn/mo/{SECRET}?{_query('mo.query')}")
     await _answer(client, sink.messages()[0]["conversation"], "crm-1", "hello")
     await until(lambda: len(fake.requests("/cgi-bin/sendsms")) == 1 and len(sink.messages("status")) >= 1)
-    await until(lambda: all(t.done() for t in fake._tasks))
+    await until(lambda: not fake.background.busy)
     assert [e["message"]["status"] for e in sink.messages("status")] == ["delivered"]
     resp = await client.get(f"/hooks/kn/dlr/{SECRET}?{_query('dlr_queued.query')}")
     assert resp.status == 200 and (await resp.json())["status"] == "ignored"

@@ -4,13 +4,11 @@ signed webhooks, status callbacks and long-code keywords are in fake_webhooks; t
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -18,6 +16,7 @@ from aiohttp import web
 
 from tests.connectors.twilio_sms.fake_account import ACCOUNT, API, NUMBER, TOKEN, Logged, new_sid
 from tests.connectors.twilio_sms.fake_webhooks import WebhookSender
+from tests.support.background import Background
 from tests.support.fake_platform import FakePlatform
 
 
@@ -45,8 +44,7 @@ class FakeTwilio(FakePlatform, WebhookSender):
         self.reorder = False
         self.active = 0
         self.recordings: dict[str, bytes] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background()
         self._counter = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
@@ -64,12 +62,7 @@ class FakeTwilio(FakePlatform, WebhookSender):
         await self.close()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.background.close()
 
     def _authorized(self, request: web.Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
@@ -88,14 +81,7 @@ class FakeTwilio(FakePlatform, WebhookSender):
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.give_up))
-        return self._session
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return self.background.session(aiohttp.ClientTimeout(total=self.give_up))
 
     async def create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -132,7 +118,7 @@ class FakeTwilio(FakePlatform, WebhookSender):
         self.sends.append((time.monotonic(), {**fields, "sid": sid, "media": str(len(media))}))
         callback = fields.get("StatusCallback")
         if callback:
-            self._spawn(self._statuses(sid, to, callback))
+            self.background.spawn(self._statuses(sid, to, callback))
         return web.json_response({"sid": sid, "status": "queued", "to": to, "num_media": str(len(media))}, status=201)
 
     def _page(self, request: web.Request) -> tuple[list[Logged], int, int]:

@@ -3,14 +3,12 @@ request checks are in fake_rules, integrations and the webhook sender in fake_in
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-import aiohttp
 from aiohttp import web
 
 from tests.connectors.zendesk.fake_integrations import INTEGRATION, Delivery, Integrations
@@ -24,6 +22,7 @@ from tests.connectors.zendesk.fake_rules import (
     form_file,
     now,
 )
+from tests.support.background import Background
 from tests.support.fake_platform import FakePlatform
 
 APP_ID = "5ebee0975ac5304b664a12fa"
@@ -53,8 +52,7 @@ class FakeSunco(FakePlatform, Integrations):
     def __post_init__(self) -> None:
         FakePlatform.__init__(self)
         self._ids = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = Background()
         self.keys: dict[str, tuple[str, str | None]] = {self.key_id: (self.key_secret, None)}
 
     def _id(self) -> str:

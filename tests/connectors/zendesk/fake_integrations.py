@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.connectors.zendesk.fake_rules import err, now
+from tests.support.background import Background
 
 WEBHOOK_SECRET = "8564b3e6a8b20a4bdb68b05ce9bc5936"
 NO_RETRY = frozenset({400, 401, 403, 404, 406})
@@ -38,8 +39,7 @@ class Integrations:
     deliveries: list[Delivery]
     duplicate_webhooks: bool
     keys: dict[str, tuple[str, str | None]]
-    _session: aiohttp.ClientSession | None
-    _tasks: set[asyncio.Task[None]]
+    background: Background
 
     def _id(self) -> str:
         raise NotImplementedError
@@ -95,14 +95,10 @@ class Integrations:
                         "webhook": {"id": hook["id"], "version": "v2"},
                         "events": [event],
                     }
-                    task = asyncio.get_running_loop().create_task(self._send(hook, body))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self.background.spawn(self._send(hook, body))
 
     async def _send(self, hook: dict[str, Any], body: dict[str, Any]) -> None:
         """Up to 5 attempts, exponentially spaced; none after a 2xx or a non-recoverable 4xx."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         raw = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "X-API-Key": hook["secret"], "User-Agent": "Zendesk-Webhook"}
         ids = [e["id"] for e in body["events"]]
@@ -110,7 +106,8 @@ class Integrations:
             status: int | None = None
             try:
                 timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-                async with self._session.post(hook["target"], data=raw, headers=headers, timeout=timeout) as resp:
+                post = self.background.session().post(hook["target"], data=raw, headers=headers, timeout=timeout)
+                async with post as resp:
                     await resp.read()
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError):
@@ -124,14 +121,7 @@ class Integrations:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every webhook delivery in flight has finished (answered, or given up)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self._tasks and loop.time() < end:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, end - loop.time()))
+        await self.background.settle(timeout)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        await self.background.close()
